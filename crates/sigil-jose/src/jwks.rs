@@ -28,10 +28,10 @@ impl JwkSet {
     pub fn new(keys: Vec<PublicKey>) -> Result<Self, Error> {
         let mut seen = HashMap::new();
         for key in &keys {
-            if let Some(kid) = key.kid() {
-                if seen.insert(kid, ()).is_some() {
-                    return Err(Error::key(format!("duplicate kid {kid:?} in key set")));
-                }
+            if let Some(kid) = key.kid()
+                && seen.insert(kid, ()).is_some()
+            {
+                return Err(Error::key(format!("duplicate kid {kid:?} in key set")));
             }
         }
         Ok(JwkSet { keys })

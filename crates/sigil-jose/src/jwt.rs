@@ -261,20 +261,20 @@ impl Validation {
             }
             _ => {}
         }
-        if let Some(nbf) = claims.nbf {
-            if now.saturating_add(leeway) < nbf {
-                return Err(Error::NotYetValid);
-            }
+        if let Some(nbf) = claims.nbf
+            && now.saturating_add(leeway) < nbf
+        {
+            return Err(Error::NotYetValid);
         }
-        if let Some(iat) = claims.iat {
-            if iat > now.saturating_add(leeway) {
-                return Err(Error::IatInFuture);
-            }
+        if let Some(iat) = claims.iat
+            && iat > now.saturating_add(leeway)
+        {
+            return Err(Error::IatInFuture);
         }
-        if let Some(issuer) = &self.issuer {
-            if claims.iss.as_deref() != Some(issuer.as_str()) {
-                return Err(Error::IssMismatch);
-            }
+        if let Some(issuer) = &self.issuer
+            && claims.iss.as_deref() != Some(issuer.as_str())
+        {
+            return Err(Error::IssMismatch);
         }
         match &claims.aud {
             None if self.audiences.is_empty() => {}

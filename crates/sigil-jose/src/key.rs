@@ -342,10 +342,10 @@ impl JwkParts {
             ),
             None => None,
         };
-        if let (Some(d), Some(w)) = (declared, want) {
-            if d != w {
-                return Err(Error::key(format!("JWK is for {d}, not {w}")));
-            }
+        if let (Some(d), Some(w)) = (declared, want)
+            && d != w
+        {
+            return Err(Error::key(format!("JWK is for {d}, not {w}")));
         }
         let chosen = declared.or(want);
         let (material, implied) = match kty {
@@ -430,7 +430,7 @@ fn check_rsa_public(n: &[u8], e: &[u8]) -> Result<(), Error> {
     // e must be odd and at least 65537; above 33 bits the backend refuses it anyway.
     let e_bits = bit_len(e);
     let e_odd = e.last().is_some_and(|b| b & 1 == 1);
-    if !e_odd || e_bits < 17 || e_bits > 33 {
+    if !e_odd || !(17..=33).contains(&e_bits) {
         return Err(Error::key(
             "RSA public exponent must be odd, >= 65537 and <= 33 bits",
         ));
