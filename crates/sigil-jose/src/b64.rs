@@ -18,6 +18,12 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text).ok()
 }
 
+/// Decodes unpadded base64url into `out`, with the same strictness as [`decode`]; `None` when
+/// invalid or when `out` is too small.
+pub(crate) fn decode_into(text: &str, out: &mut [u8]) -> Option<usize> {
+    URL_SAFE_NO_PAD.decode_slice(text, out).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,6 +41,15 @@ mod tests {
         // "Zm8" is "fo"; "Zm9" has non-zero trailing bits and is not canonical.
         assert_eq!(decode("Zm8").unwrap(), b"fo");
         assert!(decode("Zm9").is_none());
+    }
+
+    #[test]
+    fn decode_into_matches_decode() {
+        let mut buf = [0u8; 8];
+        assert_eq!(decode_into("Zm9vYg", &mut buf), Some(4));
+        assert_eq!(&buf[..4], b"foob");
+        assert_eq!(decode_into("Zm9", &mut buf), None);
+        assert_eq!(decode_into("Zm9vYmFyYmF6", &mut buf), None); // 9 bytes do not fit
     }
 
     proptest! {

@@ -45,6 +45,211 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, JsonError> {
     }
 }
 
+/// Receives the members of an object parsed by [`visit_object`], one at a time.
+pub(crate) trait Members<'de> {
+    /// Reads the member's value from `access` (with [`read_value`] or [`skip_value`]) and keeps
+    /// what it needs. Must fail on a duplicate name.
+    fn member<A: MapAccess<'de>>(&mut self, name: Key<'de>, access: &mut A) -> Result<(), A::Error>;
+}
+
+/// Reads a member value strictly into a [`Value`].
+pub(crate) fn read_value<'de, A: MapAccess<'de>>(access: &mut A) -> Result<Value, A::Error> {
+    access.next_value_seed(StrictValue { depth: 1 })
+}
+
+/// Checks a member value strictly (duplicates, depth) without building it.
+pub(crate) fn skip_value<'de, A: MapAccess<'de>>(access: &mut A) -> Result<(), A::Error> {
+    access.next_value_seed(StrictSkip { depth: 1 })
+}
+
+/// The error a [`Members`] implementation returns for a repeated name.
+pub(crate) fn duplicate<E: de::Error>(name: &str) -> E {
+    E::custom(format!("duplicate member {name:?}"))
+}
+
+/// Parses `bytes` as one JSON object in a single pass, handing each member to `sink`. Trailing
+/// data is rejected; `Ok(None)` means valid JSON that is not an object.
+pub(crate) fn visit_object<'de, S: Members<'de>>(
+    bytes: &'de [u8],
+    sink: S,
+) -> Result<S, JsonError> {
+    let syntax = |e: serde_json::Error| JsonError::Syntax(e.to_string());
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let out = de.deserialize_any(ObjectVisitor { sink }).map_err(syntax)?;
+    de.end().map_err(syntax)?;
+    out.ok_or(JsonError::NotAnObject)
+}
+
+struct ObjectVisitor<S> {
+    sink: S,
+}
+
+/// A member name, borrowed from the input when it has no escapes.
+#[derive(PartialEq, Eq, Hash)]
+pub(crate) struct Key<'de>(pub(crate) std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Names already seen in one object: a short list, or a hash set once the object is large, so
+/// that duplicate detection stays linear.
+#[derive(Default)]
+pub(crate) struct SeenNames<'de> {
+    few: Vec<Key<'de>>,
+    many: std::collections::HashSet<Key<'de>>,
+}
+
+impl<'de> SeenNames<'de> {
+    /// Records `name`; false when it was already there.
+    pub(crate) fn insert(&mut self, name: Key<'de>) -> bool {
+        if !self.many.is_empty() {
+            return self.many.insert(name);
+        }
+        if self.few.contains(&name) {
+            return false;
+        }
+        self.few.push(name);
+        if self.few.len() > 32 {
+            self.many.extend(self.few.drain(..));
+        }
+        true
+    }
+}
+
+macro_rules! not_an_object {
+    ($($method:ident: $ty:ty),*) => {
+        $(
+            fn $method<E>(self, _: $ty) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+        )*
+    };
+}
+
+impl<'de, S: Members<'de>> Visitor<'de> for ObjectVisitor<S> {
+    type Value = Option<S>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    not_an_object!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64, visit_str: &str);
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        // Still read it through, strictly, so that syntax errors win over "not an object".
+        while seq.next_element_seed(StrictSkip { depth: 1 })?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut access: A) -> Result<Self::Value, A::Error> {
+        while let Some(key) = access.next_key::<Key<'de>>()? {
+            self.sink.member(key, &mut access)?;
+        }
+        Ok(Some(self.sink))
+    }
+}
+
+/// Validates a value like [`StrictValue`] but builds nothing.
+struct StrictSkip {
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for StrictSkip {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrictSkip {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        if v.is_finite() {
+            Ok(())
+        } else {
+            Err(E::custom("number is not finite"))
+        }
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if self.depth >= MAX_DEPTH {
+            return Err(de::Error::custom(format!("nesting deeper than {MAX_DEPTH}")));
+        }
+        while seq
+            .next_element_seed(StrictSkip {
+                depth: self.depth + 1,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
+        if self.depth >= MAX_DEPTH {
+            return Err(de::Error::custom(format!("nesting deeper than {MAX_DEPTH}")));
+        }
+        let mut seen = SeenNames::default();
+        while let Some(key) = access.next_key::<Key<'de>>()? {
+            if !seen.insert(Key(key.0.clone())) {
+                return Err(duplicate(&key.0));
+            }
+            access.next_value_seed(StrictSkip {
+                depth: self.depth + 1,
+            })?;
+        }
+        Ok(())
+    }
+}
+
 struct StrictValue {
     depth: usize,
 }

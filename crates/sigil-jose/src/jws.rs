@@ -1,6 +1,7 @@
 //! Compact JWS: signing, and strict verification of header and signature.
 
 use serde::Serialize;
+use serde::de::MapAccess;
 use serde_json::{Map, Value};
 
 use crate::{Alg, Error, JwkSet, KeyPair, Validation, b64, json};
@@ -36,41 +37,63 @@ impl Header {
         }
     }
 
-    fn from_map(mut map: Map<String, Value>) -> Result<Self, Error> {
-        if let Some(crit) = map.get("crit") {
+    /// Reads a header in one strict pass (see [`json::visit_object`]), then applies the rules.
+    fn parse(bytes: &[u8]) -> Result<Self, Error> {
+        #[derive(Default)]
+        struct Raw {
+            alg: Option<Value>,
+            kid: Option<Value>,
+            typ: Option<Value>,
+            cty: Option<Value>,
+            extra: Map<String, Value>,
+        }
+        impl<'de> json::Members<'de> for Raw {
+            fn member<A: MapAccess<'de>>(
+                &mut self,
+                name: json::Key<'de>,
+                access: &mut A,
+            ) -> Result<(), A::Error> {
+                let value = json::read_value(access)?;
+                let fresh = match &*name.0 {
+                    "alg" => self.alg.replace(value).is_none(),
+                    "kid" => self.kid.replace(value).is_none(),
+                    "typ" => self.typ.replace(value).is_none(),
+                    "cty" => self.cty.replace(value).is_none(),
+                    other => self.extra.insert(other.to_owned(), value).is_none(),
+                };
+                if fresh { Ok(()) } else { Err(json::duplicate(&name.0)) }
+            }
+        }
+        let raw = json::visit_object(bytes, Raw::default())
+            .map_err(|e| Error::malformed(format!("header: {e}")))?;
+
+        if let Some(crit) = raw.extra.get("crit") {
             return Err(Error::CritUnsupported(format!("crit {crit}")));
         }
         // RFC 7797 unencoded payloads and compressed payloads change what is signed.
-        if map.contains_key("b64") {
-            return Err(Error::CritUnsupported("b64".into()));
+        for ext in ["b64", "zip"] {
+            if raw.extra.contains_key(ext) {
+                return Err(Error::CritUnsupported(ext.into()));
+            }
         }
-        if map.contains_key("zip") {
-            return Err(Error::CritUnsupported("zip".into()));
-        }
-        let alg = match map.get("alg") {
+        let alg = match raw.alg {
             Some(Value::String(s)) => s
                 .parse::<Alg>()
                 .map_err(|_| Error::AlgNotAllowed(format!("{s:?} is not an accepted algorithm")))?,
             Some(_) => return Err(Error::malformed("\"alg\" must be a string")),
             None => return Err(Error::malformed("header has no \"alg\"")),
         };
-        let text = |name: &str| match map.get(name) {
+        let text = |name: &str, v: Option<Value>| match v {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::String(s)) => Ok(Some(s)),
             Some(_) => Err(Error::malformed(format!("\"{name}\" must be a string"))),
         };
-        let kid = text("kid")?;
-        let typ = text("typ")?;
-        let cty = text("cty")?;
-        for name in KNOWN {
-            map.remove(name);
-        }
         Ok(Header {
             alg,
-            kid,
-            typ,
-            cty,
-            extra: map,
+            kid: text("kid", raw.kid)?,
+            typ: text("typ", raw.typ)?,
+            cty: text("cty", raw.cty)?,
+            extra: raw.extra,
         })
     }
 }
@@ -167,9 +190,7 @@ pub fn verify_jws(
     };
     let header_bytes =
         b64::decode(h).ok_or_else(|| Error::malformed("header is not canonical base64url"))?;
-    let header_map =
-        json::parse_object(&header_bytes).map_err(|e| Error::malformed(format!("header: {e}")))?;
-    let header = Header::from_map(header_map)?;
+    let header = Header::parse(&header_bytes)?;
     if !validation.algs().contains(&header.alg) {
         return Err(Error::AlgNotAllowed(format!(
             "{} is not in the allow-list",
@@ -183,12 +204,17 @@ pub fn verify_jws(
         }
     }
     let key = keys.find(header.kid.as_deref(), header.alg)?;
-    let signature =
-        b64::decode(s).ok_or_else(|| Error::malformed("signature is not canonical base64url"))?;
+    // The longest signature is RSA-8192's 1024 bytes; decode on the stack.
+    let mut signature = [0u8; 1024];
+    if s.len() > 1366 {
+        return Err(Error::BadSignature);
+    }
+    let signature_len = b64::decode_into(s, &mut signature)
+        .ok_or_else(|| Error::malformed("signature is not canonical base64url"))?;
     let payload =
         b64::decode(p).ok_or_else(|| Error::malformed("payload is not canonical base64url"))?;
     let signing_input = &token[..h.len() + 1 + p.len()];
-    key.verify(signing_input.as_bytes(), &signature)?;
+    key.verify(signing_input.as_bytes(), &signature[..signature_len])?;
     Ok(VerifiedJws { header, payload })
 }
 

@@ -1,6 +1,8 @@
 //! JWTs: claims, validation policy, and the sign/verify entry points.
 
-use serde::de::DeserializeOwned;
+use std::sync::OnceLock;
+
+use serde::de::{DeserializeOwned, MapAccess};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
@@ -40,7 +42,11 @@ impl Audience {
 ///
 /// Time claims are whole seconds since the epoch. A fractional value in a token is rounded in the
 /// strict direction for validation: `exp` down, `nbf` and `iat` up.
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// Claims read from a token keep its verified payload: the other members ([`Claims::extra`]) are
+/// only materialized when asked for, and [`Claims::deserialize`] reads the caller's type straight
+/// from the payload. Verification itself checks every member strictly either way.
+#[derive(Clone, Debug, Default)]
 pub struct Claims {
     /// `iss`
     pub iss: Option<String>,
@@ -56,8 +62,16 @@ pub struct Claims {
     pub iat: Option<i64>,
     /// `jti`
     pub jti: Option<String>,
-    /// Every other claim.
-    pub extra: Map<String, Value>,
+    extra: OnceLock<Map<String, Value>>,
+    payload: Option<Box<[u8]>>,
+}
+
+impl PartialEq for Claims {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.iss, &self.sub, &self.aud, self.exp, self.nbf, self.iat, &self.jti)
+            == (&other.iss, &other.sub, &other.aud, other.exp, other.nbf, other.iat, &other.jti)
+            && self.extra() == other.extra()
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -66,18 +80,133 @@ enum Rounding {
     Up,
 }
 
+/// The registered claim names (RFC 7519 §4.1).
+const REGISTERED: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
+
+/// The registered claims as read, before their types are checked.
+#[derive(Default)]
+struct RawRegistered {
+    iss: Option<Value>,
+    sub: Option<Value>,
+    aud: Option<Value>,
+    exp: Option<Value>,
+    nbf: Option<Value>,
+    iat: Option<Value>,
+    jti: Option<Value>,
+}
+
+impl RawRegistered {
+    fn slot(&mut self, name: &str) -> Option<&mut Option<Value>> {
+        Some(match name {
+            "iss" => &mut self.iss,
+            "sub" => &mut self.sub,
+            "aud" => &mut self.aud,
+            "exp" => &mut self.exp,
+            "nbf" => &mut self.nbf,
+            "iat" => &mut self.iat,
+            "jti" => &mut self.jti,
+            _ => return None,
+        })
+    }
+}
+
 impl Claims {
     /// Reads a claims object; registered claims of the wrong JSON type are an error.
     pub fn from_object(mut map: Map<String, Value>) -> Result<Self, Error> {
-        let mut text = |name: &str| match map.remove(name) {
+        let mut raw = RawRegistered::default();
+        for name in REGISTERED {
+            if let (Some(value), Some(slot)) = (map.remove(name), raw.slot(name)) {
+                *slot = Some(value);
+            }
+        }
+        Self::from_parts(raw, Some(map))
+    }
+
+    /// Reads claims from a verified payload in one strict pass; registered claims are read,
+    /// the others only checked (they are materialized on demand by [`Claims::extra`]).
+    fn parse(payload: Vec<u8>) -> Result<Self, Error> {
+        struct Sink<'de> {
+            raw: RawRegistered,
+            others: json::SeenNames<'de>,
+        }
+        impl<'de> json::Members<'de> for Sink<'de> {
+            fn member<A: MapAccess<'de>>(
+                &mut self,
+                name: json::Key<'de>,
+                access: &mut A,
+            ) -> Result<(), A::Error> {
+                if let Some(slot) = self.raw.slot(&name.0) {
+                    let value = json::read_value(access)?;
+                    if slot.replace(value).is_some() {
+                        return Err(json::duplicate(&name.0));
+                    }
+                    return Ok(());
+                }
+                json::skip_value(access)?;
+                let text = name.0.clone();
+                if self.others.insert(name) {
+                    Ok(())
+                } else {
+                    Err(json::duplicate(&text))
+                }
+            }
+        }
+        let sink = Sink {
+            raw: RawRegistered::default(),
+            others: json::SeenNames::default(),
+        };
+        let raw = json::visit_object(&payload, sink)
+            .map_err(|e| match e {
+                json::JsonError::NotAnObject => {
+                    Error::ClaimsInvalid("claims are not a JSON object".into())
+                }
+                json::JsonError::Syntax(msg) => Error::malformed(format!("claims: {msg}")),
+            })?
+            .raw;
+        let mut claims = Self::from_parts(raw, None)?;
+        claims.payload = Some(payload.into_boxed_slice());
+        Ok(claims)
+    }
+
+    /// The claims other than the registered ones.
+    pub fn extra(&self) -> &Map<String, Value> {
+        self.extra.get_or_init(|| {
+            // The payload was checked strictly when the claims were read, so this cannot fail;
+            // an empty map is the safe answer if it somehow did.
+            let mut map = self
+                .payload
+                .as_deref()
+                .and_then(|p| json::parse_object(p).ok())
+                .unwrap_or_default();
+            for name in REGISTERED {
+                map.remove(name);
+            }
+            map
+        })
+    }
+
+    /// Replaces the claims other than the registered ones (registered names in `extra` are
+    /// dropped: set them through the fields).
+    #[must_use]
+    pub fn with_extra(mut self, mut extra: Map<String, Value>) -> Self {
+        for name in REGISTERED {
+            extra.remove(name);
+        }
+        self.extra = OnceLock::from(extra);
+        self.payload = None;
+        self
+    }
+
+    fn from_parts(raw: RawRegistered, extra: Option<Map<String, Value>>) -> Result<Self, Error> {
+        let text = |name: &str, v: Option<Value>| match v {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
             Some(_) => Err(Error::ClaimsInvalid(format!("\"{name}\" must be a string"))),
         };
-        let iss = text("iss")?;
-        let sub = text("sub")?;
-        let jti = text("jti")?;
-        let aud = match map.remove("aud") {
+        let iss = text("iss", raw.iss)?;
+        let sub = text("sub", raw.sub)?;
+        let jti = text("jti", raw.jti)?;
+        let aud = match raw.aud {
             None => None,
             Some(Value::String(a)) => Some(Audience::One(a)),
             Some(Value::Array(items)) => {
@@ -96,14 +225,14 @@ impl Claims {
                 ));
             }
         };
-        let mut time = |name: &str, rounding: Rounding| match map.remove(name) {
+        let time = |name: &str, v: Option<Value>, rounding: Rounding| match v {
             None => Ok(None),
             Some(Value::Number(n)) => Ok(Some(numeric_date(&n, rounding))),
             Some(_) => Err(Error::ClaimsInvalid(format!("\"{name}\" must be a number"))),
         };
-        let exp = time("exp", Rounding::Down)?;
-        let nbf = time("nbf", Rounding::Up)?;
-        let iat = time("iat", Rounding::Up)?;
+        let exp = time("exp", raw.exp, Rounding::Down)?;
+        let nbf = time("nbf", raw.nbf, Rounding::Up)?;
+        let iat = time("iat", raw.iat, Rounding::Up)?;
         Ok(Claims {
             iss,
             sub,
@@ -112,7 +241,8 @@ impl Claims {
             nbf,
             iat,
             jti,
-            extra: map,
+            extra: extra.map(OnceLock::from).unwrap_or_default(),
+            payload: None,
         })
     }
 
@@ -131,16 +261,20 @@ impl Claims {
         put("nbf", self.nbf.map(Value::from));
         put("iat", self.iat.map(Value::from));
         put("jti", self.jti.clone().map(Value::String));
-        for (k, v) in &self.extra {
+        for (k, v) in self.extra() {
             map.insert(k.clone(), v.clone());
         }
         map
     }
 
-    /// Deserializes the whole claims set into the caller's own type.
+    /// Deserializes the whole claims set into the caller's own type (straight from the token's
+    /// payload when the claims came from a token).
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_json::from_value(Value::Object(self.to_object()))
-            .map_err(|e| Error::ClaimsInvalid(e.to_string()))
+        let result = match &self.payload {
+            Some(payload) => serde_json::from_slice(payload),
+            None => serde_json::from_value(Value::Object(self.to_object())),
+        };
+        result.map_err(|e| Error::ClaimsInvalid(e.to_string()))
     }
 }
 
@@ -327,11 +461,7 @@ pub fn verify_jwt(
     {
         return Err(Error::malformed("nested JWTs are not supported"));
     }
-    let map = json::parse_object(&verified.payload).map_err(|e| match e {
-        json::JsonError::NotAnObject => Error::ClaimsInvalid("claims are not a JSON object".into()),
-        json::JsonError::Syntax(msg) => Error::malformed(format!("claims: {msg}")),
-    })?;
-    let claims = Claims::from_object(map)?;
+    let claims = Claims::parse(verified.payload)?;
     validation.check_claims(&claims, now)?;
     Ok(claims)
 }
@@ -488,6 +618,6 @@ mod tests {
         let mine: Mine = c.deserialize().unwrap();
         assert_eq!((mine.sub.as_str(), mine.role.as_str()), ("u1", "admin"));
         assert_eq!(claims(Value::Object(c.to_object())), c);
-        assert_eq!(c.extra.len(), 1);
+        assert_eq!(c.extra().len(), 1);
     }
 }

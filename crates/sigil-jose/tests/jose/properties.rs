@@ -64,7 +64,7 @@ proptest! {
         let got = verify_jwt(&token, set, &Validation::new(Alg::SIGNING), NOW).unwrap();
         prop_assert_eq!(got.sub.as_deref(), Some(sub.as_str()));
         prop_assert_eq!(got.exp, Some(NOW + ttl));
-        prop_assert_eq!(got.extra, extra);
+        prop_assert_eq!(got.extra(), &extra);
     }
 
     #[test]

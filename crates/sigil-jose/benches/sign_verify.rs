@@ -1,0 +1,190 @@
+//! Sign and verify of a realistic JWT (header with kid, 12 claims) per algorithm, through
+//! sigil-jose, through raw aws-lc-rs (the same primitive on the same bytes, keys pre-parsed), and
+//! through jsonwebtoken 10 (aws_lc_rs backend) where it supports the algorithm.
+//!
+//! Run: `bash bench/jose-bench.sh` (several rounds, median ratios; see BENCHMARKS.md).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, ParsedPublicKey, RsaKeyPair};
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde::{Deserialize, Serialize};
+use sigil_jose::{Alg, JwkSet, KeyPair, Validation, b64, sign_jwt, verify_jwt};
+
+const NOW: i64 = 1_764_000_000;
+const ISS: &str = "https://auth.example.com";
+
+/// What Sigil's default payload looks like: registered claims plus Better Auth's public user.
+#[derive(Serialize, Deserialize, Clone)]
+#[serde(rename_all = "camelCase")]
+struct Claims {
+    iss: String,
+    aud: String,
+    sub: String,
+    iat: i64,
+    exp: i64,
+    id: String,
+    name: String,
+    email: String,
+    email_verified: bool,
+    image: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+fn claims() -> Claims {
+    Claims {
+        iss: ISS.into(),
+        aud: ISS.into(),
+        sub: "kX3JdyG9sUw2oV7qLmZ1aB4c".into(),
+        iat: NOW,
+        exp: NOW + 900,
+        id: "kX3JdyG9sUw2oV7qLmZ1aB4c".into(),
+        name: "Ada Lovelace".into(),
+        email: "ada@example.com".into(),
+        email_verified: true,
+        image: None,
+        created_at: "2026-11-27T10:00:00.000Z".into(),
+        updated_at: "2026-11-27T10:00:00.000Z".into(),
+    }
+}
+
+enum RawSigner {
+    Ed(Ed25519KeyPair),
+    Ec(EcdsaKeyPair),
+    Rsa(RsaKeyPair, &'static dyn signature::RsaEncoding),
+}
+
+impl RawSigner {
+    fn new(key: &KeyPair) -> Self {
+        let der = key.to_pkcs8_der().unwrap();
+        match key.alg() {
+            Alg::EdDSA => RawSigner::Ed(Ed25519KeyPair::from_pkcs8(&der).unwrap()),
+            Alg::ES256 => RawSigner::Ec(
+                EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &der).unwrap(),
+            ),
+            Alg::ES512 => RawSigner::Ec(
+                EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P521_SHA512_FIXED_SIGNING, &der).unwrap(),
+            ),
+            Alg::RS256 => RawSigner::Rsa(RsaKeyPair::from_pkcs8(&der).unwrap(), &signature::RSA_PKCS1_SHA256),
+            Alg::PS256 => RawSigner::Rsa(RsaKeyPair::from_pkcs8(&der).unwrap(), &signature::RSA_PSS_SHA256),
+            _ => unreachable!(),
+        }
+    }
+
+    fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        match self {
+            RawSigner::Ed(k) => k.sign(msg).as_ref().to_vec(),
+            RawSigner::Ec(k) => k.sign(&SystemRandom::new(), msg).unwrap().as_ref().to_vec(),
+            RawSigner::Rsa(k, enc) => {
+                let mut out = vec![0; k.public_modulus_len()];
+                k.sign(*enc, &SystemRandom::new(), msg, &mut out).unwrap();
+                out
+            }
+        }
+    }
+}
+
+fn raw_verifier(key: &KeyPair) -> ParsedPublicKey {
+    let alg: &'static dyn signature::VerificationAlgorithm = match key.alg() {
+        Alg::EdDSA => &signature::ED25519,
+        Alg::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+        Alg::ES512 => &signature::ECDSA_P521_SHA512_FIXED,
+        Alg::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        Alg::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        _ => unreachable!(),
+    };
+    ParsedPublicKey::new(alg, key.public_key().to_spki_der().unwrap()).unwrap()
+}
+
+fn jsonwebtoken_keys(key: &KeyPair) -> Option<(jsonwebtoken::Algorithm, jsonwebtoken::EncodingKey, jsonwebtoken::DecodingKey)> {
+    use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+    let private = key.to_pkcs8_pem().unwrap();
+    let public = key.public_key().to_spki_pem().unwrap();
+    Some(match key.alg() {
+        Alg::EdDSA => (
+            Algorithm::EdDSA,
+            EncodingKey::from_ed_pem(private.as_bytes()).unwrap(),
+            DecodingKey::from_ed_pem(public.as_bytes()).unwrap(),
+        ),
+        Alg::ES256 => (
+            Algorithm::ES256,
+            EncodingKey::from_ec_pem(private.as_bytes()).unwrap(),
+            DecodingKey::from_ec_pem(public.as_bytes()).unwrap(),
+        ),
+        Alg::RS256 | Alg::PS256 => (
+            if key.alg() == Alg::RS256 { Algorithm::RS256 } else { Algorithm::PS256 },
+            EncodingKey::from_rsa_pem(private.as_bytes()).unwrap(),
+            DecodingKey::from_rsa_pem(public.as_bytes()).unwrap(),
+        ),
+        _ => return None, // ES512: not supported by jsonwebtoken
+    })
+}
+
+fn bench(c: &mut Criterion) {
+    let claims = claims();
+    for alg in Alg::SIGNING {
+        let key = KeyPair::generate(alg).unwrap();
+        let kid = key.kid().unwrap().to_owned();
+        let set = JwkSet::new(vec![key.public_key().clone()]).unwrap();
+        let validation = Validation::new([alg]).issuer(ISS).audience(ISS);
+        let token = sign_jwt(&key, &claims).unwrap();
+        let (input, sig_b64) = token.rsplit_once('.').unwrap();
+        let signature = b64::decode(sig_b64).unwrap();
+        let raw_signer = RawSigner::new(&key);
+        let raw_public = raw_verifier(&key);
+
+        let mut sign = c.benchmark_group(format!("sign/{alg}"));
+        sign.bench_function("sigil-jose", |b| b.iter(|| sign_jwt(&key, black_box(&claims)).unwrap()));
+        sign.bench_function("aws-lc-rs raw", |b| b.iter(|| raw_signer.sign(black_box(input.as_bytes()))));
+        let jwt_keys = jsonwebtoken_keys(&key);
+        if let Some((jalg, encoding, _)) = &jwt_keys {
+            let mut header = jsonwebtoken::Header::new(*jalg);
+            header.kid = Some(kid.clone());
+            sign.bench_function("jsonwebtoken", |b| {
+                b.iter(|| jsonwebtoken::encode(&header, black_box(&claims), encoding).unwrap())
+            });
+        }
+        sign.finish();
+
+        let mut verify = c.benchmark_group(format!("verify/{alg}"));
+        verify.bench_function("sigil-jose", |b| {
+            b.iter(|| verify_jwt(black_box(&token), &set, &validation, NOW + 1).unwrap())
+        });
+        verify.bench_function("aws-lc-rs raw", |b| {
+            b.iter(|| raw_public.verify_sig(black_box(input.as_bytes()), &signature).unwrap())
+        });
+        if let Some((jalg, _, decoding)) = &jwt_keys {
+            let mut v = jsonwebtoken::Validation::new(*jalg);
+            v.set_issuer(&[ISS]);
+            v.set_audience(&[ISS]);
+            v.leeway = 0;
+            // jsonwebtoken reads the wall clock; the token must be valid now for its check.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            let mut fresh = claims.clone();
+            fresh.iat = now;
+            fresh.exp = now + 3600;
+            let jtoken = sign_jwt(&key, &fresh).unwrap();
+            verify.bench_function("jsonwebtoken", |b| {
+                b.iter(|| jsonwebtoken::decode::<Claims>(black_box(&jtoken), decoding, &v).unwrap())
+            });
+        }
+        verify.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(40);
+    targets = bench
+}
+criterion_main!(benches);

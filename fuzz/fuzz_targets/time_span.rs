@@ -1,0 +1,10 @@
+//! Time-span strings: must never panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = sigil_jose::parse_time_span(text);
+    }
+});
