@@ -64,13 +64,21 @@ impl RawSigner {
         match key.alg() {
             Alg::EdDSA => RawSigner::Ed(Ed25519KeyPair::from_pkcs8(&der).unwrap()),
             Alg::ES256 => RawSigner::Ec(
-                EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &der).unwrap(),
+                EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &der)
+                    .unwrap(),
             ),
             Alg::ES512 => RawSigner::Ec(
-                EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P521_SHA512_FIXED_SIGNING, &der).unwrap(),
+                EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P521_SHA512_FIXED_SIGNING, &der)
+                    .unwrap(),
             ),
-            Alg::RS256 => RawSigner::Rsa(RsaKeyPair::from_pkcs8(&der).unwrap(), &signature::RSA_PKCS1_SHA256),
-            Alg::PS256 => RawSigner::Rsa(RsaKeyPair::from_pkcs8(&der).unwrap(), &signature::RSA_PSS_SHA256),
+            Alg::RS256 => RawSigner::Rsa(
+                RsaKeyPair::from_pkcs8(&der).unwrap(),
+                &signature::RSA_PKCS1_SHA256,
+            ),
+            Alg::PS256 => RawSigner::Rsa(
+                RsaKeyPair::from_pkcs8(&der).unwrap(),
+                &signature::RSA_PSS_SHA256,
+            ),
             _ => unreachable!(),
         }
     }
@@ -100,7 +108,13 @@ fn raw_verifier(key: &KeyPair) -> ParsedPublicKey {
     ParsedPublicKey::new(alg, key.public_key().to_spki_der().unwrap()).unwrap()
 }
 
-fn jsonwebtoken_keys(key: &KeyPair) -> Option<(jsonwebtoken::Algorithm, jsonwebtoken::EncodingKey, jsonwebtoken::DecodingKey)> {
+fn jsonwebtoken_keys(
+    key: &KeyPair,
+) -> Option<(
+    jsonwebtoken::Algorithm,
+    jsonwebtoken::EncodingKey,
+    jsonwebtoken::DecodingKey,
+)> {
     use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
     let private = key.to_pkcs8_pem().unwrap();
     let public = key.public_key().to_spki_pem().unwrap();
@@ -116,7 +130,11 @@ fn jsonwebtoken_keys(key: &KeyPair) -> Option<(jsonwebtoken::Algorithm, jsonwebt
             DecodingKey::from_ec_pem(public.as_bytes()).unwrap(),
         ),
         Alg::RS256 | Alg::PS256 => (
-            if key.alg() == Alg::RS256 { Algorithm::RS256 } else { Algorithm::PS256 },
+            if key.alg() == Alg::RS256 {
+                Algorithm::RS256
+            } else {
+                Algorithm::PS256
+            },
             EncodingKey::from_rsa_pem(private.as_bytes()).unwrap(),
             DecodingKey::from_rsa_pem(public.as_bytes()).unwrap(),
         ),
@@ -138,8 +156,12 @@ fn bench(c: &mut Criterion) {
         let raw_public = raw_verifier(&key);
 
         let mut sign = c.benchmark_group(format!("sign/{alg}"));
-        sign.bench_function("sigil-jose", |b| b.iter(|| sign_jwt(&key, black_box(&claims)).unwrap()));
-        sign.bench_function("aws-lc-rs raw", |b| b.iter(|| raw_signer.sign(black_box(input.as_bytes()))));
+        sign.bench_function("sigil-jose", |b| {
+            b.iter(|| sign_jwt(&key, black_box(&claims)).unwrap())
+        });
+        sign.bench_function("aws-lc-rs raw", |b| {
+            b.iter(|| raw_signer.sign(black_box(input.as_bytes())))
+        });
         let jwt_keys = jsonwebtoken_keys(&key);
         if let Some((jalg, encoding, _)) = &jwt_keys {
             let mut header = jsonwebtoken::Header::new(*jalg);
@@ -155,7 +177,11 @@ fn bench(c: &mut Criterion) {
             b.iter(|| verify_jwt(black_box(&token), &set, &validation, NOW + 1).unwrap())
         });
         verify.bench_function("aws-lc-rs raw", |b| {
-            b.iter(|| raw_public.verify_sig(black_box(input.as_bytes()), &signature).unwrap())
+            b.iter(|| {
+                raw_public
+                    .verify_sig(black_box(input.as_bytes()), &signature)
+                    .unwrap()
+            })
         });
         if let Some((jalg, _, decoding)) = &jwt_keys {
             let mut v = jsonwebtoken::Validation::new(*jalg);

@@ -49,7 +49,8 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, JsonError> {
 pub(crate) trait Members<'de> {
     /// Reads the member's value from `access` (with [`read_value`] or [`skip_value`]) and keeps
     /// what it needs. Must fail on a duplicate name.
-    fn member<A: MapAccess<'de>>(&mut self, name: Key<'de>, access: &mut A) -> Result<(), A::Error>;
+    fn member<A: MapAccess<'de>>(&mut self, name: Key<'de>, access: &mut A)
+    -> Result<(), A::Error>;
 }
 
 /// Reads a member value strictly into a [`Value`].
@@ -222,7 +223,9 @@ impl<'de> Visitor<'de> for StrictSkip {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         if self.depth >= MAX_DEPTH {
-            return Err(de::Error::custom(format!("nesting deeper than {MAX_DEPTH}")));
+            return Err(de::Error::custom(format!(
+                "nesting deeper than {MAX_DEPTH}"
+            )));
         }
         while seq
             .next_element_seed(StrictSkip {
@@ -235,7 +238,9 @@ impl<'de> Visitor<'de> for StrictSkip {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
         if self.depth >= MAX_DEPTH {
-            return Err(de::Error::custom(format!("nesting deeper than {MAX_DEPTH}")));
+            return Err(de::Error::custom(format!(
+                "nesting deeper than {MAX_DEPTH}"
+            )));
         }
         let mut seen = SeenNames::default();
         while let Some(key) = access.next_key::<Key<'de>>()? {

@@ -61,7 +61,11 @@ impl Header {
                     "cty" => self.cty.replace(value).is_none(),
                     other => self.extra.insert(other.to_owned(), value).is_none(),
                 };
-                if fresh { Ok(()) } else { Err(json::duplicate(&name.0)) }
+                if fresh {
+                    Ok(())
+                } else {
+                    Err(json::duplicate(&name.0))
+                }
             }
         }
         let raw = json::visit_object(bytes, Raw::default())

@@ -68,9 +68,11 @@ pub struct Claims {
 
 impl PartialEq for Claims {
     fn eq(&self, other: &Self) -> bool {
-        (&self.iss, &self.sub, &self.aud, self.exp, self.nbf, self.iat, &self.jti)
-            == (&other.iss, &other.sub, &other.aud, other.exp, other.nbf, other.iat, &other.jti)
-            && self.extra() == other.extra()
+        (
+            &self.iss, &self.sub, &self.aud, self.exp, self.nbf, self.iat, &self.jti,
+        ) == (
+            &other.iss, &other.sub, &other.aud, other.exp, other.nbf, other.iat, &other.jti,
+        ) && self.extra() == other.extra()
     }
 }
 

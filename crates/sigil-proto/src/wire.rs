@@ -1,0 +1,183 @@
+//! Request and response bodies of the `/api/auth` routes, in Better Auth's shapes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// `POST /sign-up/email`. Unknown members are kept in `additional` (additional user fields).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignUpRequest {
+    /// Display name.
+    pub name: String,
+    /// Email address (stored lowercased).
+    pub email: String,
+    /// Password (8 to 128 characters).
+    pub password: String,
+    /// Avatar URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Where to go after sign-up (checked against the trusted origins).
+    #[serde(
+        default,
+        rename = "callbackURL",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub callback_url: Option<String>,
+    /// `false` for a browser-session cookie and a 1-day session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remember_me: Option<bool>,
+    /// Additional user fields.
+    #[serde(flatten)]
+    pub additional: Map<String, Value>,
+}
+
+/// `POST /sign-in/email`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInRequest {
+    /// Email address (matched case-insensitively).
+    pub email: String,
+    /// Password.
+    pub password: String,
+    /// Where to go after sign-in.
+    #[serde(
+        default,
+        rename = "callbackURL",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub callback_url: Option<String>,
+    /// Defaults to `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remember_me: Option<bool>,
+}
+
+/// The public user object (Better Auth's `user` in every response).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    /// User id (32 characters `[A-Za-z0-9]`).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Email address, lowercased.
+    pub email: String,
+    /// Whether the email was verified.
+    pub email_verified: bool,
+    /// Avatar URL or `null`.
+    pub image: Option<String>,
+    /// ISO-8601 creation time.
+    pub created_at: String,
+    /// ISO-8601 update time.
+    pub updated_at: String,
+    /// Additional user fields.
+    #[serde(flatten)]
+    pub additional: Map<String, Value>,
+}
+
+/// The public session object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    /// Session id.
+    pub id: String,
+    /// ISO-8601 expiry.
+    pub expires_at: String,
+    /// The session token (the value before the `.` in the cookie).
+    pub token: String,
+    /// ISO-8601 creation time.
+    pub created_at: String,
+    /// ISO-8601 update time.
+    pub updated_at: String,
+    /// Client IP address as seen through trusted proxies, or `""`.
+    pub ip_address: Option<String>,
+    /// Client user agent, or `""`.
+    pub user_agent: Option<String>,
+    /// Owner.
+    pub user_id: String,
+}
+
+/// `GET /get-session` with a session (without one the body is `null`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionResponse {
+    /// The session.
+    pub session: SessionView,
+    /// Its user.
+    pub user: UserView,
+}
+
+/// `POST /sign-up/email` → 200.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignUpResponse {
+    /// The new session token.
+    pub token: Option<String>,
+    /// The new user.
+    pub user: UserView,
+}
+
+/// `POST /sign-in/email` → 200.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignInResponse {
+    /// `true` when a `callbackURL` was given (the client then navigates to `url`).
+    pub redirect: bool,
+    /// The new session token.
+    pub token: String,
+    /// Where to go, with `redirect`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The user.
+    pub user: UserView,
+}
+
+/// `POST /sign-out` → 200.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignOutResponse {
+    /// Always `true`.
+    pub success: bool,
+}
+
+/// `GET /token` → 200.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    /// The compact JWS.
+    pub token: String,
+}
+
+/// `GET /ok` → 200.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OkResponse {
+    /// Always `true`.
+    pub ok: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_up_keeps_additional_fields() {
+        let req: SignUpRequest = serde_json::from_str(
+            r#"{"name":"A","email":"a@x.io","password":"p4ssword!","callbackURL":"/home","role":"admin"}"#,
+        )
+        .unwrap();
+        assert_eq!(req.callback_url.as_deref(), Some("/home"));
+        assert_eq!(req.additional["role"], "admin");
+    }
+
+    #[test]
+    fn user_view_is_better_auths_shape() {
+        let user = UserView {
+            id: "u1".into(),
+            name: "A".into(),
+            email: "a@x.io".into(),
+            email_verified: false,
+            image: None,
+            created_at: "2026-11-27T10:00:00.000Z".into(),
+            updated_at: "2026-11-27T10:00:00.000Z".into(),
+            additional: Map::new(),
+        };
+        assert_eq!(
+            serde_json::to_string(&user).unwrap(),
+            r#"{"id":"u1","name":"A","email":"a@x.io","emailVerified":false,"image":null,"createdAt":"2026-11-27T10:00:00.000Z","updatedAt":"2026-11-27T10:00:00.000Z"}"#
+        );
+    }
+}
