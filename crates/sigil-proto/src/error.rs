@@ -68,6 +68,8 @@ codes! {
     MissingOrNullOrigin = (403, "MISSING_OR_NULL_ORIGIN", "Missing or null Origin"),
     /// A cross-site top-level navigation tried to sign in or up.
     CrossSiteNavigationLoginBlocked = (403, "CROSS_SITE_NAVIGATION_LOGIN_BLOCKED", "Cross-site navigation login blocked. This request appears to be a CSRF attack."),
+    /// A `callbackURL` that is neither relative nor on a trusted origin.
+    InvalidCallbackUrl = (403, "INVALID_CALLBACK_URL", "Invalid callbackURL"),
     /// No such route.
     NotFound = (404, "NOT_FOUND", "Not Found"),
     /// The route exists but not for this method.

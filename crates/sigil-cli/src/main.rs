@@ -1,0 +1,185 @@
+//! The `sigil` command.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use sigil_server::config::SecretSource;
+use sigil_server::{Auth, Config, Mode, Settings};
+use tracing_subscriber::EnvFilter;
+
+/// Sigil: sessions in, short-lived JWTs out (Better Auth compatible).
+#[derive(Parser)]
+#[command(name = "sigil", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the auth server (SQLite in ./sigil-data unless configured otherwise).
+    Serve(ServerArgs),
+    /// Create or update the database tables, then exit.
+    Migrate(ServerArgs),
+}
+
+/// Settings from the command line; they override `sigil.toml` and the environment.
+#[derive(Args)]
+struct ServerArgs {
+    /// Configuration file (default: ./sigil.toml if it exists).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long)]
+    listen: Option<String>,
+    /// Public URL of the server.
+    #[arg(long)]
+    base_url: Option<String>,
+    /// Route prefix.
+    #[arg(long)]
+    base_path: Option<String>,
+    /// Directory for the SQLite file and generated secret.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// sqlite://… or postgres://…
+    #[arg(long)]
+    database_url: Option<String>,
+    /// production or dev.
+    #[arg(long, value_parser = parse_mode)]
+    mode: Option<Mode>,
+    /// Turn rate limits on or off.
+    #[arg(long)]
+    rate_limit: Option<bool>,
+    /// Do not migrate the database at start.
+    #[arg(long)]
+    no_migrate: bool,
+}
+
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    match s {
+        "production" => Ok(Mode::Production),
+        "dev" => Ok(Mode::Dev),
+        _ => Err("expected production or dev".into()),
+    }
+}
+
+impl ServerArgs {
+    fn config(&self) -> Result<Config> {
+        let file = match &self.config {
+            Some(path) => Settings::from_file(path)?,
+            None => {
+                let default = PathBuf::from("sigil.toml");
+                if default.exists() {
+                    Settings::from_file(&default)?
+                } else {
+                    Settings::default()
+                }
+            }
+        };
+        let env: HashMap<String, String> = std::env::vars().collect();
+        let flags = Settings {
+            listen: self.listen.clone(),
+            base_url: self.base_url.clone(),
+            base_path: self.base_path.clone(),
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            mode: self.mode,
+            rate_limit: self.rate_limit,
+            migrate: self.no_migrate.then_some(false),
+            ..Settings::default()
+        };
+        let settings = file
+            .overridden_by(Settings::from_env(&env)?)
+            .overridden_by(flags);
+        Ok(Config::from_settings(settings)?)
+    }
+}
+
+fn log_secret_source(config: &Config) {
+    match &config.secret_source {
+        SecretSource::Configured => {}
+        SecretSource::DataDir(path) => {
+            tracing::info!(path = %path.display(), "using the secret stored in the data directory")
+        }
+        SecretSource::Generated(path) => tracing::info!(
+            path = %path.display(),
+            "no secret configured: generated one and stored it (mode 0600); keep it to keep sessions and keys valid"
+        ),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn serve(args: ServerArgs) -> Result<()> {
+    let config = args.config()?;
+    log_secret_source(&config);
+    let listen = config.listen;
+    let base_path = config.base_path.clone();
+    let base_url = config.base_url.clone();
+    let auth = Auth::builder(config)
+        .build()
+        .await
+        .context("starting the auth server")?;
+    tracing::info!(engine = auth.store().engine(), "database ready");
+    let app = axum::Router::new()
+        .nest(&base_path, auth.router())
+        .fallback(|| async { sigil_server::ApiError::new(sigil_server::ErrorCode::NotFound) });
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!("listening on http://{local}{base_path} (public URL {base_url})");
+    println!("Sigil is running: {base_url}{base_path}/ok");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    Ok(())
+}
+
+async fn migrate(args: ServerArgs) -> Result<()> {
+    let mut config = args.config()?;
+    config.migrate = true;
+    let auth = Auth::builder(config).build().await.context("migrating")?;
+    println!("database is up to date ({})", auth.store().engine());
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(args) => migrate(args).await,
+    }
+}

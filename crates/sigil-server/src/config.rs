@@ -1,0 +1,615 @@
+//! Configuration: one validated [`Config`], built from defaults, a `sigil.toml` file, environment
+//! variables and command-line overrides, in rising order of precedence.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+
+/// Why a configuration was refused.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("invalid setting {key}: {message}")]
+    Invalid {
+        /// The setting (`base_url`, `SIGIL_LISTEN`, …).
+        key: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The data directory or its secret file could not be created.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Production refuses weak secrets and limits rates; dev only warns and does not limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The default.
+    Production,
+    /// For local development.
+    Dev,
+}
+
+/// A secret string whose `Debug` never shows it.
+#[derive(Clone)]
+pub struct Secret(zeroize::Zeroizing<String>);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(zeroize::Zeroizing::new(value.into()))
+    }
+
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// One layer of settings: a file, the environment or the command line. Every field is optional;
+/// later layers override earlier ones.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on (`127.0.0.1:3000`).
+    pub listen: Option<String>,
+    /// Public URL of this server; its origin is the cookie scope and default token issuer.
+    pub base_url: Option<String>,
+    /// Path prefix of the routes (`/api/auth`).
+    pub base_path: Option<String>,
+    /// Directory for the SQLite file and the generated secret (`./sigil-data`).
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: Option<String>,
+    /// Secret for cookie signatures and key encryption (at least 32 characters).
+    pub secret: Option<String>,
+    /// Extra origins allowed to call the API with credentials (`https://app.example.com`,
+    /// `*.example.com`).
+    pub trusted_origins: Option<Vec<String>>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Option<Vec<IpAddr>>,
+    /// `production` (default) or `dev`.
+    pub mode: Option<Mode>,
+    /// Rate limits on or off (default: on in production, off in dev).
+    pub rate_limit: Option<bool>,
+    /// Run migrations at start (default true).
+    pub migrate: Option<bool>,
+    /// Largest request body accepted, in bytes (default 64 KiB).
+    pub max_body_bytes: Option<usize>,
+    /// How long a database call may take before the request gets a 503 (default 5 s).
+    pub database_timeout_secs: Option<u64>,
+}
+
+impl Settings {
+    /// Reads a `sigil.toml`.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads `SIGIL_*` variables (and `BETTER_AUTH_SECRET`, `BETTER_AUTH_URL` for drop-in use;
+    /// the `SIGIL_` names win).
+    pub fn from_env(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| env.get(*n).filter(|v| !v.is_empty()).cloned())
+        };
+        let list = |v: String| -> Vec<String> {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let boolean = |key: &str, v: String| match v.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(invalid(key, format!("{v:?} is not a boolean"))),
+        };
+        let number = |key: &str, v: String| {
+            v.parse::<u64>()
+                .map_err(|_| invalid(key, format!("{v:?} is not a whole number")))
+        };
+        let mode = match get(&["SIGIL_MODE"]) {
+            None => None,
+            Some(m) => Some(match m.as_str() {
+                "production" => Mode::Production,
+                "dev" => Mode::Dev,
+                _ => return Err(invalid("SIGIL_MODE", "must be production or dev")),
+            }),
+        };
+        let proxies = match get(&["SIGIL_TRUSTED_PROXIES"]) {
+            None => None,
+            Some(v) => Some(
+                list(v)
+                    .into_iter()
+                    .map(|p| {
+                        p.parse().map_err(|_| {
+                            invalid("SIGIL_TRUSTED_PROXIES", format!("{p:?} is not an IP"))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        Ok(Settings {
+            listen: get(&["SIGIL_LISTEN"]),
+            base_url: get(&["SIGIL_BASE_URL", "BETTER_AUTH_URL"]),
+            base_path: get(&["SIGIL_BASE_PATH"]),
+            data_dir: get(&["SIGIL_DATA_DIR"]).map(PathBuf::from),
+            database_url: get(&["SIGIL_DATABASE_URL"]),
+            secret: get(&["SIGIL_SECRET", "BETTER_AUTH_SECRET"]),
+            trusted_origins: get(&["SIGIL_TRUSTED_ORIGINS", "BETTER_AUTH_TRUSTED_ORIGINS"])
+                .map(list),
+            trusted_proxies: proxies,
+            mode,
+            rate_limit: get(&["SIGIL_RATE_LIMIT"])
+                .map(|v| boolean("SIGIL_RATE_LIMIT", v))
+                .transpose()?,
+            migrate: get(&["SIGIL_MIGRATE"])
+                .map(|v| boolean("SIGIL_MIGRATE", v))
+                .transpose()?,
+            max_body_bytes: get(&["SIGIL_MAX_BODY_BYTES"])
+                .map(|v| number("SIGIL_MAX_BODY_BYTES", v).map(|n| n as usize))
+                .transpose()?,
+            database_timeout_secs: get(&["SIGIL_DATABASE_TIMEOUT_SECS"])
+                .map(|v| number("SIGIL_DATABASE_TIMEOUT_SECS", v))
+                .transpose()?,
+        })
+    }
+
+    /// `other`'s values where set, else `self`'s.
+    #[must_use]
+    pub fn overridden_by(self, other: Settings) -> Settings {
+        Settings {
+            listen: other.listen.or(self.listen),
+            base_url: other.base_url.or(self.base_url),
+            base_path: other.base_path.or(self.base_path),
+            data_dir: other.data_dir.or(self.data_dir),
+            database_url: other.database_url.or(self.database_url),
+            secret: other.secret.or(self.secret),
+            trusted_origins: other.trusted_origins.or(self.trusted_origins),
+            trusted_proxies: other.trusted_proxies.or(self.trusted_proxies),
+            mode: other.mode.or(self.mode),
+            rate_limit: other.rate_limit.or(self.rate_limit),
+            migrate: other.migrate.or(self.migrate),
+            max_body_bytes: other.max_body_bytes.or(self.max_body_bytes),
+            database_timeout_secs: other.database_timeout_secs.or(self.database_timeout_secs),
+        }
+    }
+}
+
+/// Where the secret came from, for the start-up log line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretSource {
+    /// File, environment or command line.
+    Configured,
+    /// Read from `<data_dir>/secret`, generated on an earlier start.
+    DataDir(PathBuf),
+    /// Generated now and written to `<data_dir>/secret`.
+    Generated(PathBuf),
+}
+
+/// The validated configuration of a Sigil server.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Public base URL, without a trailing slash.
+    pub base_url: String,
+    /// Origin of the base URL (scheme://host[:port]).
+    pub origin: String,
+    /// Route prefix, e.g. `/api/auth`.
+    pub base_path: String,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Database URL.
+    pub database_url: String,
+    /// Current secret.
+    pub secret: Secret,
+    /// Where the secret came from.
+    pub secret_source: SecretSource,
+    /// Trusted origins besides the base URL's.
+    pub trusted_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Mode.
+    pub mode: Mode,
+    /// Whether rate limits apply.
+    pub rate_limit: bool,
+    /// Whether to migrate at start.
+    pub migrate: bool,
+    /// Body size limit.
+    pub max_body_bytes: usize,
+    /// Database call timeout.
+    pub database_timeout: Duration,
+}
+
+/// Secrets that appear in documentation and examples; never acceptable in production.
+const KNOWN_SECRETS: [&str; 3] = [
+    "better-auth-secret-12345678901234567890",
+    "better-auth-secret-123456789",
+    "your-secret-key-at-least-32-characters-long",
+];
+
+impl Config {
+    /// Validates merged settings. When no secret is configured, one is read from (or generated
+    /// into) `<data_dir>/secret`, created with mode 0600.
+    pub fn from_settings(s: Settings) -> Result<Config, ConfigError> {
+        let mode = s.mode.unwrap_or(Mode::Production);
+        let listen: SocketAddr = s
+            .listen
+            .as_deref()
+            .unwrap_or("127.0.0.1:3000")
+            .parse()
+            .map_err(|_| invalid("listen", "expected ADDRESS:PORT, e.g. 127.0.0.1:3000"))?;
+        let base_url = s
+            .base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let origin = origin_of(&base_url).ok_or_else(|| {
+            invalid(
+                "base_url",
+                format!("{base_url:?} is not an http(s) URL like https://auth.example.com"),
+            )
+        })?;
+        let base_path = s.base_path.unwrap_or_else(|| "/api/auth".to_owned());
+        if !base_path.starts_with('/') || base_path.ends_with('/') || base_path.contains("//") {
+            return Err(invalid(
+                "base_path",
+                "must start with / and not end with / (e.g. /api/auth)",
+            ));
+        }
+        let data_dir = s.data_dir.unwrap_or_else(|| PathBuf::from("./sigil-data"));
+        let database_url = s
+            .database_url
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("sigil.db").display()));
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite: or postgres://",
+            ));
+        }
+        let (secret, secret_source) = match s.secret {
+            Some(secret) => (secret, SecretSource::Configured),
+            None => data_dir_secret(&data_dir)?,
+        };
+        check_secret(&secret, mode)?;
+        for o in s.trusted_origins.iter().flatten() {
+            if o.is_empty() || o.contains(char::is_whitespace) {
+                return Err(invalid(
+                    "trusted_origins",
+                    format!("{o:?} is not an origin or pattern"),
+                ));
+            }
+        }
+        let max_body_bytes = s.max_body_bytes.unwrap_or(64 * 1024);
+        if max_body_bytes < 1024 {
+            return Err(invalid("max_body_bytes", "must be at least 1024"));
+        }
+        let timeout = s.database_timeout_secs.unwrap_or(5);
+        if !(1..=300).contains(&timeout) {
+            return Err(invalid(
+                "database_timeout_secs",
+                "must be between 1 and 300",
+            ));
+        }
+        Ok(Config {
+            listen,
+            base_url,
+            origin,
+            base_path,
+            data_dir,
+            database_url,
+            secret: Secret::new(secret),
+            secret_source,
+            trusted_origins: s.trusted_origins.unwrap_or_default(),
+            trusted_proxies: s.trusted_proxies.unwrap_or_default(),
+            mode,
+            rate_limit: s.rate_limit.unwrap_or(mode == Mode::Production),
+            migrate: s.migrate.unwrap_or(true),
+            max_body_bytes,
+            database_timeout: Duration::from_secs(timeout),
+        })
+    }
+
+    /// Whether cookies get `Secure` and the `__Secure-` prefix (an https base URL).
+    pub fn secure_cookies(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+}
+
+/// `scheme://host[:port]` of an http(s) URL, lowercased scheme and host.
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace) {
+        return None;
+    }
+    let authority = authority.to_ascii_lowercase();
+    let default_port = if scheme == "http" { ":80" } else { ":443" };
+    let authority = authority.strip_suffix(default_port).unwrap_or(&authority);
+    Some(format!("{scheme}://{authority}"))
+}
+
+fn check_secret(secret: &str, mode: Mode) -> Result<(), ConfigError> {
+    let problem = if secret.chars().count() < 32 {
+        Some("is shorter than 32 characters")
+    } else if KNOWN_SECRETS.contains(&secret) {
+        Some("is a published example value")
+    } else if low_entropy(secret) {
+        Some("has too little variety (low entropy)")
+    } else {
+        None
+    };
+    match (problem, mode) {
+        (None, _) => Ok(()),
+        (Some(p), Mode::Dev) => {
+            tracing::warn!("the secret {p}; accepted only because mode = dev");
+            Ok(())
+        }
+        (Some(p), Mode::Production) => Err(invalid(
+            "secret",
+            format!(
+                "the secret {p}; use at least 32 random characters (e.g. `openssl rand -base64 32`), \
+                 or unset it to let Sigil generate one in the data directory"
+            ),
+        )),
+    }
+}
+
+/// Fewer than 10 distinct characters, or under 3 bits of Shannon entropy per character.
+fn low_entropy(secret: &str) -> bool {
+    let mut counts: HashMap<char, usize> = HashMap::new();
+    for c in secret.chars() {
+        *counts.entry(c).or_default() += 1;
+    }
+    let n = secret.chars().count() as f64;
+    let entropy: f64 = counts
+        .values()
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.log2()
+        })
+        .sum();
+    counts.len() < 10 || entropy < 3.0
+}
+
+fn data_dir_secret(dir: &Path) -> Result<(String, SecretSource), ConfigError> {
+    let dir_err = |source| ConfigError::DataDir {
+        path: dir.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(dir_err)?;
+    let path = dir.join("secret");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => return Ok((text.trim().to_owned(), SecretSource::DataDir(path))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(dir_err(e)),
+    }
+    let secret = crate::ids::random_string(48);
+    write_private(&path, &secret).map_err(dir_err)?;
+    Ok((secret, SecretSource::Generated(path)))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.write_all(b"\n")
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, format!("{text}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(secret: &str) -> Settings {
+        Settings {
+            secret: Some(secret.to_owned()),
+            ..Settings::default()
+        }
+    }
+
+    const GOOD: &str = "q8Vf2LmZ7xT1rB9nK4pW6sY0cH3jD5gA";
+
+    #[test]
+    fn defaults() {
+        let c = Config::from_settings(settings(GOOD)).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.base_url, "http://127.0.0.1:3000");
+        assert_eq!(c.origin, "http://127.0.0.1:3000");
+        assert_eq!(c.base_path, "/api/auth");
+        assert!(c.rate_limit);
+        assert!(!c.secure_cookies());
+        assert_eq!(c.database_url, "sqlite://./sigil-data/sigil.db");
+        assert!(
+            !format!("{c:?}").contains(GOOD),
+            "Debug never shows the secret"
+        );
+    }
+
+    #[test]
+    fn weak_secrets_refused_in_production_only() {
+        for weak in [
+            "short",
+            "better-auth-secret-12345678901234567890",
+            &"a".repeat(40),
+            "abababababababababababababababab",
+        ] {
+            let err = Config::from_settings(settings(weak)).unwrap_err();
+            assert!(err.to_string().contains("secret"), "{weak}: {err}");
+            let dev = Settings {
+                mode: Some(Mode::Dev),
+                ..settings(weak)
+            };
+            assert!(Config::from_settings(dev).is_ok());
+        }
+    }
+
+    #[test]
+    fn precedence_file_env_flags() {
+        let file: Settings =
+            toml::from_str("listen = \"127.0.0.1:1\"\nbase_path = \"/auth\"").unwrap();
+        let env = Settings::from_env(&HashMap::from([
+            ("SIGIL_LISTEN".to_owned(), "127.0.0.1:2".to_owned()),
+            ("BETTER_AUTH_SECRET".to_owned(), GOOD.to_owned()),
+            (
+                "BETTER_AUTH_URL".to_owned(),
+                "https://Auth.Example.com:443/x".to_owned(),
+            ),
+        ]))
+        .unwrap();
+        let flags = Settings {
+            listen: Some("127.0.0.1:3".into()),
+            ..Settings::default()
+        };
+        let c = Config::from_settings(file.overridden_by(env).overridden_by(flags)).unwrap();
+        assert_eq!(c.listen.port(), 3);
+        assert_eq!(c.base_path, "/auth");
+        assert_eq!(c.origin, "https://auth.example.com");
+        assert!(c.secure_cookies());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        assert!(toml::from_str::<Settings>("lisen = \"x\"").is_err());
+        for bad in [
+            Settings {
+                listen: Some("nope".into()),
+                ..settings(GOOD)
+            },
+            Settings {
+                base_url: Some("ftp://x".into()),
+                ..settings(GOOD)
+            },
+            Settings {
+                base_path: Some("api".into()),
+                ..settings(GOOD)
+            },
+            Settings {
+                database_url: Some("mysql://x".into()),
+                ..settings(GOOD)
+            },
+            Settings {
+                max_body_bytes: Some(10),
+                ..settings(GOOD)
+            },
+            Settings {
+                database_timeout_secs: Some(0),
+                ..settings(GOOD)
+            },
+        ] {
+            assert!(matches!(
+                Config::from_settings(bad),
+                Err(ConfigError::Invalid { .. })
+            ));
+        }
+        let env = HashMap::from([("SIGIL_RATE_LIMIT".to_owned(), "maybe".to_owned())]);
+        assert!(Settings::from_env(&env).is_err());
+    }
+
+    #[test]
+    fn generated_secret_is_private_and_stable() {
+        let dir = std::env::temp_dir().join(format!(
+            "sigil-config-test-{}",
+            crate::ids::random_string(8)
+        ));
+        let s = || Settings {
+            data_dir: Some(dir.clone()),
+            ..Settings::default()
+        };
+        let first = Config::from_settings(s()).unwrap();
+        assert!(matches!(first.secret_source, SecretSource::Generated(_)));
+        let second = Config::from_settings(s()).unwrap();
+        assert!(matches!(second.secret_source, SecretSource::DataDir(_)));
+        assert_eq!(first.secret.expose(), second.secret.expose());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("secret"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn origins() {
+        assert_eq!(
+            origin_of("http://localhost:3000/api").as_deref(),
+            Some("http://localhost:3000")
+        );
+        assert_eq!(origin_of("https://a.b:443").as_deref(), Some("https://a.b"));
+        assert_eq!(origin_of("javascript:alert(1)"), None);
+        assert_eq!(origin_of("http://user@evil.com"), None);
+    }
+}

@@ -1,0 +1,448 @@
+//! Request guards that run before the handlers: body limits and parsing, trusted origins and
+//! CSRF checks, per-client rate limits.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, ORIGIN, REFERER};
+use axum::http::{HeaderMap, HeaderValue, Method};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use sigil_proto::ErrorCode;
+
+use crate::config::origin_of;
+use crate::error::ApiError;
+
+/// Reads and parses a JSON or form body, at most `limit` bytes. An empty body without a content
+/// type reads as `{}`.
+pub async fn read_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<T, ApiError> {
+    if let Some(len) = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && len > limit as u64
+    {
+        return Err(ErrorCode::PayloadTooLarge.into());
+    }
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge))?;
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    let value: Value = match content_type.as_deref() {
+        Some("application/json") | None if !bytes.is_empty() || content_type.is_some() => {
+            serde_json::from_slice(&bytes).map_err(|e| {
+                ApiError::with_message(ErrorCode::ValidationError, format!("invalid JSON: {e}"))
+            })?
+        }
+        None => Value::Object(Map::new()),
+        Some("application/x-www-form-urlencoded") => {
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_bytes(&bytes).map_err(|e| {
+                    ApiError::with_message(ErrorCode::ValidationError, format!("invalid form: {e}"))
+                })?;
+            Value::Object(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| {
+                        // Form fields are text; booleans Better Auth's schemas coerce.
+                        let value = match (k.as_str(), v.as_str()) {
+                            ("rememberMe", "true") => Value::Bool(true),
+                            ("rememberMe", "false") => Value::Bool(false),
+                            _ => Value::String(v),
+                        };
+                        (k, value)
+                    })
+                    .collect(),
+            )
+        }
+        Some(_) => return Err(ErrorCode::UnsupportedMediaType.into()),
+    };
+    if !value.is_object() {
+        return Err(ApiError::with_message(
+            ErrorCode::ValidationError,
+            "the body must be a JSON object",
+        ));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::with_message(ErrorCode::ValidationError, e.to_string()))
+}
+
+/// The origins allowed to send credentials: the base URL's origin plus configured patterns
+/// (`https://app.example.com`, `*.example.com`, `https://*.example.com`).
+#[derive(Clone, Debug)]
+pub struct TrustedOrigins {
+    patterns: Vec<String>,
+}
+
+impl TrustedOrigins {
+    /// The base origin plus patterns.
+    pub fn new(base_origin: &str, extra: &[String]) -> Self {
+        let mut patterns = vec![base_origin.to_owned()];
+        patterns.extend(
+            extra
+                .iter()
+                .map(|p| p.trim_end_matches('/').to_ascii_lowercase()),
+        );
+        TrustedOrigins { patterns }
+    }
+
+    /// Whether an origin (`scheme://host[:port]`) is trusted.
+    pub fn allows(&self, origin: &str) -> bool {
+        let Some(origin) = origin_of(origin) else {
+            return false;
+        };
+        let (scheme, host) = origin.split_once("://").unwrap_or(("", &origin));
+        self.patterns.iter().any(|p| match p.split_once("://") {
+            Some((ps, ph)) => ps == scheme && glob(ph, host),
+            None => glob(p, host),
+        })
+    }
+
+    /// Whether a `callbackURL` is acceptable: a relative path, or a URL on a trusted origin.
+    pub fn allows_callback(&self, url: &str) -> bool {
+        if url.starts_with('/') && !url.starts_with("//") && !url.contains('\\') {
+            return true;
+        }
+        origin_of(url).is_some_and(|o| self.allows(&o))
+    }
+}
+
+/// `*` matches any run of characters; everything else literally.
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((prefix, rest)) => {
+            let Some(tail) = text.strip_prefix(prefix) else {
+                return false;
+            };
+            (0..=tail.len()).any(|i| tail.is_char_boundary(i) && glob(rest, &tail[i..]))
+        }
+    }
+}
+
+/// The request's claimed origin: `Origin`, else the origin of `Referer`; `None` when absent or
+/// `"null"`.
+fn request_origin(headers: &HeaderMap) -> Option<String> {
+    let origin = headers.get(ORIGIN).and_then(|v| v.to_str().ok());
+    match origin {
+        Some("null") => None,
+        Some(o) => Some(o.to_owned()),
+        None => headers
+            .get(REFERER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(origin_of),
+    }
+}
+
+/// Better Auth's origin checks for state-changing requests. `login` marks sign-in and sign-up,
+/// which also get the Fetch-Metadata checks when no cookie is present.
+pub fn check_origin(
+    method: &Method,
+    headers: &HeaderMap,
+    trusted: &TrustedOrigins,
+    login: bool,
+) -> Result<(), ApiError> {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let must_match = |origin: Option<String>| match origin {
+        None => Err(ApiError::new(ErrorCode::MissingOrNullOrigin)),
+        Some(o) if trusted.allows(&o) => Ok(()),
+        Some(_) => Err(ApiError::new(ErrorCode::InvalidOrigin)),
+    };
+    if headers.contains_key(COOKIE) {
+        return must_match(request_origin(headers));
+    }
+    if login {
+        let fetch = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        if fetch("sec-fetch-site") == Some("cross-site")
+            && fetch("sec-fetch-mode") == Some("navigate")
+        {
+            return Err(ErrorCode::CrossSiteNavigationLoginBlocked.into());
+        }
+        let has_metadata = ["sec-fetch-site", "sec-fetch-mode", "sec-fetch-dest"]
+            .iter()
+            .any(|h| headers.contains_key(*h));
+        if has_metadata || headers.contains_key(ORIGIN) || headers.contains_key(REFERER) {
+            return must_match(request_origin(headers));
+        }
+    }
+    Ok(())
+}
+
+/// The client address: the socket peer, or the first `X-Forwarded-For` entry when the peer is a
+/// trusted proxy.
+pub fn client_ip(
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+    trusted_proxies: &[IpAddr],
+) -> Option<IpAddr> {
+    let peer = peer?.ip();
+    if trusted_proxies.contains(&peer)
+        && let Some(forwarded) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return Some(forwarded);
+    }
+    Some(peer)
+}
+
+/// Fixed-window rate limits per client and path, with Better Auth's defaults: 100 requests per
+/// 10 s, 3 per 10 s on sign-in and sign-up.
+#[derive(Debug)]
+pub struct RateLimiter {
+    window: Duration,
+    windows: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        RateLimiter {
+            window: Duration::from_secs(10),
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl RateLimiter {
+    fn limit_for(path: &str) -> u32 {
+        if path.starts_with("/sign-in") || path.starts_with("/sign-up") {
+            3
+        } else {
+            100
+        }
+    }
+
+    /// Counts a request at `now`; `Err(retry_after_secs)` when over the limit.
+    pub fn check(&self, client: Option<IpAddr>, path: &str, now: Instant) -> Result<(), u64> {
+        let key = match client {
+            Some(ip) => format!("{ip}|{path}"),
+            None => format!("no-ip|{path}"),
+        };
+        let limit = Self::limit_for(path);
+        // A poisoned lock only means another request panicked while counting; the counts are
+        // still usable.
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        if windows.len() > 100_000 {
+            let window = self.window;
+            windows.retain(|_, (start, _)| now.duration_since(*start) < window);
+        }
+        let entry = windows.entry(key).or_insert((now, 0));
+        if now.duration_since(entry.0) >= self.window {
+            *entry = (now, 0);
+        }
+        if entry.1 >= limit {
+            let retry = self.window.saturating_sub(now.duration_since(entry.0));
+            return Err(retry.as_secs().max(1));
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+}
+
+/// Adds `name` to `Access-Control-Expose-Headers`, keeping what is there.
+pub fn expose_header(headers: &mut HeaderMap, name: &str) {
+    let key = axum::http::header::ACCESS_CONTROL_EXPOSE_HEADERS;
+    let mut names: Vec<String> = headers
+        .get(&key)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+        names.push(name.to_owned());
+    }
+    if let Ok(value) = HeaderValue::from_str(&names.join(", ")) {
+        headers.insert(key, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trusted() -> TrustedOrigins {
+        TrustedOrigins::new(
+            "http://127.0.0.1:3000",
+            &[
+                "https://app.example.com".into(),
+                "*.example.org".into(),
+                "https://*.corp.io".into(),
+            ],
+        )
+    }
+
+    #[test]
+    fn origin_patterns() {
+        let t = trusted();
+        for ok in [
+            "http://127.0.0.1:3000",
+            "https://app.example.com",
+            "http://a.example.org",
+            "https://x.y.corp.io",
+        ] {
+            assert!(t.allows(ok), "{ok}");
+        }
+        for bad in [
+            "http://127.0.0.1:3001",
+            "http://app.example.com",
+            "https://example.org.evil.com",
+            "http://x.corp.io",
+            "null",
+            "",
+        ] {
+            assert!(!t.allows(bad), "{bad}");
+        }
+        assert!(t.allows_callback("/dashboard"));
+        assert!(t.allows_callback("https://app.example.com/x"));
+        assert!(!t.allows_callback("//evil.com"));
+        assert!(!t.allows_callback("https://evil.com/"));
+        assert!(!t.allows_callback("javascript:alert(1)"));
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn csrf_rules() {
+        let t = trusted();
+        let post = Method::POST;
+        let code = |h: HeaderMap, login: bool| {
+            check_origin(&post, &h, &t, login)
+                .err()
+                .map(|e| e.code().as_str())
+        };
+        assert_eq!(code(headers(&[]), true), None, "curl-style request");
+        assert_eq!(
+            code(headers(&[("cookie", "a=b")]), false),
+            Some("MISSING_OR_NULL_ORIGIN")
+        );
+        assert_eq!(
+            code(headers(&[("cookie", "a=b"), ("origin", "null")]), false),
+            Some("MISSING_OR_NULL_ORIGIN")
+        );
+        assert_eq!(
+            code(
+                headers(&[("cookie", "a=b"), ("origin", "https://evil.com")]),
+                false
+            ),
+            Some("INVALID_ORIGIN")
+        );
+        assert_eq!(
+            code(
+                headers(&[("cookie", "a=b"), ("origin", "http://127.0.0.1:3000")]),
+                false
+            ),
+            None
+        );
+        assert_eq!(
+            code(
+                headers(&[("cookie", "a=b"), ("referer", "http://127.0.0.1:3000/page")]),
+                false
+            ),
+            None
+        );
+        assert_eq!(
+            code(headers(&[("sec-fetch-mode", "cors")]), true),
+            Some("MISSING_OR_NULL_ORIGIN")
+        );
+        assert_eq!(
+            code(
+                headers(&[
+                    ("sec-fetch-site", "cross-site"),
+                    ("sec-fetch-mode", "navigate")
+                ]),
+                true
+            ),
+            Some("CROSS_SITE_NAVIGATION_LOGIN_BLOCKED")
+        );
+        assert_eq!(
+            code(headers(&[("origin", "https://evil.com")]), true),
+            Some("INVALID_ORIGIN")
+        );
+        assert_eq!(
+            code(headers(&[("origin", "https://evil.com")]), false),
+            None,
+            "no cookie, not a login"
+        );
+        assert!(check_origin(&Method::GET, &headers(&[("cookie", "a=b")]), &t, false).is_ok());
+    }
+
+    #[test]
+    fn rate_limit_windows() {
+        let limiter = RateLimiter::default();
+        let ip = Some("10.0.0.1".parse().unwrap());
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(limiter.check(ip, "/sign-in/email", t0).is_ok());
+        }
+        assert_eq!(
+            limiter.check(ip, "/sign-in/email", t0 + Duration::from_secs(1)),
+            Err(9)
+        );
+        assert!(
+            limiter
+                .check(Some("10.0.0.2".parse().unwrap()), "/sign-in/email", t0)
+                .is_ok()
+        );
+        assert!(limiter.check(ip, "/get-session", t0).is_ok());
+        assert!(
+            limiter
+                .check(ip, "/sign-in/email", t0 + Duration::from_secs(10))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn proxies() {
+        let h = headers(&[("x-forwarded-for", "203.0.113.9, 10.0.0.1")]);
+        let peer: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        assert_eq!(
+            client_ip(Some(peer), &h, &[]).unwrap().to_string(),
+            "10.0.0.1"
+        );
+        assert_eq!(
+            client_ip(Some(peer), &h, &[peer.ip()]).unwrap().to_string(),
+            "203.0.113.9"
+        );
+    }
+
+    #[test]
+    fn expose_merges() {
+        let mut h = headers(&[("access-control-expose-headers", "set-auth-jwt")]);
+        expose_header(&mut h, "set-auth-token");
+        expose_header(&mut h, "set-auth-token");
+        assert_eq!(
+            h["access-control-expose-headers"],
+            "set-auth-jwt, set-auth-token"
+        );
+    }
+}

@@ -1,0 +1,440 @@
+//! The `/api/auth` routes: sign-up, sign-in, get-session, sign-out, ok.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State as AxumState};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, COOKIE, SET_COOKIE, USER_AGENT};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Duration, Utc};
+use sigil_proto::{
+    ErrorCode, OkResponse, SessionResponse, SessionView, SignInRequest, SignInResponse,
+    SignOutResponse, SignUpRequest, SignUpResponse, UserView,
+};
+
+use crate::cookies::{CookieSigner, DONT_REMEMBER, SESSION_TOKEN};
+use crate::error::ApiError;
+use crate::guard::{self, RateLimiter, TrustedOrigins};
+use crate::store::{Session, Store, User, iso};
+use crate::{Clock, Config, ids, password};
+
+/// Session lifetime (Better Auth's `session.expiresIn`).
+const SESSION_DAYS: i64 = 7;
+/// Lifetime when the user chose not to be remembered.
+const SHORT_SESSION_DAYS: i64 = 1;
+/// How old a session gets before its expiry slides (Better Auth's `updateAge`).
+const UPDATE_AGE_DAYS: i64 = 1;
+
+pub(crate) struct State {
+    pub(crate) config: Config,
+    pub(crate) store: Store,
+    cookies: CookieSigner,
+    trusted: TrustedOrigins,
+    limiter: RateLimiter,
+    clock: Clock,
+}
+
+impl State {
+    pub(crate) fn new(config: Config, store: Store, clock: Clock) -> Self {
+        State {
+            cookies: CookieSigner::new(&config.secret, config.secure_cookies()),
+            trusted: TrustedOrigins::new(&config.origin, &config.trusted_origins),
+            limiter: RateLimiter::default(),
+            config,
+            store,
+            clock,
+        }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+}
+
+type Shared = Arc<State>;
+
+pub(crate) fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/sign-up/email", post(sign_up))
+        .route("/sign-in/email", post(sign_in))
+        .route("/get-session", get(get_session))
+        .route("/sign-out", post(sign_out))
+        .route("/ok", get(ok))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), guards))
+        .with_state(state)
+}
+
+/// Origin/CSRF checks and rate limits, before any handler.
+async fn guards(AxumState(state): AxumState<Shared>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let login = path.starts_with("/sign-in") || path.starts_with("/sign-up");
+    if let Err(e) = guard::check_origin(request.method(), request.headers(), &state.trusted, login)
+    {
+        return e.into_response();
+    }
+    if state.config.rate_limit {
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        let ip = guard::client_ip(peer, request.headers(), &state.config.trusted_proxies);
+        if let Err(retry) = state.limiter.check(ip, &path, std::time::Instant::now()) {
+            let value = HeaderValue::from(retry);
+            return ApiError::new(ErrorCode::TooManyRequests)
+                .header(axum::http::HeaderName::from_static("x-retry-after"), value)
+                .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+async fn not_found() -> ApiError {
+    ErrorCode::NotFound.into()
+}
+
+async fn method_not_allowed() -> ApiError {
+    ErrorCode::MethodNotAllowed.into()
+}
+
+async fn ok() -> Json<OkResponse> {
+    Json(OkResponse { ok: true })
+}
+
+fn user_view(user: &User) -> UserView {
+    UserView {
+        id: user.id.clone(),
+        name: user.name.clone(),
+        email: user.email.clone(),
+        email_verified: user.email_verified,
+        image: user.image.clone(),
+        created_at: iso(user.created_at),
+        updated_at: iso(user.updated_at),
+        additional: Default::default(),
+    }
+}
+
+fn session_view(session: &Session) -> SessionView {
+    SessionView {
+        id: session.id.clone(),
+        expires_at: iso(session.expires_at),
+        token: session.token.clone(),
+        created_at: iso(session.created_at),
+        updated_at: iso(session.updated_at),
+        ip_address: session.ip_address.clone(),
+        user_agent: session.user_agent.clone(),
+        user_id: session.user_id.clone(),
+    }
+}
+
+/// Better Auth's email check: one `@`, a non-empty local part, a dotted domain, no spaces.
+fn valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+}
+
+fn check_password_length(password: &str, sign_up: bool) -> Result<(), ApiError> {
+    let len = password.chars().count();
+    if sign_up && len < password::MIN_LENGTH {
+        return Err(ErrorCode::PasswordTooShort.into());
+    }
+    if len > password::MAX_LENGTH {
+        return Err(ErrorCode::PasswordTooLong.into());
+    }
+    Ok(())
+}
+
+/// A `callbackURL` must be relative or on a trusted origin (no open redirects).
+fn check_callback(state: &State, url: Option<&str>) -> Result<(), ApiError> {
+    match url {
+        Some(url) if !state.trusted.allows_callback(url) => {
+            Err(ErrorCode::InvalidCallbackUrl.into())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: axum::http::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn new_session(
+    state: &State,
+    user_id: &str,
+    remember: bool,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Session {
+    let now = state.now();
+    let days = if remember {
+        SESSION_DAYS
+    } else {
+        SHORT_SESSION_DAYS
+    };
+    let ip = guard::client_ip(peer, headers, &state.config.trusted_proxies)
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
+    Session {
+        id: ids::new_id(),
+        token: ids::new_id(),
+        user_id: user_id.to_owned(),
+        expires_at: now + Duration::days(days),
+        created_at: now,
+        updated_at: now,
+        ip_address: Some(ip),
+        user_agent: Some(header_text(headers, USER_AGENT).unwrap_or_default()),
+    }
+}
+
+/// Session cookies (and `set-auth-token` for bearer clients) for a new or refreshed session.
+fn session_headers(state: &State, response: &mut Response, token: &str, remember: bool) {
+    let headers = response.headers_mut();
+    let max_age = remember.then_some(SESSION_DAYS * 86_400);
+    let cookie = state.cookies.set_cookie(SESSION_TOKEN, token, max_age);
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        headers.append(SET_COOKIE, v);
+    }
+    if !remember {
+        let flag = state.cookies.set_cookie(DONT_REMEMBER, "true", None);
+        if let Ok(v) = HeaderValue::from_str(&flag) {
+            headers.append(SET_COOKIE, v);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&state.cookies.sign(token)) {
+        headers.insert("set-auth-token", v);
+        guard::expose_header(headers, "set-auth-token");
+    }
+}
+
+fn expire_session_cookies(state: &State, headers: &mut HeaderMap) {
+    for name in [SESSION_TOKEN, DONT_REMEMBER] {
+        if let Ok(v) = HeaderValue::from_str(&state.cookies.expire_cookie(name)) {
+            headers.append(SET_COOKIE, v);
+        }
+    }
+}
+
+async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(|| {
+            tracing::error!("password hashing failed");
+            ApiError::new(ErrorCode::InternalError)
+        })
+}
+
+async fn verify_password(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || password::verify(&password, &hash))
+        .await
+        .unwrap_or(false)
+}
+
+async fn sign_up(
+    AxumState(state): AxumState<Shared>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let headers = parts.headers;
+    let req: SignUpRequest = guard::read_body(&headers, body, state.config.max_body_bytes).await?;
+    let email = req.email.trim().to_lowercase();
+    if !valid_email(&email) {
+        return Err(ErrorCode::InvalidEmail.into());
+    }
+    check_password_length(&req.password, true)?;
+    check_callback(&state, req.callback_url.as_deref())?;
+    let hash = hash_password(req.password).await?;
+    let now = state.now();
+    let user = User {
+        id: ids::new_id(),
+        name: req.name,
+        email,
+        email_verified: false,
+        image: req.image,
+        created_at: now,
+        updated_at: now,
+    };
+    let remember = req.remember_me.unwrap_or(true);
+    let session = new_session(&state, &user.id, remember, &headers, peer);
+    state.store.create_user(&user, &hash, &session).await?;
+    tracing::info!(user = %user.id, "user signed up");
+    let body = SignUpResponse {
+        token: Some(session.token.clone()),
+        user: user_view(&user),
+    };
+    let mut response = Json(body).into_response();
+    session_headers(&state, &mut response, &session.token, remember);
+    Ok(response)
+}
+
+async fn sign_in(
+    AxumState(state): AxumState<Shared>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let headers = parts.headers;
+    let req: SignInRequest = guard::read_body(&headers, body, state.config.max_body_bytes).await?;
+    let email = req.email.trim().to_lowercase();
+    if !valid_email(&email) {
+        return Err(ErrorCode::InvalidEmail.into());
+    }
+    check_password_length(&req.password, false)?;
+    check_callback(&state, req.callback_url.as_deref())?;
+    let found = state.store.user_with_password(&email).await?;
+    // Unknown users and users without a password cost the same scrypt run as a wrong password.
+    let (user, hash) = match found {
+        Some((user, Some(hash))) => (Some(user), hash),
+        _ => (None, password::DUMMY_HASH.to_owned()),
+    };
+    let matches = verify_password(req.password, hash).await;
+    let user = match (user, matches) {
+        (Some(user), true) => user,
+        _ => return Err(ErrorCode::InvalidEmailOrPassword.into()),
+    };
+    let remember = req.remember_me.unwrap_or(true);
+    let session = new_session(&state, &user.id, remember, &headers, peer);
+    state.store.insert_session(&session).await?;
+    let body = SignInResponse {
+        redirect: req.callback_url.is_some(),
+        token: session.token.clone(),
+        url: req.callback_url,
+        user: user_view(&user),
+    };
+    let mut response = Json(body).into_response();
+    session_headers(&state, &mut response, &session.token, remember);
+    Ok(response)
+}
+
+/// The session token a request carries: a valid `Authorization: Bearer`, else the signed cookie.
+/// Also says whether a session cookie was presented (so that a dead one can be cleared).
+fn presented_token(state: &State, headers: &HeaderMap) -> (Option<String>, bool) {
+    let bearer = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| state.cookies.session_from_authorization(v));
+    let cookie_header = header_text(headers, COOKIE).unwrap_or_default();
+    let cookie = state.cookies.session_from_cookie_header(&cookie_header);
+    let had_cookie = cookie.is_some();
+    (bearer.or(cookie), had_cookie)
+}
+
+fn no_store(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("pragma", HeaderValue::from_static("no-cache"));
+}
+
+async fn get_session(
+    AxumState(state): AxumState<Shared>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (token, had_cookie) = presented_token(&state, &headers);
+    let null = |clear: bool| {
+        let mut response = Json(serde_json::Value::Null).into_response();
+        no_store(&mut response);
+        if clear {
+            expire_session_cookies(&state, response.headers_mut());
+        }
+        response
+    };
+    let Some(token) = token else {
+        return Ok(null(false));
+    };
+    let Some((mut session, user)) = state.store.session_with_user(&token).await? else {
+        return Ok(null(had_cookie));
+    };
+    let now = state.now();
+    if session.expires_at <= now {
+        state.store.delete_session(&token).await?;
+        return Ok(null(had_cookie));
+    }
+    // A "don't remember me" session never slides: the signed cookie says so, and so does its
+    // one-day lifetime when it arrives as a bearer token without cookies.
+    let cookie_header = header_text(&headers, COOKIE).unwrap_or_default();
+    let remembered = !state.cookies.dont_remember(&cookie_header)
+        && session.expires_at - session.created_at > Duration::days(SHORT_SESSION_DAYS);
+    let refresh_due =
+        session.expires_at - Duration::days(SESSION_DAYS) + Duration::days(UPDATE_AGE_DAYS) <= now;
+    let refreshed = remembered && refresh_due;
+    if refreshed {
+        session.expires_at = now + Duration::days(SESSION_DAYS);
+        session.updated_at = now;
+        state
+            .store
+            .refresh_session(&session.id, session.expires_at, now)
+            .await?;
+    }
+    let mut response = Json(SessionResponse {
+        session: session_view(&session),
+        user: user_view(&user),
+    })
+    .into_response();
+    no_store(&mut response);
+    if refreshed && had_cookie {
+        session_headers(&state, &mut response, &session.token, true);
+    }
+    Ok(response)
+}
+
+async fn sign_out(
+    AxumState(state): AxumState<Shared>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    debug_assert_eq!(method, Method::POST);
+    // The body is optional ({callbackURL?, ...}); it must still be well-formed if present.
+    let _: serde_json::Map<String, serde_json::Value> =
+        guard::read_body(&headers, body, state.config.max_body_bytes).await?;
+    let (token, _) = presented_token(&state, &headers);
+    if let Some(token) = token {
+        state.store.delete_session(&token).await?;
+    }
+    let mut response = (StatusCode::OK, Json(SignOutResponse { success: true })).into_response();
+    expire_session_cookies(&state, response.headers_mut());
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        for ok in ["a@b.co", "first.last+tag@sub.example.com"] {
+            assert!(valid_email(ok), "{ok}");
+        }
+        for bad in [
+            "", "a", "a@b", "@b.co", "a@.co", "a@b.", "a b@c.co", "a@b..co", "a@b@c.co",
+        ] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,450 @@
+//! Storage of users, accounts and sessions in Better Auth's tables, on SQLite (embedded default)
+//! or PostgreSQL (several instances). Times are written the way Better Auth's Kysely dialects
+//! write them — ISO-8601 text with milliseconds on SQLite, `timestamptz` on PostgreSQL — so a
+//! Better Auth process reads what Sigil writes and the other way round.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::Row;
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+};
+use thiserror::Error;
+
+/// A storage failure, classified by what the caller should answer.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database is down, unreachable or too slow: retry later (HTTP 503).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A unique constraint refused the write (e.g. the email exists).
+    #[error("conflict with an existing row")]
+    Conflict,
+    /// A row could not be read into Sigil's types (HTTP 500; the log says which).
+    #[error("unreadable row: {0}")]
+    Corrupt(String),
+    /// Migrating the schema failed.
+    #[error("migration failed: {0}")]
+    Migration(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::ColumnNotFound(_) => StoreError::Corrupt(e.to_string()),
+            _ => StoreError::Unavailable(e.to_string()),
+        }
+    }
+}
+
+/// A user row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// Id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Lowercased email.
+    pub email: String,
+    /// Whether the email was verified.
+    pub email_verified: bool,
+    /// Avatar URL.
+    pub image: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Updated.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A session row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// Id.
+    pub id: String,
+    /// The 32-character session token.
+    pub token: String,
+    /// Owner.
+    pub user_id: String,
+    /// Expiry.
+    pub expires_at: DateTime<Utc>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Updated.
+    pub updated_at: DateTime<Utc>,
+    /// Client IP.
+    pub ip_address: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A connection pool to one database, with a timeout on every call.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: Pool,
+    timeout: Duration,
+}
+
+/// ISO-8601 with milliseconds and `Z`, as JavaScript's `Date.toJSON` writes it.
+pub fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("time {text:?}: {e}")))
+}
+
+macro_rules! user_columns {
+    () => {
+        r#"u."id", u."name", u."email", u."emailVerified", u."image", u."createdAt", u."updatedAt""#
+    };
+}
+macro_rules! session_columns {
+    () => {
+        r#"s."id", s."token", s."userId", s."expiresAt", s."createdAt", s."updatedAt", s."ipAddress", s."userAgent""#
+    };
+}
+
+fn user_sqlite(row: &SqliteRow, at: usize) -> Result<User, StoreError> {
+    Ok(User {
+        id: row.try_get(at)?,
+        name: row.try_get(at + 1)?,
+        email: row.try_get(at + 2)?,
+        email_verified: row.try_get(at + 3)?,
+        image: row.try_get(at + 4)?,
+        created_at: parse_time(&row.try_get::<String, _>(at + 5)?)?,
+        updated_at: parse_time(&row.try_get::<String, _>(at + 6)?)?,
+    })
+}
+
+fn user_pg(row: &PgRow, at: usize) -> Result<User, StoreError> {
+    Ok(User {
+        id: row.try_get(at)?,
+        name: row.try_get(at + 1)?,
+        email: row.try_get(at + 2)?,
+        email_verified: row.try_get(at + 3)?,
+        image: row.try_get(at + 4)?,
+        created_at: row.try_get(at + 5)?,
+        updated_at: row.try_get(at + 6)?,
+    })
+}
+
+fn session_sqlite(row: &SqliteRow) -> Result<Session, StoreError> {
+    Ok(Session {
+        id: row.try_get(0)?,
+        token: row.try_get(1)?,
+        user_id: row.try_get(2)?,
+        expires_at: parse_time(&row.try_get::<String, _>(3)?)?,
+        created_at: parse_time(&row.try_get::<String, _>(4)?)?,
+        updated_at: parse_time(&row.try_get::<String, _>(5)?)?,
+        ip_address: row.try_get(6)?,
+        user_agent: row.try_get(7)?,
+    })
+}
+
+fn session_pg(row: &PgRow) -> Result<Session, StoreError> {
+    Ok(Session {
+        id: row.try_get(0)?,
+        token: row.try_get(1)?,
+        user_id: row.try_get(2)?,
+        expires_at: row.try_get(3)?,
+        created_at: row.try_get(4)?,
+        updated_at: row.try_get(5)?,
+        ip_address: row.try_get(6)?,
+        user_agent: row.try_get(7)?,
+    })
+}
+
+impl Store {
+    /// Connects (lazily: a database that is down now is retried on each request). SQLite files
+    /// are created if missing and run in WAL mode with foreign keys on.
+    pub fn connect(url: &str, timeout: Duration) -> Result<Store, StoreError> {
+        let pool = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Unavailable(format!("bad SQLite URL: {e}")))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .foreign_keys(true)
+                .busy_timeout(timeout);
+            Pool::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(timeout)
+                    .connect_lazy_with(options),
+            )
+        } else {
+            Pool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(timeout)
+                    .connect_lazy(url)
+                    .map_err(|e| StoreError::Unavailable(format!("bad PostgreSQL URL: {e}")))?,
+            )
+        };
+        Ok(Store { pool, timeout })
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn engine(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    async fn timed<T>(
+        &self,
+        work: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout(self.timeout, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(format!(
+                    "no answer within {:?}",
+                    self.timeout
+                )))
+            })
+    }
+
+    /// Creates Better Auth's tables where missing (an existing Better Auth database is left as
+    /// it is).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let result = match &self.pool {
+            Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await,
+            Pool::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await,
+        };
+        result.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    /// Creates a user with a credential account (the password hash) and a first session, in one
+    /// transaction. An existing email gives [`StoreError::Conflict`].
+    pub async fn create_user(
+        &self,
+        user: &User,
+        password_hash: &str,
+        session: &Session,
+    ) -> Result<(), StoreError> {
+        const USER: &str = r#"insert into "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt") values ($1, $2, $3, $4, $5, $6, $7)"#;
+        const ACCOUNT: &str = r#"insert into "account" ("id", "accountId", "providerId", "userId", "password", "createdAt", "updatedAt") values ($1, $2, 'credential', $3, $4, $5, $6)"#;
+        let account_id = crate::ids::new_id();
+        self.timed(async {
+            match &self.pool {
+                Pool::Sqlite(p) => {
+                    let mut tx = p.begin().await?;
+                    sqlx::query(USER)
+                        .bind(&user.id)
+                        .bind(&user.name)
+                        .bind(&user.email)
+                        .bind(user.email_verified)
+                        .bind(&user.image)
+                        .bind(iso(user.created_at))
+                        .bind(iso(user.updated_at))
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(ACCOUNT)
+                        .bind(&account_id)
+                        .bind(&user.id)
+                        .bind(&user.id)
+                        .bind(password_hash)
+                        .bind(iso(user.created_at))
+                        .bind(iso(user.updated_at))
+                        .execute(&mut *tx)
+                        .await?;
+                    insert_session_sqlite(&mut *tx, session).await?;
+                    tx.commit().await?;
+                }
+                Pool::Postgres(p) => {
+                    let mut tx = p.begin().await?;
+                    sqlx::query(USER)
+                        .bind(&user.id)
+                        .bind(&user.name)
+                        .bind(&user.email)
+                        .bind(user.email_verified)
+                        .bind(&user.image)
+                        .bind(user.created_at)
+                        .bind(user.updated_at)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(ACCOUNT)
+                        .bind(&account_id)
+                        .bind(&user.id)
+                        .bind(&user.id)
+                        .bind(password_hash)
+                        .bind(user.created_at)
+                        .bind(user.updated_at)
+                        .execute(&mut *tx)
+                        .await?;
+                    insert_session_pg(&mut *tx, session).await?;
+                    tx.commit().await?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// The user with this (lowercased) email and the password hash of its credential account.
+    pub async fn user_with_password(
+        &self,
+        email: &str,
+    ) -> Result<Option<(User, Option<String>)>, StoreError> {
+        const SQL: &str = concat!(
+            "select ",
+            user_columns!(),
+            r#", a."password" from "user" u left join "account" a on a."userId" = u."id" and a."providerId" = 'credential' where u."email" = $1 limit 1"#
+        );
+        self.timed(async {
+            Ok(match &self.pool {
+                Pool::Sqlite(p) => match sqlx::query(SQL).bind(email).fetch_optional(p).await? {
+                    Some(row) => Some((user_sqlite(&row, 0)?, row.try_get(7)?)),
+                    None => None,
+                },
+                Pool::Postgres(p) => match sqlx::query(SQL).bind(email).fetch_optional(p).await? {
+                    Some(row) => Some((user_pg(&row, 0)?, row.try_get(7)?)),
+                    None => None,
+                },
+            })
+        })
+        .await
+    }
+
+    /// Stores a new session.
+    pub async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
+        self.timed(async {
+            match &self.pool {
+                Pool::Sqlite(p) => insert_session_sqlite(p, session).await,
+                Pool::Postgres(p) => insert_session_pg(p, session).await,
+            }
+        })
+        .await
+    }
+
+    /// The session with this token and its user.
+    pub async fn session_with_user(
+        &self,
+        token: &str,
+    ) -> Result<Option<(Session, User)>, StoreError> {
+        const SQL: &str = concat!(
+            "select ",
+            session_columns!(),
+            ", ",
+            user_columns!(),
+            r#" from "session" s join "user" u on u."id" = s."userId" where s."token" = $1"#
+        );
+        self.timed(async {
+            Ok(match &self.pool {
+                Pool::Sqlite(p) => match sqlx::query(SQL).bind(token).fetch_optional(p).await? {
+                    Some(row) => Some((session_sqlite(&row)?, user_sqlite(&row, 8)?)),
+                    None => None,
+                },
+                Pool::Postgres(p) => match sqlx::query(SQL).bind(token).fetch_optional(p).await? {
+                    Some(row) => Some((session_pg(&row)?, user_pg(&row, 8)?)),
+                    None => None,
+                },
+            })
+        })
+        .await
+    }
+
+    /// Deletes the session with this token (nothing if there is none).
+    pub async fn delete_session(&self, token: &str) -> Result<(), StoreError> {
+        const SQL: &str = r#"delete from "session" where "token" = $1"#;
+        self.timed(async {
+            match &self.pool {
+                Pool::Sqlite(p) => {
+                    sqlx::query(SQL).bind(token).execute(p).await?;
+                }
+                Pool::Postgres(p) => {
+                    sqlx::query(SQL).bind(token).execute(p).await?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Moves a session's expiry (sliding refresh).
+    pub async fn refresh_session(
+        &self,
+        id: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        const SQL: &str =
+            r#"update "session" set "expiresAt" = $1, "updatedAt" = $2 where "id" = $3"#;
+        self.timed(async {
+            match &self.pool {
+                Pool::Sqlite(p) => {
+                    sqlx::query(SQL)
+                        .bind(iso(expires_at))
+                        .bind(iso(now))
+                        .bind(id)
+                        .execute(p)
+                        .await?;
+                }
+                Pool::Postgres(p) => {
+                    sqlx::query(SQL)
+                        .bind(expires_at)
+                        .bind(now)
+                        .bind(id)
+                        .execute(p)
+                        .await?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+const INSERT_SESSION: &str = r#"insert into "session" ("id", "token", "userId", "expiresAt", "createdAt", "updatedAt", "ipAddress", "userAgent") values ($1, $2, $3, $4, $5, $6, $7, $8)"#;
+
+async fn insert_session_sqlite<'c>(
+    executor: impl sqlx::Executor<'c, Database = sqlx::Sqlite>,
+    s: &Session,
+) -> Result<(), StoreError> {
+    sqlx::query(INSERT_SESSION)
+        .bind(&s.id)
+        .bind(&s.token)
+        .bind(&s.user_id)
+        .bind(iso(s.expires_at))
+        .bind(iso(s.created_at))
+        .bind(iso(s.updated_at))
+        .bind(&s.ip_address)
+        .bind(&s.user_agent)
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
+async fn insert_session_pg<'c>(
+    executor: impl sqlx::Executor<'c, Database = sqlx::Postgres>,
+    s: &Session,
+) -> Result<(), StoreError> {
+    sqlx::query(INSERT_SESSION)
+        .bind(&s.id)
+        .bind(&s.token)
+        .bind(&s.user_id)
+        .bind(s.expires_at)
+        .bind(s.created_at)
+        .bind(s.updated_at)
+        .bind(&s.ip_address)
+        .bind(&s.user_agent)
+        .execute(executor)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,289 @@
+//! Every error path answers with the right status and a `{"message","code"}` body, and writes
+//! nothing.
+
+use serde_json::{Value, json};
+
+use crate::harness::{TestServer, cookie_pair, engines};
+
+async fn expect(r: reqwest::Response, status: u16, code: &str) -> reqwest::header::HeaderMap {
+    let headers = r.headers().clone();
+    assert_eq!(r.status(), status, "expected {code}");
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    headers
+}
+
+#[tokio::test]
+async fn bad_sign_up_input() {
+    for engine in engines() {
+        let s = TestServer::start(&engine, |_| {}).await;
+        let cases = [
+            (
+                json!({"name": "A", "email": "not-an-email", "password": "correct horse"}),
+                400,
+                "INVALID_EMAIL",
+            ),
+            (
+                json!({"name": "A", "email": "a@b.co", "password": "short"}),
+                400,
+                "PASSWORD_TOO_SHORT",
+            ),
+            (
+                json!({"name": "A", "email": "a@b.co", "password": "x".repeat(129)}),
+                400,
+                "PASSWORD_TOO_LONG",
+            ),
+            (
+                json!({"name": "A", "email": "a@b.co"}),
+                400,
+                "VALIDATION_ERROR",
+            ),
+            (
+                json!({"email": "a@b.co", "password": "correct horse"}),
+                400,
+                "VALIDATION_ERROR",
+            ),
+            (
+                json!({"name": 5, "email": "a@b.co", "password": "correct horse"}),
+                400,
+                "VALIDATION_ERROR",
+            ),
+            (
+                json!({"name": "A", "email": "a@b.co", "password": ["correct horse"]}),
+                400,
+                "VALIDATION_ERROR",
+            ),
+            (
+                json!({"name": "A", "email": "a@b.co", "password": "correct horse", "rememberMe": "yes"}),
+                400,
+                "VALIDATION_ERROR",
+            ),
+            (
+                json!({"name": "A", "email": "a@b.co", "password": "correct horse", "callbackURL": "https://evil.example/"}),
+                403,
+                "INVALID_CALLBACK_URL",
+            ),
+            (json!(["not", "an", "object"]), 400, "VALIDATION_ERROR"),
+        ];
+        for (body, status, code) in cases {
+            expect(s.post_json("/sign-up/email", body).await, status, code).await;
+        }
+        let raw = |body: &'static str, ct: &'static str| {
+            s.client
+                .post(s.url("/sign-up/email"))
+                .header("content-type", ct)
+                .body(body)
+                .send()
+        };
+        expect(
+            raw("{\"name\":", "application/json").await.unwrap(),
+            400,
+            "VALIDATION_ERROR",
+        )
+        .await;
+        expect(
+            raw("name=A", "text/plain").await.unwrap(),
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+        )
+        .await;
+        let huge = format!("{{\"name\":\"{}\"}}", "x".repeat(100 * 1024));
+        let r = s
+            .client
+            .post(s.url("/sign-up/email"))
+            .header("content-type", "application/json")
+            .body(huge)
+            .send()
+            .await
+            .unwrap();
+        expect(r, 413, "PAYLOAD_TOO_LARGE").await;
+
+        // None of that created a user: the email is still free.
+        assert_eq!(s.sign_up("a@b.co", "correct horse").await.status(), 200);
+        // Duplicate (also in another case).
+        expect(
+            s.sign_up("A@B.CO", "another horse").await,
+            422,
+            "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn bad_sign_in() {
+    for engine in engines() {
+        let s = TestServer::start(&engine, |_| {}).await;
+        s.sign_up("a@b.co", "correct horse").await;
+        for (body, status, code) in [
+            (
+                json!({"email": "a@b.co", "password": "wrong horse"}),
+                401,
+                "INVALID_EMAIL_OR_PASSWORD",
+            ),
+            (
+                json!({"email": "nobody@b.co", "password": "correct horse"}),
+                401,
+                "INVALID_EMAIL_OR_PASSWORD",
+            ),
+            (
+                json!({"email": "nope", "password": "correct horse"}),
+                400,
+                "INVALID_EMAIL",
+            ),
+            (
+                json!({"email": "a@b.co", "password": "x".repeat(129)}),
+                400,
+                "PASSWORD_TOO_LONG",
+            ),
+            (json!({"email": "a@b.co"}), 400, "VALIDATION_ERROR"),
+        ] {
+            expect(s.post_json("/sign-in/email", body).await, status, code).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn origin_checks() {
+    for engine in engines() {
+        let s = TestServer::start(&engine, |_| {}).await;
+        let r = s.sign_up("a@b.co", "correct horse").await;
+        let cookie = cookie_pair(&r, "better-auth.session_token").unwrap();
+        let post = |origin: Option<&str>| {
+            let mut b = s.client.post(s.url("/sign-out")).header("cookie", &cookie);
+            if let Some(o) = origin {
+                b = b.header("origin", o);
+            }
+            b.send()
+        };
+        expect(post(None).await.unwrap(), 403, "MISSING_OR_NULL_ORIGIN").await;
+        expect(
+            post(Some("null")).await.unwrap(),
+            403,
+            "MISSING_OR_NULL_ORIGIN",
+        )
+        .await;
+        expect(
+            post(Some("https://evil.example")).await.unwrap(),
+            403,
+            "INVALID_ORIGIN",
+        )
+        .await;
+        // Refused sign-outs did nothing: the session is alive.
+        let r = s
+            .client
+            .get(s.url("/get-session"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(r.text().await.unwrap(), "null");
+        // Fetch-Metadata on sign-in without cookies.
+        let r = s
+            .client
+            .post(s.url("/sign-in/email"))
+            .header("sec-fetch-site", "cross-site")
+            .header("sec-fetch-mode", "navigate")
+            .json(&json!({"email": "a@b.co", "password": "correct horse"}))
+            .send()
+            .await
+            .unwrap();
+        expect(r, 403, "CROSS_SITE_NAVIGATION_LOGIN_BLOCKED").await;
+        let r = s
+            .client
+            .post(s.url("/sign-in/email"))
+            .header("sec-fetch-mode", "cors")
+            .header("origin", s.origin())
+            .json(&json!({"email": "a@b.co", "password": "correct horse"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn rate_limit_on_sign_in() {
+    for engine in engines() {
+        let s = TestServer::start(&engine, |c| c.rate_limit = Some(true)).await;
+        let body = json!({"email": "a@b.co", "password": "wrong horse"});
+        for _ in 0..3 {
+            assert_eq!(
+                s.post_json("/sign-in/email", body.clone()).await.status(),
+                401
+            );
+        }
+        let headers = expect(
+            s.post_json("/sign-in/email", body.clone()).await,
+            429,
+            "TOO_MANY_REQUESTS",
+        )
+        .await;
+        let retry: u64 = headers["x-retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=10).contains(&retry));
+        // Other paths have their own budget.
+        assert_eq!(
+            s.client.get(s.url("/ok")).send().await.unwrap().status(),
+            200
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods() {
+    for engine in engines() {
+        let s = TestServer::start(&engine, |_| {}).await;
+        expect(
+            s.client.get(s.url("/nope")).send().await.unwrap(),
+            404,
+            "NOT_FOUND",
+        )
+        .await;
+        expect(
+            s.client.get(s.url("/sign-in/email")).send().await.unwrap(),
+            405,
+            "METHOD_NOT_ALLOWED",
+        )
+        .await;
+        expect(
+            s.client.post(s.url("/get-session")).send().await.unwrap(),
+            405,
+            "METHOD_NOT_ALLOWED",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn database_down_is_503_within_the_timeout() {
+    // Nothing listens on port 9 of the loopback: every connection attempt fails at once.
+    let s = TestServer::start(&crate::harness::Engine::Sqlite, |c| {
+        c.database_url = Some("postgres://sigil:sigil@127.0.0.1:9/sigil".into());
+        c.migrate = Some(false);
+        c.database_timeout_secs = Some(1);
+    })
+    .await;
+    let started = std::time::Instant::now();
+    expect(
+        s.sign_up("a@b.co", "correct horse").await,
+        503,
+        "DATABASE_UNAVAILABLE",
+    )
+    .await;
+    let r = s
+        .client
+        .get(s.url("/get-session"))
+        .header("authorization", "Bearer abcdefghijklmnopqrstuvwxyz012345")
+        .send()
+        .await
+        .unwrap();
+    expect(r, 503, "DATABASE_UNAVAILABLE").await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

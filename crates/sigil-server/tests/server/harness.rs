@@ -1,0 +1,170 @@
+//! Boots a server per test on its own database, with a clock the test moves.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, Duration, Utc};
+use sigil_server::{Auth, Config, Mode, Settings};
+
+pub const SECRET: &str = "test-secret-Q8vF2lMz7Xt1Rb9nK4pW6sY0cH3jD5gA";
+
+/// A database engine the tests run on.
+#[derive(Clone, Debug)]
+pub enum Engine {
+    Sqlite,
+    Postgres(String),
+}
+
+/// SQLite always; PostgreSQL when `SIGIL_TEST_POSTGRES_URL` names a server. In CI
+/// (`CI=true`) a missing PostgreSQL is a failure, not a skip.
+pub fn engines() -> Vec<Engine> {
+    let mut all = vec![Engine::Sqlite];
+    match std::env::var("SIGIL_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => all.push(Engine::Postgres(url)),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true but SIGIL_TEST_POSTGRES_URL is not set: .ci/run must start PostgreSQL")
+        }
+        _ => eprintln!(
+            "SKIPPED PostgreSQL variants: SIGIL_TEST_POSTGRES_URL is not set (bash .ci/run starts a throwaway server)"
+        ),
+    }
+    all
+}
+
+pub struct TestServer {
+    pub base: String,
+    offset_secs: Arc<AtomicI64>,
+    pub client: reqwest::Client,
+    _dir: TempDir,
+}
+
+pub struct TempDir(pub std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh, empty PostgreSQL database on the test server.
+async fn fresh_pg_database(admin_url: &str) -> String {
+    use sqlx::Connection;
+    let name = format!(
+        "sigil_test_{}",
+        sigil_server::ids::random_string(12).to_lowercase()
+    );
+    let mut conn = sqlx::PgConnection::connect(admin_url)
+        .await
+        .expect("connect to test PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+impl TestServer {
+    pub async fn start(engine: &Engine, tweak: impl FnOnce(&mut Settings)) -> TestServer {
+        let dir = std::env::temp_dir().join(format!(
+            "sigil-test-{}",
+            sigil_server::ids::random_string(10)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let database_url = match engine {
+            Engine::Sqlite => format!("sqlite://{}", dir.join("t.db").display()),
+            Engine::Postgres(admin) => fresh_pg_database(admin).await,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut settings = Settings {
+            listen: Some(addr.to_string()),
+            data_dir: Some(dir.clone()),
+            database_url: Some(database_url),
+            secret: Some(SECRET.into()),
+            mode: Some(Mode::Production),
+            rate_limit: Some(false),
+            database_timeout_secs: Some(2),
+            ..Settings::default()
+        };
+        tweak(&mut settings);
+        let config = Config::from_settings(settings).unwrap();
+        let base = format!("{}{}", config.base_url, config.base_path);
+        let offset_secs = Arc::new(AtomicI64::new(0));
+        let offset = offset_secs.clone();
+        let auth = Auth::builder(config.clone())
+            .clock(Arc::new(move || {
+                Utc::now() + Duration::seconds(offset.load(Ordering::SeqCst))
+            }))
+            .build()
+            .await
+            .unwrap();
+        let app = axum::Router::new().nest(&config.base_path, auth.router());
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        TestServer {
+            base,
+            offset_secs,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            _dir: TempDir(dir),
+        }
+    }
+
+    /// Moves the server's clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.offset_secs
+            .fetch_add(by.num_seconds(), Ordering::SeqCst);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn origin(&self) -> String {
+        self.base.trim_end_matches("/api/auth").to_owned()
+    }
+
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn sign_up(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/sign-up/email",
+            serde_json::json!({"name": "Test User", "email": email, "password": password}),
+        )
+        .await
+    }
+}
+
+/// The `name=value` part of the first `Set-Cookie` for `name`.
+pub fn cookie_pair(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+}
+
+pub fn parse_time(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}

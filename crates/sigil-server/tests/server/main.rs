@@ -1,0 +1,7 @@
+//! Integration tests: the real server on an ephemeral port, driven over HTTP, on SQLite and (when
+//! available) PostgreSQL. One binary; modules per concern.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod errors;
+mod flows;
+mod harness;
