@@ -68,7 +68,26 @@ pub(crate) fn router(state: Shared) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), guards))
+        .layer(cors(&state.trusted))
         .with_state(state)
+}
+
+/// CORS for the trusted origins, with credentials: browsers on those origins may call the API
+/// with cookies.
+fn cors(trusted: &TrustedOrigins) -> tower_http::cors::CorsLayer {
+    use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let trusted = trusted.clone();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origin.to_str().is_ok_and(|o| trusted.allows(o))
+        }))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([CONTENT_TYPE, AUTHORIZATION])
+        // `Access-Control-Expose-Headers` is merged by the handlers that set the exposed
+        // headers, so that the layer does not overwrite it.
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// Origin/CSRF checks and rate limits, before any handler.

@@ -287,3 +287,113 @@ async fn database_down_is_503_within_the_timeout() {
     expect(r, 503, "DATABASE_UNAVAILABLE").await;
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+#[tokio::test]
+async fn cors_only_for_trusted_origins() {
+    let s = TestServer::start(&crate::harness::Engine::Sqlite, |c| {
+        c.trusted_origins = Some(vec!["https://app.example.com".into()]);
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        s.client
+            .request(reqwest::Method::OPTIONS, s.url("/sign-in/email"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let r = preflight("https://app.example.com").await.unwrap();
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(r.headers()["access-control-allow-credentials"], "true");
+    let r = preflight("https://evil.example").await.unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+
+    // An actual request from the trusted origin can read set-auth-token.
+    let r = s
+        .client
+        .post(s.url("/sign-up/email"))
+        .header("origin", "https://app.example.com")
+        .json(&json!({"name": "A", "email": "a@b.co", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let exposed: Vec<String> = r
+        .headers()
+        .get_all("access-control-expose-headers")
+        .iter()
+        .flat_map(|v| {
+            v.to_str()
+                .unwrap()
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(exposed.iter().any(|h| h == "set-auth-token"), "{exposed:?}");
+}
+
+#[tokio::test]
+async fn recovers_when_the_database_comes_back() {
+    use crate::harness::{Engine, Proxy, fresh_pg_database};
+    let Some(admin) = engines().into_iter().find_map(|e| match e {
+        Engine::Postgres(url) => Some(url),
+        Engine::Sqlite => None,
+    }) else {
+        return; // reported as SKIPPED by engines()
+    };
+    let db_url = fresh_pg_database(&admin).await;
+    let (prefix, rest) = db_url.rsplit_once('@').unwrap();
+    let (host_port, db) = rest.split_once('/').unwrap();
+    let target = tokio::net::lookup_host(host_port)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = Proxy::start(target).await;
+    let via_proxy = format!("{prefix}@127.0.0.1:{}/{db}", proxy.port);
+    let s = TestServer::start(&Engine::Sqlite, |c| {
+        c.database_url = Some(via_proxy);
+        c.database_timeout_secs = Some(1);
+    })
+    .await;
+    let r = s.sign_up("a@b.co", "correct horse").await;
+    assert_eq!(r.status(), 200);
+    let bearer = r.headers()["set-auth-token"].to_str().unwrap().to_owned();
+    let session = || {
+        s.client
+            .get(s.url("/get-session"))
+            .header("authorization", format!("Bearer {bearer}"))
+            .send()
+    };
+
+    proxy.set_up(false);
+    let started = std::time::Instant::now();
+    expect(session().await.unwrap(), 503, "DATABASE_UNAVAILABLE").await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+
+    proxy.set_up(true);
+    // The pool drops dead connections and opens new ones; allow it a few attempts.
+    let mut recovered = false;
+    for _ in 0..20 {
+        let r = session().await.unwrap();
+        if r.status() == 200 {
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["user"]["email"], "a@b.co");
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        recovered,
+        "the server did not recover after the database came back"
+    );
+}
