@@ -74,6 +74,8 @@ codes! {
     NotFound = (404, "NOT_FOUND", "Not Found"),
     /// The route exists but not for this method.
     MethodNotAllowed = (405, "METHOD_NOT_ALLOWED", "Method not allowed"),
+    /// `POST /get-session` (Better Auth allows it only with deferred session refresh).
+    MethodNotAllowedDeferSessionRequired = (405, "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED", "POST method requires deferSessionRefresh to be enabled in session config"),
     /// The email is already registered.
     UserAlreadyExists = (422, "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL", "User already exists. Use another email."),
     /// The request body is larger than the configured limit.
@@ -82,6 +84,8 @@ codes! {
     UnsupportedMediaType = (415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json or application/x-www-form-urlencoded"),
     /// Rate limit reached for this client and path.
     TooManyRequests = (429, "TOO_MANY_REQUESTS", "Too many requests. Please try again later."),
+    /// Too many password hashes are running; retry shortly.
+    ServerBusy = (503, "SERVER_BUSY", "The server is busy; try again shortly"),
     /// The database did not answer in time or is down; retry later.
     DatabaseUnavailable = (503, "DATABASE_UNAVAILABLE", "The database is unavailable; try again shortly"),
     /// A failure that is Sigil's fault; the log has the details.

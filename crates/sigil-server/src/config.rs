@@ -367,7 +367,7 @@ impl Config {
 
     /// Whether cookies get `Secure` and the `__Secure-` prefix (an https base URL).
     pub fn secure_cookies(&self) -> bool {
-        self.base_url.starts_with("https://")
+        self.origin.starts_with("https://")
     }
 }
 
@@ -379,7 +379,10 @@ pub fn origin_of(url: &str) -> Option<String> {
         return None;
     }
     let authority = rest.split(['/', '?', '#']).next()?;
-    if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace) {
+    if authority.is_empty()
+        || authority.contains(['@', '\\'])
+        || authority.contains(|c: char| c.is_whitespace() || c.is_control())
+    {
         return None;
     }
     let authority = authority.to_ascii_lowercase();
@@ -535,6 +538,11 @@ mod tests {
         assert_eq!(c.base_path, "/auth");
         assert_eq!(c.origin, "https://auth.example.com");
         assert!(c.secure_cookies());
+        let upper = Settings {
+            base_url: Some("HTTPS://A.EXAMPLE".into()),
+            ..settings(GOOD)
+        };
+        assert!(Config::from_settings(upper).unwrap().secure_cookies());
     }
 
     #[test]
@@ -611,5 +619,6 @@ mod tests {
         assert_eq!(origin_of("https://a.b:443").as_deref(), Some("https://a.b"));
         assert_eq!(origin_of("javascript:alert(1)"), None);
         assert_eq!(origin_of("http://user@evil.com"), None);
+        assert_eq!(origin_of("https://evil.com\\.example.org"), None);
     }
 }

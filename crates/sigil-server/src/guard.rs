@@ -116,7 +116,12 @@ impl TrustedOrigins {
 
     /// Whether a `callbackURL` is acceptable: a relative path, or a URL on a trusted origin.
     pub fn allows_callback(&self, url: &str) -> bool {
-        if url.starts_with('/') && !url.starts_with("//") && !url.contains('\\') {
+        // Browsers drop tabs and newlines and read `\` as `/`, so "/\t/evil.com" would become
+        // "//evil.com": refuse anything that a browser would rewrite.
+        if url.contains(|c: char| c.is_whitespace() || c.is_control() || c == '\\') {
+            return false;
+        }
+        if url.starts_with('/') && !url.starts_with("//") {
             return true;
         }
         origin_of(url).is_some_and(|o| self.allows(&o))
@@ -137,10 +142,14 @@ fn glob(pattern: &str, text: &str) -> bool {
 }
 
 /// The request's claimed origin: `Origin`, else the origin of `Referer`; `None` when absent or
-/// `"null"`.
-fn request_origin(headers: &HeaderMap) -> Option<String> {
+/// `"null"` — except that `Origin: null` with `Sec-Fetch-Site: same-origin` (a same-origin request
+/// from a privacy-sensitive context) counts as the base origin, as in Better Auth 1.7.25.
+fn request_origin(headers: &HeaderMap, trusted: &TrustedOrigins) -> Option<String> {
     let origin = headers.get(ORIGIN).and_then(|v| v.to_str().ok());
+    let same_origin =
+        headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("same-origin");
     match origin {
+        Some("null") if same_origin => trusted.patterns.first().cloned(),
         Some("null") => None,
         Some(o) => Some(o.to_owned()),
         None => headers
@@ -167,7 +176,7 @@ pub fn check_origin(
         Some(_) => Err(ApiError::new(ErrorCode::InvalidOrigin)),
     };
     if headers.contains_key(COOKIE) {
-        return must_match(request_origin(headers));
+        return must_match(request_origin(headers, trusted));
     }
     if login {
         let fetch = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -180,78 +189,113 @@ pub fn check_origin(
             .iter()
             .any(|h| headers.contains_key(*h));
         if has_metadata || headers.contains_key(ORIGIN) || headers.contains_key(REFERER) {
-            return must_match(request_origin(headers));
+            return must_match(request_origin(headers, trusted));
         }
     }
     Ok(())
 }
 
-/// The client address: the socket peer, or the first `X-Forwarded-For` entry when the peer is a
-/// trusted proxy.
+/// The client address: the socket peer; when the peer is a trusted proxy, the right-most
+/// `X-Forwarded-For` entry that is not itself a trusted proxy (entries to its left are whatever the
+/// client sent). IPv4-mapped IPv6 addresses are compared as IPv4.
 pub fn client_ip(
     peer: Option<SocketAddr>,
     headers: &HeaderMap,
     trusted_proxies: &[IpAddr],
 ) -> Option<IpAddr> {
-    let peer = peer?.ip();
-    if trusted_proxies.contains(&peer)
-        && let Some(forwarded) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok())
-    {
-        return Some(forwarded);
+    let mut current = peer?.ip().to_canonical();
+    if !trusted_proxies.contains(&current) {
+        return Some(current);
     }
-    Some(peer)
+    let chain: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|v| v.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+        .collect();
+    for hop in chain.into_iter().rev() {
+        current = hop;
+        if !trusted_proxies.contains(&hop) {
+            break;
+        }
+    }
+    Some(current)
 }
 
-/// Fixed-window rate limits per client and path, with Better Auth's defaults: 100 requests per
-/// 10 s, 3 per 10 s on sign-in and sign-up.
+/// Fixed-window rate limits per client and route, with Better Auth's defaults: 100 requests per
+/// 10 s, 3 per 10 s on sign-in and sign-up. Keys are bounded: known routes by name, every other
+/// path in one bucket per client, and the table is swept once per window and capped.
 #[derive(Debug)]
 pub struct RateLimiter {
     window: Duration,
-    windows: Mutex<HashMap<String, (Instant, u32)>>,
+    windows: Mutex<Windows>,
 }
+
+#[derive(Debug)]
+struct Windows {
+    counts: HashMap<(Option<IpAddr>, &'static str), (Instant, u32)>,
+    last_sweep: Option<Instant>,
+}
+
+/// Most clients tracked at once; beyond it the table is cleared (a flood of distinct addresses
+/// must not exhaust memory).
+const MAX_TRACKED: usize = 100_000;
+
+/// The routes with their own buckets.
+const ROUTES: [&str; 6] = [
+    "/sign-up/email",
+    "/sign-in/email",
+    "/get-session",
+    "/sign-out",
+    "/ok",
+    "/token",
+];
 
 impl Default for RateLimiter {
     fn default() -> Self {
         RateLimiter {
             window: Duration::from_secs(10),
-            windows: Mutex::new(HashMap::new()),
+            windows: Mutex::new(Windows {
+                counts: HashMap::new(),
+                last_sweep: None,
+            }),
         }
     }
 }
 
 impl RateLimiter {
-    fn limit_for(path: &str) -> u32 {
-        if path.starts_with("/sign-in") || path.starts_with("/sign-up") {
+    /// Counts a request at `now`; `Err(retry_after_secs)` when over the limit.
+    pub fn check(&self, client: Option<IpAddr>, path: &str, now: Instant) -> Result<(), u64> {
+        let route = ROUTES
+            .iter()
+            .copied()
+            .find(|r| *r == path)
+            .unwrap_or("other");
+        let limit = if route.starts_with("/sign-in") || route.starts_with("/sign-up") {
             3
         } else {
             100
-        }
-    }
-
-    /// Counts a request at `now`; `Err(retry_after_secs)` when over the limit.
-    pub fn check(&self, client: Option<IpAddr>, path: &str, now: Instant) -> Result<(), u64> {
-        let key = match client {
-            Some(ip) => format!("{ip}|{path}"),
-            None => format!("no-ip|{path}"),
         };
-        let limit = Self::limit_for(path);
         // A poisoned lock only means another request panicked while counting; the counts are
         // still usable.
-        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if windows.len() > 100_000 {
-            let window = self.window;
-            windows.retain(|_, (start, _)| now.duration_since(*start) < window);
+        let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let window = self.window;
+        if w.last_sweep.is_none_or(|t| now.duration_since(t) >= window) {
+            w.counts
+                .retain(|_, (start, _)| now.duration_since(*start) < window);
+            w.last_sweep = Some(now);
         }
-        let entry = windows.entry(key).or_insert((now, 0));
-        if now.duration_since(entry.0) >= self.window {
+        if w.counts.len() >= MAX_TRACKED {
+            w.counts.clear();
+        }
+        let entry = w.counts.entry((client, route)).or_insert((now, 0));
+        if now.duration_since(entry.0) >= window {
             *entry = (now, 0);
         }
         if entry.1 >= limit {
-            let retry = self.window.saturating_sub(now.duration_since(entry.0));
+            let retry = window.saturating_sub(now.duration_since(entry.0));
             return Err(retry.as_secs().max(1));
         }
         entry.1 += 1;
@@ -321,6 +365,14 @@ mod tests {
         assert!(!t.allows_callback("//evil.com"));
         assert!(!t.allows_callback("https://evil.com/"));
         assert!(!t.allows_callback("javascript:alert(1)"));
+        for sneaky in [
+            "/\t/evil.com",
+            "/\n/evil.com",
+            "/\\evil.com",
+            "https://evil.com\\.example.org/",
+        ] {
+            assert!(!t.allows_callback(sneaky), "{sneaky:?}");
+        }
     }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
@@ -394,6 +446,17 @@ mod tests {
             "no cookie, not a login"
         );
         assert!(check_origin(&Method::GET, &headers(&[("cookie", "a=b")]), &t, false).is_ok());
+        assert_eq!(
+            code(
+                headers(&[
+                    ("cookie", "a=b"),
+                    ("origin", "null"),
+                    ("sec-fetch-site", "same-origin")
+                ]),
+                false
+            ),
+            None
+        );
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub(crate) struct State {
     trusted: TrustedOrigins,
     limiter: RateLimiter,
     clock: Clock,
+    /// Bounds concurrent scrypt runs (32 MiB each) to the number of cores.
+    hashing: tokio::sync::Semaphore,
 }
 
 impl State {
@@ -45,6 +47,9 @@ impl State {
             cookies: CookieSigner::new(&config.secret, config.secure_cookies()),
             trusted: TrustedOrigins::new(&config.origin, &config.trusted_origins),
             limiter: RateLimiter::default(),
+            hashing: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+            ),
             config,
             store,
             clock,
@@ -62,7 +67,11 @@ pub(crate) fn router(state: Shared) -> Router {
     Router::new()
         .route("/sign-up/email", post(sign_up))
         .route("/sign-in/email", post(sign_in))
-        .route("/get-session", get(get_session))
+        .route(
+            "/get-session",
+            get(get_session)
+                .post(|| async { ApiError::new(ErrorCode::MethodNotAllowedDeferSessionRequired) }),
+        )
         .route("/sign-out", post(sign_out))
         .route("/ok", get(ok))
         .fallback(not_found)
@@ -168,7 +177,8 @@ fn valid_email(email: &str) -> bool {
 }
 
 fn check_password_length(password: &str, sign_up: bool) -> Result<(), ApiError> {
-    let len = password.chars().count();
+    // Better Auth counts JavaScript string length: UTF-16 code units.
+    let len = password.encode_utf16().count();
     if sign_up && len < password::MIN_LENGTH {
         return Err(ErrorCode::PasswordTooShort.into());
     }
@@ -251,7 +261,17 @@ fn expire_session_cookies(state: &State, headers: &mut HeaderMap) {
     }
 }
 
-async fn hash_password(password: String) -> Result<String, ApiError> {
+/// Waits (at most the database timeout) for a hashing slot, so that a flood of sign-ins queues
+/// instead of running hundreds of 32 MiB scrypt instances at once.
+async fn hashing_slot(state: &State) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+    match tokio::time::timeout(state.config.database_timeout, state.hashing.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(ErrorCode::ServerBusy.into()),
+    }
+}
+
+async fn hash_password(state: &State, password: String) -> Result<String, ApiError> {
+    let _slot = hashing_slot(state).await?;
     tokio::task::spawn_blocking(move || password::hash(&password))
         .await
         .ok()
@@ -262,10 +282,13 @@ async fn hash_password(password: String) -> Result<String, ApiError> {
         })
 }
 
-async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || password::verify(&password, &hash))
-        .await
-        .unwrap_or(false)
+async fn verify_password(state: &State, password: String, hash: String) -> Result<bool, ApiError> {
+    let _slot = hashing_slot(state).await?;
+    Ok(
+        tokio::task::spawn_blocking(move || password::verify(&password, &hash))
+            .await
+            .unwrap_or(false),
+    )
 }
 
 async fn sign_up(
@@ -285,7 +308,7 @@ async fn sign_up(
     }
     check_password_length(&req.password, true)?;
     check_callback(&state, req.callback_url.as_deref())?;
-    let hash = hash_password(req.password).await?;
+    let hash = hash_password(&state, req.password).await?;
     let now = state.now();
     let user = User {
         id: ids::new_id(),
@@ -332,7 +355,7 @@ async fn sign_in(
         Some((user, Some(hash))) => (Some(user), hash),
         _ => (None, password::DUMMY_HASH.to_owned()),
     };
-    let matches = verify_password(req.password, hash).await;
+    let matches = verify_password(&state, req.password, hash).await?;
     let user = match (user, matches) {
         (Some(user), true) => user,
         _ => return Err(ErrorCode::InvalidEmailOrPassword.into()),
@@ -340,6 +363,10 @@ async fn sign_in(
     let remember = req.remember_me.unwrap_or(true);
     let session = new_session(&state, &user.id, remember, &headers, peer);
     state.store.insert_session(&session).await?;
+    let location = req
+        .callback_url
+        .as_deref()
+        .and_then(|u| HeaderValue::from_str(u).ok());
     let body = SignInResponse {
         redirect: req.callback_url.is_some(),
         token: session.token.clone(),
@@ -347,6 +374,11 @@ async fn sign_in(
         user: user_view(&user),
     };
     let mut response = Json(body).into_response();
+    if let Some(location) = location {
+        response
+            .headers_mut()
+            .insert(axum::http::header::LOCATION, location);
+    }
     session_headers(&state, &mut response, &session.token, remember);
     Ok(response)
 }
@@ -370,10 +402,36 @@ fn no_store(response: &mut Response) {
     headers.insert("pragma", HeaderValue::from_static("no-cache"));
 }
 
+/// `GET /get-session` query: Better Auth's `disableRefresh` (and `disableCookieCache`, which has
+/// nothing to disable here), as booleans or their text forms.
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct SessionQuery {
+    #[serde(default)]
+    disable_refresh: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    disable_cookie_cache: Option<String>,
+}
+
 async fn get_session(
     AxumState(state): AxumState<Shared>,
+    query: Result<axum::extract::Query<SessionQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let query = query
+        .map(|q| q.0)
+        .map_err(|e| ApiError::with_message(ErrorCode::ValidationError, e.body_text()))?;
+    let disable_refresh = match query.disable_refresh.as_deref() {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") | Some("") => true,
+        Some(other) => {
+            return Err(ApiError::with_message(
+                ErrorCode::ValidationError,
+                format!("disableRefresh must be a boolean, not {other:?}"),
+            ));
+        }
+    };
     let (token, had_cookie) = presented_token(&state, &headers);
     let null = |clear: bool| {
         let mut response = Json(serde_json::Value::Null).into_response();
@@ -391,7 +449,10 @@ async fn get_session(
     };
     let now = state.now();
     if session.expires_at <= now {
-        state.store.delete_session(&token).await?;
+        // The session is over either way; a failed cleanup is only logged.
+        if let Err(e) = state.store.delete_session(&token).await {
+            tracing::warn!(error = %e, "could not delete an expired session");
+        }
         return Ok(null(had_cookie));
     }
     // A "don't remember me" session never slides: the signed cookie says so, and so does its
@@ -401,7 +462,7 @@ async fn get_session(
         && session.expires_at - session.created_at > Duration::days(SHORT_SESSION_DAYS);
     let refresh_due =
         session.expires_at - Duration::days(SESSION_DAYS) + Duration::days(UPDATE_AGE_DAYS) <= now;
-    let refreshed = remembered && refresh_due;
+    let refreshed = remembered && refresh_due && !disable_refresh;
     if refreshed {
         session.expires_at = now + Duration::days(SESSION_DAYS);
         session.updated_at = now;
@@ -416,7 +477,7 @@ async fn get_session(
     })
     .into_response();
     no_store(&mut response);
-    if refreshed && had_cookie {
+    if refreshed {
         session_headers(&state, &mut response, &session.token, true);
     }
     Ok(response)
@@ -430,11 +491,16 @@ async fn sign_out(
 ) -> Result<Response, ApiError> {
     debug_assert_eq!(method, Method::POST);
     // The body is optional ({callbackURL?, ...}); it must still be well-formed if present.
-    let _: serde_json::Map<String, serde_json::Value> =
+    let body: serde_json::Map<String, serde_json::Value> =
         guard::read_body(&headers, body, state.config.max_body_bytes).await?;
+    check_callback(&state, body.get("callbackURL").and_then(|v| v.as_str()))?;
     let (token, _) = presented_token(&state, &headers);
     if let Some(token) = token {
-        state.store.delete_session(&token).await?;
+        // As Better Auth: the cookies are cleared and the answer is success even if the row
+        // could not be deleted (the failure is logged; the session then lapses at its expiry).
+        if let Err(e) = state.store.delete_session(&token).await {
+            tracing::warn!(error = %e, "sign-out could not delete the session row");
+        }
     }
     let mut response = (StatusCode::OK, Json(SignOutResponse { success: true })).into_response();
     expire_session_cookies(&state, response.headers_mut());

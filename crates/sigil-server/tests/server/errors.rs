@@ -255,9 +255,11 @@ async fn unknown_routes_and_methods() {
         expect(
             s.client.post(s.url("/get-session")).send().await.unwrap(),
             405,
-            "METHOD_NOT_ALLOWED",
+            "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED",
         )
         .await;
+        let bad_query = s.client.get(s.url("/get-session?disableRefresh=perhaps"));
+        expect(bad_query.send().await.unwrap(), 400, "VALIDATION_ERROR").await;
     }
 }
 
@@ -285,6 +287,19 @@ async fn database_down_is_503_within_the_timeout() {
         .await
         .unwrap();
     expect(r, 503, "DATABASE_UNAVAILABLE").await;
+    // Sign-out still clears the cookies and answers success (the row lapses at its expiry).
+    let r = s
+        .client
+        .post(s.url("/sign-out"))
+        .header("authorization", "Bearer abcdefghijklmnopqrstuvwxyz012345")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        cookie_pair(&r, "better-auth.session_token").as_deref(),
+        Some("better-auth.session_token=")
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
 

@@ -187,6 +187,64 @@ async fn remember_me_false_gives_browser_session_and_one_day() {
         let expires = parse_time(body["session"]["expiresAt"].as_str().unwrap());
         let created = parse_time(body["session"]["createdAt"].as_str().unwrap());
         assert_eq!((expires - created).num_hours(), 24);
+
+        // It never slides: 23 hours later the expiry is unchanged and no cookie is set.
+        s.advance(Duration::hours(23));
+        let r = s
+            .client
+            .get(s.url("/get-session"))
+            .header("authorization", format!("Bearer {bearer}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.headers().get("set-cookie").is_none());
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            parse_time(body["session"]["expiresAt"].as_str().unwrap()),
+            expires
+        );
+        // And then it is over.
+        s.advance(Duration::hours(2));
+        let r = s
+            .client
+            .get(s.url("/get-session"))
+            .header("authorization", format!("Bearer {bearer}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.text().await.unwrap(), "null");
+    }
+}
+
+#[tokio::test]
+async fn disable_refresh_and_callback_url() {
+    for engine in engines() {
+        let s = TestServer::start(&engine, |_| {}).await;
+        let r = s.sign_up("a@b.co", "correct horse").await;
+        let cookie = cookie_pair(&r, "better-auth.session_token").unwrap();
+        let body: Value = r.json().await.unwrap();
+        let token = body["token"].as_str().unwrap().to_owned();
+        s.advance(Duration::hours(25));
+        let r = s
+            .client
+            .get(s.url("/get-session?disableRefresh=true"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.headers().get("set-cookie").is_none());
+        let body: Value = r.json().await.unwrap();
+        let expires = parse_time(body["session"]["expiresAt"].as_str().unwrap());
+        let created = parse_time(body["session"]["createdAt"].as_str().unwrap());
+        assert_eq!((expires - created).num_days(), 7, "not refreshed");
+        assert_eq!(body["session"]["token"], token.as_str());
+
+        let r = s.post_json("/sign-in/email", json!({"email": "a@b.co", "password": "correct horse", "callbackURL": "/dashboard"})).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["location"], "/dashboard");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["redirect"], true);
+        assert_eq!(body["url"], "/dashboard");
     }
 }
 
@@ -255,6 +313,10 @@ async fn form_bodies_are_accepted() {
             .await
             .unwrap();
         assert_eq!(r.status(), 200);
+        // rememberMe=false arrived as the boolean it is: browser-session cookie + dont_remember.
+        let session_cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(!session_cookie.contains("Max-Age"), "{session_cookie}");
+        assert!(cookie_pair(&r, "better-auth.dont_remember").is_some());
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["user"]["name"], "Form User");
     }
