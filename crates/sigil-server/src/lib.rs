@@ -20,6 +20,7 @@ pub mod cookies;
 mod error;
 pub mod guard;
 pub mod ids;
+pub mod keys;
 pub mod password;
 mod routes;
 pub mod store;
