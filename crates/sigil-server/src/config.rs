@@ -119,6 +119,100 @@ pub struct Settings {
     pub max_body_bytes: Option<usize>,
     /// How long a database call may take before the request gets a 503 (default 5 s).
     pub database_timeout_secs: Option<u64>,
+    /// Token settings (`[jwt]`).
+    #[serde(default)]
+    pub jwt: JwtSettings,
+    /// Key settings (`[jwks]`).
+    #[serde(default)]
+    pub jwks: JwksSettings,
+}
+
+/// `[jwt]`: how tokens are issued.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSettings {
+    /// `EdDSA` (default), `ES256`, `ES512`, `PS256` or `RS256`.
+    pub alg: Option<String>,
+    /// Token lifetime: a Better Auth time span (`"15m"`) or seconds (default `"15m"`).
+    pub expiration_time: Option<TimeSpan>,
+    /// `iss` (default: the base URL's origin).
+    pub issuer: Option<String>,
+    /// `aud`: one value or a list (default: the base URL's origin).
+    pub audience: Option<Audiences>,
+}
+
+/// `[jwks]`: keys and their publication.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwksSettings {
+    /// Route of the key set (default `/jwks`), validated like Better Auth's `jwksPath`.
+    pub path: Option<String>,
+    /// Rotate keys this often (unset: never, as Better Auth).
+    pub rotation_interval: Option<TimeSpan>,
+    /// How long a retired key stays published (default 30 days).
+    pub grace_period: Option<TimeSpan>,
+    /// `Cache-Control: max-age` of the key set (default 5 minutes).
+    pub max_age: Option<TimeSpan>,
+    /// Store private keys as plain JWK JSON (Better Auth's `disablePrivateKeyEncryption`).
+    pub disable_private_key_encryption: Option<bool>,
+    /// RSA modulus size for RS256/PS256 keys (default 2048).
+    pub rsa_modulus_bits: Option<usize>,
+}
+
+/// A time span: Better Auth's grammar (`"15m"`, `"7d"`) or a number of seconds.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum TimeSpan {
+    /// Seconds.
+    Seconds(i64),
+    /// A time-span string.
+    Text(String),
+}
+
+impl TimeSpan {
+    fn seconds(&self, key: &str) -> Result<i64, ConfigError> {
+        match self {
+            TimeSpan::Seconds(s) => Ok(*s),
+            TimeSpan::Text(t) => {
+                sigil_jose::parse_time_span(t).map_err(|e| invalid(key, e.to_string()))
+            }
+        }
+    }
+}
+
+/// One audience or several.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Audiences {
+    /// A single audience.
+    One(String),
+    /// Several audiences.
+    Many(Vec<String>),
+}
+
+/// The resolved `[jwt]` and `[jwks]` settings.
+#[derive(Clone, Debug)]
+pub struct TokenConfig {
+    /// Signing algorithm.
+    pub alg: sigil_jose::Alg,
+    /// Token lifetime.
+    pub expiration: Duration,
+    /// `iss`.
+    pub issuer: String,
+    /// `aud` (serialized as a string when there is one).
+    pub audience: Vec<String>,
+    /// Route of the key set.
+    pub jwks_path: String,
+    /// Rotation interval, if any.
+    pub rotation_interval: Option<Duration>,
+    /// How long retired keys stay published.
+    pub grace_period: Duration,
+    /// JWKS `Cache-Control: max-age`.
+    pub jwks_max_age: Duration,
+    /// Whether private keys are encrypted at rest.
+    pub encrypt_private_keys: bool,
+    /// RSA modulus size.
+    pub rsa_bits: usize,
 }
 
 impl Settings {
@@ -202,6 +296,31 @@ impl Settings {
             database_timeout_secs: get(&["SIGIL_DATABASE_TIMEOUT_SECS"])
                 .map(|v| number("SIGIL_DATABASE_TIMEOUT_SECS", v))
                 .transpose()?,
+            jwt: JwtSettings {
+                alg: get(&["SIGIL_JWT_ALG"]),
+                expiration_time: get(&["SIGIL_JWT_EXPIRATION_TIME"]).map(TimeSpan::Text),
+                issuer: get(&["SIGIL_JWT_ISSUER"]),
+                audience: get(&["SIGIL_JWT_AUDIENCE"]).map(|v| {
+                    let all = list(v);
+                    if all.len() == 1 {
+                        Audiences::One(all.into_iter().next().unwrap_or_default())
+                    } else {
+                        Audiences::Many(all)
+                    }
+                }),
+            },
+            jwks: JwksSettings {
+                path: get(&["SIGIL_JWKS_PATH"]),
+                rotation_interval: get(&["SIGIL_JWKS_ROTATION_INTERVAL"]).map(TimeSpan::Text),
+                grace_period: get(&["SIGIL_JWKS_GRACE_PERIOD"]).map(TimeSpan::Text),
+                max_age: get(&["SIGIL_JWKS_MAX_AGE"]).map(TimeSpan::Text),
+                disable_private_key_encryption: get(&["SIGIL_JWKS_DISABLE_PRIVATE_KEY_ENCRYPTION"])
+                    .map(|v| boolean("SIGIL_JWKS_DISABLE_PRIVATE_KEY_ENCRYPTION", v))
+                    .transpose()?,
+                rsa_modulus_bits: get(&["SIGIL_JWKS_RSA_MODULUS_BITS"])
+                    .map(|v| number("SIGIL_JWKS_RSA_MODULUS_BITS", v).map(|n| n as usize))
+                    .transpose()?,
+            },
         })
     }
 
@@ -222,6 +341,23 @@ impl Settings {
             migrate: other.migrate.or(self.migrate),
             max_body_bytes: other.max_body_bytes.or(self.max_body_bytes),
             database_timeout_secs: other.database_timeout_secs.or(self.database_timeout_secs),
+            jwt: JwtSettings {
+                alg: other.jwt.alg.or(self.jwt.alg),
+                expiration_time: other.jwt.expiration_time.or(self.jwt.expiration_time),
+                issuer: other.jwt.issuer.or(self.jwt.issuer),
+                audience: other.jwt.audience.or(self.jwt.audience),
+            },
+            jwks: JwksSettings {
+                path: other.jwks.path.or(self.jwks.path),
+                rotation_interval: other.jwks.rotation_interval.or(self.jwks.rotation_interval),
+                grace_period: other.jwks.grace_period.or(self.jwks.grace_period),
+                max_age: other.jwks.max_age.or(self.jwks.max_age),
+                disable_private_key_encryption: other
+                    .jwks
+                    .disable_private_key_encryption
+                    .or(self.jwks.disable_private_key_encryption),
+                rsa_modulus_bits: other.jwks.rsa_modulus_bits.or(self.jwks.rsa_modulus_bits),
+            },
         }
     }
 }
@@ -270,6 +406,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Database call timeout.
     pub database_timeout: Duration,
+    /// Token and key settings.
+    pub tokens: TokenConfig,
 }
 
 /// Secrets that appear in documentation and examples; never acceptable in production.
@@ -346,7 +484,9 @@ impl Config {
                 "must be between 1 and 300",
             ));
         }
+        let tokens = token_config(&s.jwt, &s.jwks, &origin)?;
         Ok(Config {
+            tokens,
             listen,
             base_url,
             origin,
@@ -389,6 +529,107 @@ pub fn origin_of(url: &str) -> Option<String> {
     let default_port = if scheme == "http" { ":80" } else { ":443" };
     let authority = authority.strip_suffix(default_port).unwrap_or(&authority);
     Some(format!("{scheme}://{authority}"))
+}
+
+fn token_config(
+    jwt: &JwtSettings,
+    jwks: &JwksSettings,
+    origin: &str,
+) -> Result<TokenConfig, ConfigError> {
+    let alg: sigil_jose::Alg = jwt
+        .alg
+        .as_deref()
+        .unwrap_or("EdDSA")
+        .parse()
+        .ok()
+        .filter(|a: &sigil_jose::Alg| a.can_sign())
+        .ok_or_else(|| {
+            invalid(
+                "jwt.alg",
+                "must be one of EdDSA, ES256, ES512, PS256, RS256",
+            )
+        })?;
+    let secs = |span: &Option<TimeSpan>, key: &str, default: i64| -> Result<i64, ConfigError> {
+        span.as_ref().map_or(Ok(default), |s| s.seconds(key))
+    };
+    let positive = |n: i64, key: &str| -> Result<Duration, ConfigError> {
+        u64::try_from(n)
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Duration::from_secs)
+            .ok_or_else(|| invalid(key, "must be a positive time span"))
+    };
+    let expiration = positive(
+        secs(&jwt.expiration_time, "jwt.expiration_time", 900)?,
+        "jwt.expiration_time",
+    )?;
+    let max_age = positive(secs(&jwks.max_age, "jwks.max_age", 300)?, "jwks.max_age")?;
+    let rotation_interval = match &jwks.rotation_interval {
+        None => None,
+        Some(span) => Some(positive(
+            span.seconds("jwks.rotation_interval")?,
+            "jwks.rotation_interval",
+        )?),
+    };
+    let grace_period = positive(
+        secs(&jwks.grace_period, "jwks.grace_period", 30 * 86_400)?,
+        "jwks.grace_period",
+    )?;
+    if grace_period < expiration + max_age {
+        return Err(invalid(
+            "jwks.grace_period",
+            "must be at least the token lifetime plus the JWKS max-age, or verifiers could meet a \
+             token whose key is no longer published",
+        ));
+    }
+    let jwks_path = jwks.path.clone().unwrap_or_else(|| "/jwks".to_owned());
+    let reserved = [
+        "/sign-up/email",
+        "/sign-in/email",
+        "/get-session",
+        "/sign-out",
+        "/ok",
+        "/token",
+    ];
+    if !jwks_path.starts_with('/')
+        || jwks_path.len() < 2
+        || jwks_path.ends_with('/')
+        || jwks_path.contains("//")
+        || jwks_path.contains(['?', '#', ' ', '{', '}', '*', ':'])
+        || reserved.contains(&jwks_path.as_str())
+    {
+        return Err(invalid(
+            "jwks.path",
+            "must be a path like /jwks or /.well-known/jwks.json, not another route",
+        ));
+    }
+    let rsa_bits = jwks.rsa_modulus_bits.unwrap_or(2048);
+    if ![2048, 3072, 4096].contains(&rsa_bits) {
+        return Err(invalid(
+            "jwks.rsa_modulus_bits",
+            "must be 2048, 3072 or 4096",
+        ));
+    }
+    let audience = match &jwt.audience {
+        None => vec![origin.to_owned()],
+        Some(Audiences::One(a)) => vec![a.clone()],
+        Some(Audiences::Many(all)) if !all.is_empty() => all.clone(),
+        Some(Audiences::Many(_)) => {
+            return Err(invalid("jwt.audience", "must not be an empty list"));
+        }
+    };
+    Ok(TokenConfig {
+        alg,
+        expiration,
+        issuer: jwt.issuer.clone().unwrap_or_else(|| origin.to_owned()),
+        audience,
+        jwks_path,
+        rotation_interval,
+        grace_period,
+        jwks_max_age: max_age,
+        encrypt_private_keys: !jwks.disable_private_key_encryption.unwrap_or(false),
+        rsa_bits,
+    })
 }
 
 fn check_secret(secret: &str, mode: Mode) -> Result<(), ConfigError> {
@@ -608,6 +849,48 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn token_settings() {
+        let c = Config::from_settings(settings(GOOD)).unwrap();
+        assert_eq!(c.tokens.alg, sigil_jose::Alg::EdDSA);
+        assert_eq!(c.tokens.expiration, Duration::from_secs(900));
+        assert_eq!(c.tokens.issuer, "http://127.0.0.1:3000");
+        assert_eq!(c.tokens.audience, vec!["http://127.0.0.1:3000".to_owned()]);
+        assert_eq!(c.tokens.jwks_path, "/jwks");
+        assert!(c.tokens.encrypt_private_keys);
+        let file: Settings = toml::from_str(
+            "[jwt]\nalg = \"ES512\"\nexpiration_time = \"1h\"\naudience = [\"a\", \"b\"]\n[jwks]\nmax_age = 60\npath = \"/.well-known/jwks.json\"",
+        )
+        .unwrap();
+        let c = Config::from_settings(Settings {
+            secret: Some(GOOD.into()),
+            ..file
+        })
+        .unwrap();
+        assert_eq!(c.tokens.alg, sigil_jose::Alg::ES512);
+        assert_eq!(c.tokens.expiration, Duration::from_secs(3600));
+        assert_eq!(c.tokens.audience, vec!["a".to_owned(), "b".to_owned()]);
+        assert_eq!(c.tokens.jwks_max_age, Duration::from_secs(60));
+        for bad in [
+            "[jwt]\nalg = \"HS256\"",
+            "[jwt]\nalg = \"ES384\"",
+            "[jwt]\nexpiration_time = \"soon\"",
+            "[jwt]\nexpiration_time = -5",
+            "[jwks]\npath = \"/token\"",
+            "[jwks]\npath = \"jwks\"",
+            "[jwks]\ngrace_period = \"10m\"",
+            "[jwks]\nrsa_modulus_bits = 1024",
+        ] {
+            let file: Settings = toml::from_str(bad).unwrap();
+            let err = Config::from_settings(Settings {
+                secret: Some(GOOD.into()),
+                ..file
+            });
+            assert!(matches!(err, Err(ConfigError::Invalid { .. })), "{bad}");
+        }
+        assert!(toml::from_str::<Settings>("[jwt]\nalgo = \"EdDSA\"").is_err());
     }
 
     #[test]

@@ -35,6 +35,26 @@ pub use error::ApiError;
 pub use sigil_proto::ErrorCode;
 pub use store::{Store, StoreError};
 
+/// How often the key table is checked for changes made by other processes (`sigil keys`, other
+/// instances): the bound on how long a rotation or revocation takes to reach this process.
+pub const KEY_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn spawn_key_watch(manager: std::sync::Weak<keys::KeyManager>, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(manager) = manager.upgrade() else {
+                return;
+            };
+            if let Err(e) = manager.refresh_if_changed().await {
+                tracing::warn!(error = %e, "could not check the key table");
+            }
+        }
+    });
+}
+
 /// The clock the server reads; tests replace it to control expiry.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -45,6 +65,9 @@ pub enum StartError {
     /// The database could not be opened or migrated.
     #[error("database: {0}")]
     Store(#[from] StoreError),
+    /// A stored signing key cannot be used with this configuration.
+    #[error("signing keys: {0}")]
+    Keys(#[from] keys::KeyError),
 }
 
 /// A configured auth server: build it once, mount [`Auth::router`] where you like.
@@ -94,14 +117,36 @@ impl AuthBuilder {
         self
     }
 
-    /// Connects to the database and, unless turned off, migrates it.
+    /// Connects to the database, migrates it (unless turned off), decrypts every live signing key
+    /// once (a key the secret cannot open stops the start, naming the key), and starts watching
+    /// the key table for changes made by other processes.
     pub async fn build(self) -> Result<Auth, StartError> {
         let store = Store::connect(&self.config.database_url, self.config.database_timeout)?;
         if self.config.migrate {
             store.migrate().await?;
         }
+        let ring = keys::SecretRing::single(self.config.secret.clone());
+        let manager = Arc::new(keys::KeyManager::new(
+            store.clone(),
+            ring,
+            self.config.tokens.clone(),
+            self.clock.clone(),
+        ));
+        match manager.self_test().await {
+            Ok(checked) => {
+                manager.reload().await?;
+                tracing::info!(keys = checked, "signing keys checked");
+            }
+            // A database that is down now is not a configuration error: start, answer 503, and
+            // load the keys when it is back (the key watch below does).
+            Err(keys::KeyError::Store(StoreError::Unavailable(why))) => {
+                tracing::warn!(error = %why, "database unavailable at start; keys load when it answers");
+            }
+            Err(other) => return Err(other.into()),
+        }
+        spawn_key_watch(Arc::downgrade(&manager), KEY_WATCH_INTERVAL);
         Ok(Auth {
-            state: Arc::new(routes::State::new(self.config, store, self.clock)),
+            state: Arc::new(routes::State::new(self.config, store, self.clock, manager)),
         })
     }
 }

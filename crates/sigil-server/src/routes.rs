@@ -20,6 +20,7 @@ use sigil_proto::{
 use crate::cookies::{CookieSigner, DONT_REMEMBER, SESSION_TOKEN};
 use crate::error::ApiError;
 use crate::guard::{self, RateLimiter, TrustedOrigins};
+use crate::keys::{KeyError, KeyManager};
 use crate::store::{Session, Store, User, iso};
 use crate::{Clock, Config, ids, password};
 
@@ -39,11 +40,16 @@ pub(crate) struct State {
     clock: Clock,
     /// Bounds concurrent scrypt runs (32 MiB each) to the number of cores.
     hashing: tokio::sync::Semaphore,
+    pub(crate) keys: Arc<KeyManager>,
+    /// `set-auth-jwt` headers left out because no token could be signed.
+    pub(crate) jwt_header_failures: std::sync::atomic::AtomicU64,
 }
 
 impl State {
-    pub(crate) fn new(config: Config, store: Store, clock: Clock) -> Self {
+    pub(crate) fn new(config: Config, store: Store, clock: Clock, keys: Arc<KeyManager>) -> Self {
         State {
+            keys,
+            jwt_header_failures: std::sync::atomic::AtomicU64::new(0),
             cookies: CookieSigner::new(&config.secret, config.secure_cookies()),
             trusted: TrustedOrigins::new(&config.origin, &config.trusted_origins),
             limiter: RateLimiter::default(),
@@ -74,6 +80,8 @@ pub(crate) fn router(state: Shared) -> Router {
         )
         .route("/sign-out", post(sign_out))
         .route("/ok", get(ok))
+        .route("/token", get(token))
+        .route(&state.config.tokens.jwks_path, get(jwks))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), guards))
@@ -107,7 +115,9 @@ async fn guards(AxumState(state): AxumState<Shared>, request: Request, next: Nex
     {
         return e.into_response();
     }
-    if state.config.rate_limit {
+    // The key set and the health check are served from memory; limiting them protects nothing.
+    let exempt = path == "/ok" || path == state.config.tokens.jwks_path;
+    if state.config.rate_limit && !exempt {
         let peer = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
@@ -471,12 +481,27 @@ async fn get_session(
             .refresh_session(&session.id, session.expires_at, now)
             .await?;
     }
+    let jwt = match issue_token(&state, &user).await {
+        Ok(jwt) => HeaderValue::from_str(&jwt).ok(),
+        Err(e) => {
+            // A key problem never turns get-session into an error: the header is left out.
+            state
+                .jwt_header_failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!(error = %e, "set-auth-jwt left out: no token could be signed");
+            None
+        }
+    };
     let mut response = Json(SessionResponse {
         session: session_view(&session),
         user: user_view(&user),
     })
     .into_response();
     no_store(&mut response);
+    if let Some(jwt) = jwt {
+        response.headers_mut().insert("set-auth-jwt", jwt);
+        guard::expose_header(response.headers_mut(), "set-auth-jwt");
+    }
     if refreshed {
         session_headers(&state, &mut response, &session.token, true);
     }
@@ -504,6 +529,111 @@ async fn sign_out(
     }
     let mut response = (StatusCode::OK, Json(SignOutResponse { success: true })).into_response();
     expire_session_cookies(&state, response.headers_mut());
+    Ok(response)
+}
+
+/// The claims of a session token: Better Auth's default payload (the public user object) with
+/// `iat`, `sub` = user id, `exp`, `iss` and `aud`.
+fn session_claims(
+    state: &State,
+    user: &User,
+    now: DateTime<Utc>,
+) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::Value;
+    let tokens = &state.config.tokens;
+    let iat = now.timestamp();
+    let mut claims = serde_json::Map::new();
+    claims.insert("iat".into(), Value::from(iat));
+    if let Ok(Value::Object(view)) = serde_json::to_value(user_view(user)) {
+        claims.extend(view);
+    }
+    claims.insert("sub".into(), Value::String(user.id.clone()));
+    let lifetime = i64::try_from(tokens.expiration.as_secs()).unwrap_or(900);
+    claims.insert("exp".into(), Value::from(iat.saturating_add(lifetime)));
+    claims.insert("iss".into(), Value::String(tokens.issuer.clone()));
+    let aud = match tokens.audience.as_slice() {
+        [one] => Value::String(one.clone()),
+        many => Value::Array(many.iter().cloned().map(Value::String).collect()),
+    };
+    claims.insert("aud".into(), aud);
+    claims
+}
+
+async fn issue_token(state: &State, user: &User) -> Result<String, KeyError> {
+    let key = state.keys.signing_key().await?;
+    let claims = session_claims(state, user, state.now());
+    sigil_jose::sign_jwt(&key.pair, &claims).map_err(|e| KeyError::Generation(e.to_string()))
+}
+
+fn key_error(e: KeyError) -> ApiError {
+    match e {
+        KeyError::Store(store) => store.into(),
+        other => {
+            tracing::error!(error = %other, "no usable signing key");
+            ApiError::new(ErrorCode::SigningKeyUnavailable)
+        }
+    }
+}
+
+/// `GET /token`: a JWT for the session. A JWT is never accepted as a session credential here.
+async fn token(
+    AxumState(state): AxumState<Shared>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (token, _) = presented_token(&state, &headers);
+    let token = token.ok_or(ErrorCode::Unauthorized)?;
+    let (session, user) = state
+        .store
+        .session_with_user(&token)
+        .await?
+        .ok_or(ErrorCode::Unauthorized)?;
+    if session.expires_at <= state.now() {
+        return Err(ErrorCode::Unauthorized.into());
+    }
+    let jwt = issue_token(&state, &user).await.map_err(key_error)?;
+    let mut response = Json(sigil_proto::TokenResponse { token: jwt }).into_response();
+    no_store(&mut response);
+    Ok(response)
+}
+
+/// `GET /jwks`: the published keys, from memory, with `Cache-Control` bounded by the next key
+/// change and a strong `ETag`.
+async fn jwks(
+    AxumState(state): AxumState<Shared>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let doc = match state.keys.cached_jwks() {
+        Some(doc) => doc,
+        None => state.keys.jwks().await.map_err(key_error)?,
+    };
+    let max_age = state.keys.cache_max_age(&doc).as_secs();
+    let cache = HeaderValue::from_str(&format!("public, max-age={max_age}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("no-cache"));
+    let etag =
+        HeaderValue::from_str(&doc.etag).unwrap_or_else(|_| HeaderValue::from_static("\"\""));
+    let matches = headers
+        .get(axum::http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == doc.etag || t.trim() == "*")
+        });
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            doc.body.clone(),
+        )
+            .into_response()
+    };
+    response.headers_mut().insert(CACHE_CONTROL, cache);
+    response
+        .headers_mut()
+        .insert(axum::http::header::ETAG, etag);
     Ok(response)
 }
 

@@ -223,11 +223,25 @@ impl Store {
     /// Creates Better Auth's tables where missing (an existing Better Auth database is left as
     /// it is).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let result = match &self.pool {
-            Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await,
-            Pool::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await,
-        };
-        result.map_err(|e| StoreError::Migration(e.to_string()))
+        // PostgreSQL migrations take an advisory lock; SQLite's do not, so two processes starting
+        // at once on one file can collide on the bookkeeping row. The loser retries and then
+        // finds the migration applied.
+        let mut attempt = 0;
+        loop {
+            let result = match &self.pool {
+                Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await,
+                Pool::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await,
+            };
+            match result {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < 5 && matches!(self.pool, Pool::Sqlite(_)) => {
+                    tracing::debug!(error = %e, "migration collided with another process; retrying");
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => return Err(StoreError::Migration(e.to_string())),
+            }
+        }
     }
 
     /// Creates a user with a credential account (the password hash) and a first session, in one
@@ -447,4 +461,195 @@ async fn insert_session_pg<'c>(
         .execute(executor)
         .await?;
     Ok(())
+}
+
+/// A row of the `jwks` table (Better Auth's columns; `id` is the `kid`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRow {
+    /// Key id.
+    pub id: String,
+    /// The public JWK as JSON, without `alg`, `kid` and `use` (as `jose` exports it).
+    pub public_key: String,
+    /// The envelope (or the plain private JWK when encryption is off).
+    pub private_key: String,
+    /// When the key was created — for Sigil, when it may start signing.
+    pub created_at: DateTime<Utc>,
+    /// When it stops signing (rotation); it stays published for the grace period after.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Algorithm (null on rows written before Better Auth 1.7).
+    pub alg: Option<String>,
+    /// Curve, for OKP and EC keys.
+    pub crv: Option<String>,
+}
+
+macro_rules! key_columns {
+    () => {
+        r#""id", "publicKey", "privateKey", "createdAt", "expiresAt", "alg", "crv""#
+    };
+}
+
+fn key_sqlite(row: &SqliteRow) -> Result<KeyRow, StoreError> {
+    let expires: Option<String> = row.try_get(4)?;
+    Ok(KeyRow {
+        id: row.try_get(0)?,
+        public_key: row.try_get(1)?,
+        private_key: row.try_get(2)?,
+        created_at: parse_time(&row.try_get::<String, _>(3)?)?,
+        expires_at: expires.as_deref().map(parse_time).transpose()?,
+        alg: row.try_get(5)?,
+        crv: row.try_get(6)?,
+    })
+}
+
+fn key_pg(row: &PgRow) -> Result<KeyRow, StoreError> {
+    Ok(KeyRow {
+        id: row.try_get(0)?,
+        public_key: row.try_get(1)?,
+        private_key: row.try_get(2)?,
+        created_at: row.try_get(3)?,
+        expires_at: row.try_get(4)?,
+        alg: row.try_get(5)?,
+        crv: row.try_get(6)?,
+    })
+}
+
+const INSERT_KEY: &str = concat!(
+    r#"insert into "jwks" ("#,
+    key_columns!(),
+    r#") values ($1, $2, $3, $4, $5, $6, $7)"#
+);
+const SELECT_KEYS: &str = concat!(
+    "select ",
+    key_columns!(),
+    r#" from "jwks" order by "createdAt", "id""#
+);
+
+impl Store {
+    /// Every key row, oldest first.
+    pub async fn list_keys(&self) -> Result<Vec<KeyRow>, StoreError> {
+        self.timed(async {
+            match &self.pool {
+                Pool::Sqlite(p) => sqlx::query(SELECT_KEYS)
+                    .fetch_all(p)
+                    .await?
+                    .iter()
+                    .map(key_sqlite)
+                    .collect(),
+                Pool::Postgres(p) => sqlx::query(SELECT_KEYS)
+                    .fetch_all(p)
+                    .await?
+                    .iter()
+                    .map(key_pg)
+                    .collect(),
+            }
+        })
+        .await
+    }
+
+    /// A cheap summary of the key table (ids, expiries, ciphertext lengths) that changes whenever
+    /// another process adds, rotates, revokes or rewraps a key.
+    pub async fn keys_fingerprint(&self) -> Result<String, StoreError> {
+        const SQL: &str = r#"select "id", coalesce(cast("expiresAt" as text), ''), length("privateKey") from "jwks" order by "id""#;
+        self.timed(async {
+            let rows: Vec<(String, String, i64)> = match &self.pool {
+                Pool::Sqlite(p) => sqlx::query_as(SQL).fetch_all(p).await?,
+                Pool::Postgres(p) => {
+                    let rows: Vec<(String, String, i32)> = sqlx::query_as(SQL).fetch_all(p).await?;
+                    rows.into_iter()
+                        .map(|(a, b, c)| (a, b, i64::from(c)))
+                        .collect()
+                }
+            };
+            Ok(rows
+                .iter()
+                .map(|(id, exp, len)| format!("{id}|{exp}|{len}"))
+                .collect::<Vec<_>>()
+                .join(";"))
+        })
+        .await
+    }
+
+    /// Inserts `candidate` unless `still_needed(existing rows)` says otherwise, under a lock that
+    /// serializes key creation across processes (SQLite: an immediate write transaction;
+    /// PostgreSQL: a transaction-scoped advisory lock). Returns whether the row was inserted.
+    pub async fn insert_key_if(
+        &self,
+        candidate: &KeyRow,
+        still_needed: impl Fn(&[KeyRow]) -> bool,
+    ) -> Result<bool, StoreError> {
+        /// Arbitrary constant naming Sigil's key-creation lock.
+        const LOCK_ID: i64 = 0x5_1617_0001;
+        self.timed(async {
+            match &self.pool {
+                Pool::Sqlite(p) => {
+                    let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
+                    let rows: Vec<KeyRow> = sqlx::query(SELECT_KEYS)
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .iter()
+                        .map(key_sqlite)
+                        .collect::<Result<_, _>>()?;
+                    if !still_needed(&rows) {
+                        return Ok(false);
+                    }
+                    let c = candidate;
+                    sqlx::query(INSERT_KEY)
+                        .bind(&c.id)
+                        .bind(&c.public_key)
+                        .bind(&c.private_key)
+                        .bind(iso(c.created_at))
+                        .bind(c.expires_at.map(iso))
+                        .bind(&c.alg)
+                        .bind(&c.crv)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(true)
+                }
+                Pool::Postgres(p) => {
+                    let mut tx = p.begin().await?;
+                    sqlx::query("select pg_advisory_xact_lock($1)")
+                        .bind(LOCK_ID)
+                        .execute(&mut *tx)
+                        .await?;
+                    let rows: Vec<KeyRow> = sqlx::query(SELECT_KEYS)
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .iter()
+                        .map(key_pg)
+                        .collect::<Result<_, _>>()?;
+                    if !still_needed(&rows) {
+                        return Ok(false);
+                    }
+                    let c = candidate;
+                    sqlx::query(INSERT_KEY)
+                        .bind(&c.id)
+                        .bind(&c.public_key)
+                        .bind(&c.private_key)
+                        .bind(c.created_at)
+                        .bind(c.expires_at)
+                        .bind(&c.alg)
+                        .bind(&c.crv)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(true)
+                }
+            }
+        })
+        .await
+    }
+
+    /// Deletes a key row; whether it existed.
+    pub async fn delete_key(&self, id: &str) -> Result<bool, StoreError> {
+        const SQL: &str = r#"delete from "jwks" where "id" = $1"#;
+        self.timed(async {
+            let affected = match &self.pool {
+                Pool::Sqlite(p) => sqlx::query(SQL).bind(id).execute(p).await?.rows_affected(),
+                Pool::Postgres(p) => sqlx::query(SQL).bind(id).execute(p).await?.rows_affected(),
+            };
+            Ok(affected > 0)
+        })
+        .await
+    }
 }

@@ -79,7 +79,9 @@ impl SecretRing {
         let key = Self::key(&self.current);
         let cipher = XChaCha20Poly1305::new(&(*key).into());
         let mut nonce = [0u8; 24];
-        SystemRandom::new().fill(&mut nonce).map_err(|_| EnvelopeError::Rng)?;
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| EnvelopeError::Rng)?;
         let sealed = cipher
             .encrypt(&XNonce::from(nonce), private_jwk.as_bytes())
             .map_err(|_| EnvelopeError::Rng)?;
@@ -121,7 +123,11 @@ impl SecretRing {
         let nonce = XNonce::try_from(nonce).map_err(|_| EnvelopeError::Format)?;
         let key = Self::key(secret);
         let cipher = XChaCha20Poly1305::new(&(*key).into());
-        let plain = Zeroizing::new(cipher.decrypt(&nonce, sealed).map_err(|_| EnvelopeError::WrongSecret)?);
+        let plain = Zeroizing::new(
+            cipher
+                .decrypt(&nonce, sealed)
+                .map_err(|_| EnvelopeError::WrongSecret)?,
+        );
         String::from_utf8(plain.to_vec())
             .map(Zeroizing::new)
             .map_err(|_| EnvelopeError::Format)
@@ -160,11 +166,24 @@ mod tests {
     #[test]
     fn wrong_secret_and_tampering_are_refused() {
         let other = SecretRing::single(Secret::new("another-secret-0123456789abcdef0123456789"));
-        assert_eq!(other.open(BA_COLUMN).unwrap_err(), EnvelopeError::WrongSecret);
+        assert_eq!(
+            other.open(BA_COLUMN).unwrap_err(),
+            EnvelopeError::WrongSecret
+        );
         let ring = SecretRing::single(Secret::new(BA_SECRET));
         let tampered = BA_COLUMN.replacen("0cc3", "0cc4", 1);
-        assert_eq!(ring.open(&tampered).unwrap_err(), EnvelopeError::WrongSecret);
-        for bad in ["", "\"\"", "\"zz\"", "{}", "\"$ba$x$00\"", BA_COLUMN.trim_matches('"')] {
+        assert_eq!(
+            ring.open(&tampered).unwrap_err(),
+            EnvelopeError::WrongSecret
+        );
+        for bad in [
+            "",
+            "\"\"",
+            "\"zz\"",
+            "{}",
+            "\"$ba$x$00\"",
+            BA_COLUMN.trim_matches('"'),
+        ] {
             assert_eq!(ring.open(bad).unwrap_err(), EnvelopeError::Format, "{bad}");
         }
     }
@@ -178,7 +197,10 @@ mod tests {
         assert_eq!(&*single.open(&sealed).unwrap(), plain);
 
         let ring = SecretRing::versioned(
-            vec![(2, Secret::new("new-secret-0123456789abcdef0123456789ab")), (1, Secret::new("old-secret-0123456789abcdef0123456789ab"))],
+            vec![
+                (2, Secret::new("new-secret-0123456789abcdef0123456789ab")),
+                (1, Secret::new("old-secret-0123456789abcdef0123456789ab")),
+            ],
             Secret::new(BA_SECRET),
         )
         .unwrap();
@@ -189,6 +211,9 @@ mod tests {
         assert_eq!(&*ring.open(&sealed).unwrap(), plain);
         assert!(!ring.is_current(&sealed));
         let v9 = v2.replacen("$ba$2$", "$ba$9$", 1);
-        assert_eq!(ring.open(&v9).unwrap_err(), EnvelopeError::UnknownVersion(9));
+        assert_eq!(
+            ring.open(&v9).unwrap_err(),
+            EnvelopeError::UnknownVersion(9)
+        );
     }
 }

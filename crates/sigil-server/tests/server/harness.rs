@@ -34,6 +34,7 @@ pub fn engines() -> Vec<Engine> {
 
 pub struct TestServer {
     pub base: String,
+    origin: String,
     offset_secs: Arc<AtomicI64>,
     pub client: reqwest::Client,
     _dir: TempDir,
@@ -67,6 +68,26 @@ pub async fn fresh_pg_database(admin_url: &str) -> String {
 
 impl TestServer {
     pub async fn start(engine: &Engine, tweak: impl FnOnce(&mut Settings)) -> TestServer {
+        Self::try_start(engine, tweak).await.unwrap()
+    }
+
+    /// A fresh database for `engine` (SQLite: a file in a new temporary directory).
+    pub async fn fresh_database(engine: &Engine) -> String {
+        match engine {
+            Engine::Sqlite => {
+                let dir = std::env::temp_dir()
+                    .join(format!("sigil-db-{}", sigil_server::ids::random_string(10)));
+                std::fs::create_dir_all(&dir).unwrap();
+                format!("sqlite://{}", dir.join("t.db").display())
+            }
+            Engine::Postgres(admin) => fresh_pg_database(admin).await,
+        }
+    }
+
+    pub async fn try_start(
+        engine: &Engine,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Result<TestServer, sigil_server::StartError> {
         let dir = std::env::temp_dir().join(format!(
             "sigil-test-{}",
             sigil_server::ids::random_string(10)
@@ -90,7 +111,9 @@ impl TestServer {
         };
         tweak(&mut settings);
         let config = Config::from_settings(settings).unwrap();
-        let base = format!("{}{}", config.base_url, config.base_path);
+        // Requests go to the socket; the configured base URL may name another host.
+        let base = format!("http://{addr}{}", config.base_path);
+        let origin = config.origin.clone();
         let offset_secs = Arc::new(AtomicI64::new(0));
         let offset = offset_secs.clone();
         let auth = Auth::builder(config.clone())
@@ -98,8 +121,7 @@ impl TestServer {
                 Utc::now() + Duration::seconds(offset.load(Ordering::SeqCst))
             }))
             .build()
-            .await
-            .unwrap();
+            .await?;
         let app = axum::Router::new().nest(&config.base_path, auth.router());
         tokio::spawn(async move {
             axum::serve(
@@ -109,15 +131,16 @@ impl TestServer {
             .await
             .unwrap();
         });
-        TestServer {
+        Ok(TestServer {
             base,
+            origin,
             offset_secs,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
             _dir: TempDir(dir),
-        }
+        })
     }
 
     /// Moves the server's clock forward.
@@ -130,8 +153,9 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// The configured origin (what `iss`/`aud` default to and what Origin checks trust).
     pub fn origin(&self) -> String {
-        self.base.trim_end_matches("/api/auth").to_owned()
+        self.origin.clone()
     }
 
     pub async fn post_json(&self, path: &str, body: serde_json::Value) -> reqwest::Response {

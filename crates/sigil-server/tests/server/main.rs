@@ -5,3 +5,4 @@
 mod errors;
 mod flows;
 mod harness;
+mod tokens;

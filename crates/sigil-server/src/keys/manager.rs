@@ -1,0 +1,383 @@
+//! The key manager: which key signs, which keys are published, and when keys are created.
+//!
+//! The current signing key is decrypted once and held parsed; the JWKS document and its ETag are
+//! built once per change of the key table. Key creation is single-flight within the process and
+//! serialized across processes by the store's lock, so concurrent first requests — in one process
+//! or several on one database — end with exactly one key.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration as StdDuration;
+
+use aws_lc_rs::digest::{SHA256, digest};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+use sigil_jose::{Alg, KeyPair, PublicKey, b64};
+use thiserror::Error;
+
+use super::envelope::{EnvelopeError, SecretRing};
+use crate::Clock;
+use crate::config::TokenConfig;
+use crate::store::{KeyRow, Store, StoreError};
+
+/// A key-management failure.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored private key cannot be opened.
+    #[error(
+        "key {kid}: {reason}. Restore the secret it was written with (or add it as an older version in SIGIL_SECRETS), or revoke the key with `sigil keys revoke {kid}`"
+    )]
+    Undecryptable {
+        /// The key.
+        kid: String,
+        /// Why.
+        reason: EnvelopeError,
+    },
+    /// A stored key is not a valid key.
+    #[error("key {kid} is unusable: {reason}")]
+    Invalid {
+        /// The key.
+        kid: String,
+        /// Why.
+        reason: String,
+    },
+    /// Generating a key failed.
+    #[error("key generation failed: {0}")]
+    Generation(String),
+}
+
+/// The key that signs tokens now.
+#[derive(Debug)]
+pub struct SigningKey {
+    /// The parsed key pair (its `kid` is the row id).
+    pub pair: KeyPair,
+    /// When it stops being the signing key, if rotation is on.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// The published key set, serialized once.
+#[derive(Debug)]
+pub struct JwksDocument {
+    /// `{"keys":[…]}`.
+    pub body: String,
+    /// Strong ETag of the body.
+    pub etag: String,
+    /// The next time the signing key changes (a next key is promoted or the current one expires),
+    /// which bounds how long verifiers may cache the set.
+    pub next_change: Option<DateTime<Utc>>,
+}
+
+struct Snapshot {
+    fingerprint: String,
+    signing: Option<Arc<SigningKey>>,
+    jwks: Arc<JwksDocument>,
+    published: usize,
+}
+
+/// Holds and refreshes the signing state.
+pub struct KeyManager {
+    store: Store,
+    ring: SecretRing,
+    config: TokenConfig,
+    clock: Clock,
+    snapshot: RwLock<Arc<Snapshot>>,
+    minting: tokio::sync::Mutex<()>,
+}
+
+fn empty_snapshot() -> Arc<Snapshot> {
+    Arc::new(Snapshot {
+        fingerprint: String::new(),
+        signing: None,
+        jwks: Arc::new(document(&[], None)),
+        published: 0,
+    })
+}
+
+fn document(keys: &[Value], next_change: Option<DateTime<Utc>>) -> JwksDocument {
+    let body = serde_json::json!({ "keys": keys }).to_string();
+    let hash = digest(&SHA256, body.as_bytes());
+    JwksDocument {
+        etag: format!("\"{}\"", b64::encode(&hash.as_ref()[..16])),
+        body,
+        next_change,
+    }
+}
+
+/// The algorithm of a row: its `alg` column, or — for rows written before Better Auth 1.7 — the
+/// one its key type implies (RSA: the configured RSA algorithm, else RS256). Better Auth instead
+/// assumes the configured algorithm, which breaks every legacy row when the algorithm changes.
+fn row_alg(row: &KeyRow, configured: Alg) -> Result<Alg, KeyError> {
+    let invalid = |reason: String| KeyError::Invalid {
+        kid: row.id.clone(),
+        reason,
+    };
+    if let Some(name) = &row.alg {
+        return name
+            .parse()
+            .map_err(|_| invalid(format!("unknown alg {name:?}")));
+    }
+    let jwk: Value = serde_json::from_str(&row.public_key).map_err(|e| invalid(e.to_string()))?;
+    match (jwk["kty"].as_str(), jwk["crv"].as_str()) {
+        (Some("OKP"), _) => Ok(Alg::EdDSA),
+        (Some("EC"), Some("P-256")) => Ok(Alg::ES256),
+        (Some("EC"), Some("P-384")) => Ok(Alg::ES384),
+        (Some("EC"), Some("P-521")) => Ok(Alg::ES512),
+        (Some("RSA"), _) if configured.is_rsa() => Ok(configured),
+        (Some("RSA"), _) => Ok(Alg::RS256),
+        _ => Err(invalid("unknown key type".into())),
+    }
+}
+
+impl KeyManager {
+    /// A manager for the keys in `store`.
+    pub fn new(store: Store, ring: SecretRing, config: TokenConfig, clock: Clock) -> Self {
+        KeyManager {
+            store,
+            ring,
+            config,
+            clock,
+            snapshot: RwLock::new(empty_snapshot()),
+            minting: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    fn current(&self) -> Arc<Snapshot> {
+        // A poisoned lock only means a panic elsewhere while swapping an Arc; the value is whole.
+        self.snapshot
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Whether a row may sign at `now`: the configured alg, started, not expired.
+    fn may_sign(&self, row: &KeyRow, now: DateTime<Utc>) -> bool {
+        row_alg(row, self.config.alg).ok() == Some(self.config.alg)
+            && row.created_at <= now
+            && row.expires_at.is_none_or(|e| e > now)
+    }
+
+    fn published(&self, row: &KeyRow, now: DateTime<Utc>) -> bool {
+        let grace = Duration::from_std(self.config.grace_period).unwrap_or(Duration::days(30));
+        row.expires_at.is_none_or(|e| e + grace > now)
+    }
+
+    /// Opens a row's private key.
+    pub fn open(&self, row: &KeyRow) -> Result<KeyPair, KeyError> {
+        let alg = row_alg(row, self.config.alg)?;
+        let text = if row.private_key.trim_start().starts_with('{') {
+            zeroize::Zeroizing::new(row.private_key.clone())
+        } else {
+            self.ring
+                .open(&row.private_key)
+                .map_err(|reason| KeyError::Undecryptable {
+                    kid: row.id.clone(),
+                    reason,
+                })?
+        };
+        KeyPair::from_jwk(&text, Some(alg))
+            .map(|k| k.with_kid(row.id.clone()))
+            .map_err(|e| KeyError::Invalid {
+                kid: row.id.clone(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Decrypts every key that can still sign or is still published, once: a secret that cannot
+    /// open them stops the start with a message naming the key, instead of failing requests later.
+    pub async fn self_test(&self) -> Result<usize, KeyError> {
+        let now = self.now();
+        let mut checked = 0;
+        for row in self.store.list_keys().await? {
+            if self.published(&row, now) {
+                self.open(&row)?;
+                checked += 1;
+            }
+        }
+        Ok(checked)
+    }
+
+    /// Re-reads the key table and rebuilds the signing key and the JWKS document.
+    pub async fn reload(&self) -> Result<(), KeyError> {
+        let fingerprint = self.store.keys_fingerprint().await?;
+        let rows = self.store.list_keys().await?;
+        let now = self.now();
+        let mut keys = Vec::new();
+        for row in rows.iter().filter(|r| self.published(r, now)) {
+            let alg = row_alg(row, self.config.alg)?;
+            let jwk: Value =
+                serde_json::from_str(&row.public_key).map_err(|e| KeyError::Invalid {
+                    kid: row.id.clone(),
+                    reason: e.to_string(),
+                })?;
+            match PublicKey::from_jwk_value_for(&jwk, alg) {
+                Ok(key) => keys.push(key.with_kid(row.id.clone()).to_jwk()),
+                Err(e) => {
+                    tracing::error!(kid = %row.id, error = %e, "stored public key is invalid; not published")
+                }
+            }
+        }
+        let signing_row = rows
+            .iter()
+            .filter(|r| self.may_sign(r, now))
+            .max_by_key(|r| (r.created_at, r.id.clone()));
+        let signing = match signing_row {
+            Some(row) => Some(Arc::new(SigningKey {
+                pair: self.open(row)?,
+                until: row.expires_at,
+            })),
+            None => None,
+        };
+        // The next change: the current key's expiry or a published key that starts later.
+        let next_change = rows
+            .iter()
+            .filter(|r| r.created_at > now && self.published(r, now))
+            .map(|r| r.created_at)
+            .chain(signing.as_ref().and_then(|s| s.until))
+            .min();
+        let snapshot = Snapshot {
+            fingerprint,
+            signing,
+            published: keys.len(),
+            jwks: Arc::new(document(&keys, next_change)),
+        };
+        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snapshot);
+        Ok(())
+    }
+
+    /// Reloads when another process changed the key table (a cheap fingerprint query).
+    pub async fn refresh_if_changed(&self) -> Result<bool, KeyError> {
+        let fingerprint = self.store.keys_fingerprint().await?;
+        if fingerprint == self.current().fingerprint {
+            return Ok(false);
+        }
+        self.reload().await?;
+        Ok(true)
+    }
+
+    /// The signing key, created on first need (never twice).
+    pub async fn signing_key(&self) -> Result<Arc<SigningKey>, KeyError> {
+        let now = self.now();
+        if let Some(key) = self
+            .current()
+            .signing
+            .clone()
+            .filter(|k| k.until.is_none_or(|u| u > now))
+        {
+            return Ok(key);
+        }
+        let _single_flight = self.minting.lock().await;
+        self.reload().await?;
+        let now = self.now();
+        if let Some(key) = self
+            .current()
+            .signing
+            .clone()
+            .filter(|k| k.until.is_none_or(|u| u > now))
+        {
+            return Ok(key);
+        }
+        self.mint(now).await?;
+        self.reload().await?;
+        self.current()
+            .signing
+            .clone()
+            .ok_or_else(|| KeyError::Generation("no signing key after creating one".into()))
+    }
+
+    /// The published key set; creates the first key when there is none (as Better Auth does).
+    pub async fn jwks(&self) -> Result<Arc<JwksDocument>, KeyError> {
+        let snapshot = self.current();
+        if snapshot.published > 0 {
+            return Ok(snapshot.jwks.clone());
+        }
+        self.signing_key().await?;
+        Ok(self.current().jwks.clone())
+    }
+
+    /// The JWKS document held in memory, without touching the database.
+    pub fn cached_jwks(&self) -> Option<Arc<JwksDocument>> {
+        let snapshot = self.current();
+        (snapshot.published > 0).then(|| snapshot.jwks.clone())
+    }
+
+    /// How long verifiers may cache the key set: the configured max-age, but never past the next
+    /// change of signing key.
+    pub fn cache_max_age(&self, doc: &JwksDocument) -> StdDuration {
+        let max = self.config.jwks_max_age;
+        match doc.next_change {
+            Some(at) => (at - self.now())
+                .to_std()
+                .map_or(StdDuration::ZERO, |left| left.min(max)),
+            None => max,
+        }
+    }
+
+    /// Generates a key (off the async threads: RSA takes up to a second) and inserts it unless
+    /// another process did so first.
+    async fn mint(&self, now: DateTime<Utc>) -> Result<(), KeyError> {
+        let alg = self.config.alg;
+        let bits = self.config.rsa_bits;
+        let pair = tokio::task::spawn_blocking(move || KeyPair::generate_with_rsa_bits(alg, bits))
+            .await
+            .map_err(|e| KeyError::Generation(e.to_string()))?
+            .map_err(|e| KeyError::Generation(e.to_string()))?;
+        let row = self.row_for(&pair, now)?;
+        // Another process may have created a key a moment "later" by its clock than ours: any
+        // key of this alg that starts within a minute of now counts as present.
+        let skew = now + Duration::seconds(60);
+        let inserted = self
+            .store
+            .insert_key_if(&row, |rows| {
+                !rows
+                    .iter()
+                    .any(|r| self.may_sign(r, skew) && r.expires_at.is_none_or(|e| e > now))
+            })
+            .await?;
+        if inserted {
+            tracing::info!(kid = %row.id, %alg, "created a signing key");
+        }
+        Ok(())
+    }
+
+    /// The `jwks` row for a new key: id = RFC 7638 thumbprint, public JWK as `jose` exports it,
+    /// private JWK sealed (or plain when encryption is off).
+    fn row_for(&self, pair: &KeyPair, now: DateTime<Utc>) -> Result<KeyRow, KeyError> {
+        let mut public = pair.public_key().to_jwk();
+        if let Some(map) = public.as_object_mut() {
+            for member in ["alg", "kid", "use"] {
+                map.remove(member);
+            }
+        }
+        let private = pair
+            .to_private_jwk()
+            .map_err(|e| KeyError::Generation(e.to_string()))?;
+        let private_key = if self.config.encrypt_private_keys {
+            self.ring
+                .seal(&private)
+                .map_err(|e| KeyError::Generation(e.to_string()))?
+        } else {
+            private.to_string()
+        };
+        let expires_at = self
+            .config
+            .rotation_interval
+            .and_then(|i| Duration::from_std(i).ok())
+            .map(|i| now + i);
+        Ok(KeyRow {
+            id: pair.public_key().thumbprint(),
+            crv: public.get("crv").and_then(Value::as_str).map(str::to_owned),
+            public_key: public.to_string(),
+            private_key,
+            created_at: now,
+            expires_at,
+            alg: Some(pair.alg().to_string()),
+        })
+    }
+}

@@ -1,0 +1,385 @@
+//! JWT issuing: `/token`, `set-auth-jwt`, `/jwks` — Better Auth's plugin checklist (reference §7,
+//! the items that apply) over all five algorithms × key encryption on/off, on every engine; key
+//! creation under concurrency; faults.
+
+use serde_json::{Value, json};
+use sigil_jose::{Alg, JwkSet, Validation, b64, verify_jwt};
+
+use crate::harness::{Engine, TestServer, engines};
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+async fn bearer_for(s: &TestServer, email: &str) -> (String, Value) {
+    let r = s.sign_up(email, "correct horse").await;
+    assert_eq!(r.status(), 200);
+    let bearer = r.headers()["set-auth-token"].to_str().unwrap().to_owned();
+    let body: Value = r.json().await.unwrap();
+    (bearer, body["user"].clone())
+}
+
+async fn get_token(s: &TestServer, bearer: &str) -> reqwest::Response {
+    s.client
+        .get(s.url("/token"))
+        .header("authorization", format!("Bearer {bearer}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn jwks(s: &TestServer) -> (Value, JwkSet) {
+    let r = s.client.get(s.url("/jwks")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    (
+        serde_json::from_str(&text).unwrap(),
+        JwkSet::from_json(text.as_bytes()).unwrap(),
+    )
+}
+
+fn header_of(token: &str) -> Value {
+    serde_json::from_slice(&b64::decode(token.split('.').next().unwrap()).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn every_alg_with_and_without_encryption() {
+    for engine in engines() {
+        for alg in Alg::SIGNING {
+            for encrypted in [true, false] {
+                let case = format!("{engine:?} {alg} encrypted={encrypted}");
+                let s = TestServer::start(&engine, |c| {
+                    c.jwt.alg = Some(alg.to_string());
+                    c.jwks.disable_private_key_encryption = Some(!encrypted);
+                })
+                .await;
+                let (bearer, user) = bearer_for(&s, "a@b.co").await;
+
+                // /token (§7 items 2, 8)
+                let r = get_token(&s, &bearer).await;
+                assert_eq!(r.status(), 200, "{case}");
+                assert_eq!(r.headers()["cache-control"], "no-store");
+                let token = r.json::<Value>().await.unwrap()["token"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                let header = header_of(&token);
+                assert_eq!(header["alg"], alg.as_str(), "{case}");
+                assert_eq!(header["typ"], "JWT");
+
+                // /jwks (items 3, 6): kty, crv, alg, member lengths, public members only.
+                let (doc, set) = jwks(&s).await;
+                let key = &doc["keys"][0];
+                assert_eq!(doc["keys"].as_array().unwrap().len(), 1, "{case}");
+                assert_eq!(key["alg"], alg.as_str());
+                assert_eq!(key["use"], "sig");
+                assert_eq!(key["kid"], header["kid"]);
+                let len = |m: &str| key[m].as_str().unwrap().len();
+                match alg {
+                    Alg::EdDSA => assert_eq!(
+                        (key["kty"].as_str(), key["crv"].as_str(), len("x")),
+                        (Some("OKP"), Some("Ed25519"), 43)
+                    ),
+                    Alg::ES256 => assert_eq!(
+                        (key["crv"].as_str(), len("x"), len("y")),
+                        (Some("P-256"), 43, 43)
+                    ),
+                    Alg::ES512 => assert_eq!(
+                        (key["crv"].as_str(), len("x"), len("y")),
+                        (Some("P-521"), 88, 88)
+                    ),
+                    _ => assert_eq!((key["kty"].as_str(), len("n")), (Some("RSA"), 342)),
+                }
+                for private in ["d", "p", "q", "dp", "dq", "qi"] {
+                    assert!(key.get(private).is_none(), "{case}: {private} published");
+                }
+
+                // Verifies against the JWKS with iss and aud (items 4, 10); sub = user id (5, 11).
+                let origin = s.origin();
+                let policy = Validation::new([alg]).issuer(&origin).audience(&origin);
+                let claims = verify_jwt(&token, &set, &policy, now()).unwrap();
+                assert_eq!(claims.sub.as_deref(), user["id"].as_str(), "{case}");
+                assert_eq!(claims.extra()["id"], user["id"]);
+                assert_eq!(claims.extra()["email"], "a@b.co");
+                assert_eq!(claims.exp.unwrap() - claims.iat.unwrap(), 900);
+
+                // set-auth-jwt on get-session (items 1, 9), verifiable the same way.
+                let r = s
+                    .client
+                    .get(s.url("/get-session"))
+                    .header("authorization", format!("Bearer {bearer}"))
+                    .send()
+                    .await
+                    .unwrap();
+                let jwt = r.headers()["set-auth-jwt"].to_str().unwrap().to_owned();
+                let exposed = r.headers()["access-control-expose-headers"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                assert!(exposed.contains("set-auth-jwt"), "{exposed}");
+                verify_jwt(&jwt, &set, &policy, now()).unwrap();
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn token_needs_a_session_and_never_accepts_a_jwt() {
+    for engine in engines() {
+        let s = TestServer::start(&engine, |_| {}).await;
+        let r = s.client.get(s.url("/token")).send().await.unwrap();
+        assert_eq!(r.status(), 401);
+        assert_eq!(
+            r.json::<Value>().await.unwrap(),
+            json!({"message": "Unauthorized", "code": "UNAUTHORIZED"})
+        );
+        let (bearer, _) = bearer_for(&s, "a@b.co").await;
+        let token = get_token(&s, &bearer).await.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // The JWT itself is not a session credential, for /token or get-session.
+        let r = get_token(&s, &token).await;
+        assert_eq!(r.status(), 401);
+        let r = s
+            .client
+            .get(s.url("/get-session"))
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.headers().get("set-auth-jwt").is_none());
+        assert_eq!(r.text().await.unwrap(), "null");
+        // No session, no set-auth-jwt.
+        let r = s.client.get(s.url("/get-session")).send().await.unwrap();
+        assert!(r.headers().get("set-auth-jwt").is_none());
+        // Server-only: there is no HTTP route for signing arbitrary payloads (§7 item 14).
+        assert_eq!(
+            s.client
+                .post(s.url("/sign-jwt"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            404
+        );
+    }
+}
+
+#[tokio::test]
+async fn jwks_caching_headers() {
+    let s = TestServer::start(&Engine::Sqlite, |c| {
+        c.jwks.max_age = Some(sigil_server::config::TimeSpan::Seconds(120))
+    })
+    .await;
+    let r = s.client.get(s.url("/jwks")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "public, max-age=120");
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with('"') && etag.ends_with('"') && etag.len() > 10);
+    let r = s
+        .client
+        .get(s.url("/jwks"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    assert_eq!(r.headers()["etag"], etag.as_str());
+    assert!(r.text().await.unwrap().is_empty());
+    let r = s
+        .client
+        .get(s.url("/jwks"))
+        .header("if-none-match", "\"other\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // A configured path replaces /jwks (§7 item 27).
+    let moved = TestServer::start(&Engine::Sqlite, |c| {
+        c.jwks.path = Some("/.well-known/jwks.json".into())
+    })
+    .await;
+    assert_eq!(
+        moved
+            .client
+            .get(moved.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        moved
+            .client
+            .get(moved.url("/jwks"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn concurrent_first_requests_create_one_key() {
+    for engine in engines() {
+        let s = TestServer::start(&engine, |c| c.jwt.alg = Some("ES256".into())).await;
+        let (bearer, _) = bearer_for(&s, "a@b.co").await;
+        let mut requests = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let (client, url, auth) = (
+                s.client.clone(),
+                s.url("/token"),
+                format!("Bearer {bearer}"),
+            );
+            requests.spawn(async move {
+                client
+                    .get(url)
+                    .header("authorization", auth)
+                    .send()
+                    .await
+                    .unwrap()
+            });
+        }
+        let mut kids = std::collections::BTreeSet::new();
+        while let Some(r) = requests.join_next().await {
+            let r = r.unwrap();
+            assert_eq!(r.status(), 200);
+            let token = r.json::<Value>().await.unwrap()["token"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            kids.insert(header_of(&token)["kid"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(kids.len(), 1, "{engine:?}: {kids:?}");
+        let (doc, _) = jwks(&s).await;
+        assert_eq!(doc["keys"].as_array().unwrap().len(), 1, "{engine:?}");
+    }
+}
+
+#[tokio::test]
+async fn two_servers_on_one_database_create_one_key() {
+    for engine in engines() {
+        let url = TestServer::fresh_database(&engine).await;
+        let (a, b) = tokio::join!(
+            TestServer::start(&engine, |c| c.database_url = Some(url.clone())),
+            TestServer::start(&engine, |c| c.database_url = Some(url.clone())),
+        );
+        let (bearer, _) = bearer_for(&a, "a@b.co").await;
+        let (ta, tb) = tokio::join!(get_token(&a, &bearer), get_token(&b, &bearer));
+        let ka =
+            header_of(ta.json::<Value>().await.unwrap()["token"].as_str().unwrap())["kid"].clone();
+        let kb =
+            header_of(tb.json::<Value>().await.unwrap()["token"].as_str().unwrap())["kid"].clone();
+        assert_eq!(ka, kb, "{engine:?}");
+        assert_eq!(jwks(&a).await.0["keys"].as_array().unwrap().len(), 1);
+        assert_eq!(jwks(&b).await.0["keys"].as_array().unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn changed_alg_gets_its_own_key_and_old_tokens_still_verify() {
+    for engine in engines() {
+        let url = TestServer::fresh_database(&engine).await;
+        let public = Some("https://auth.example.test".to_owned());
+        let first = TestServer::start(&engine, |c| {
+            c.database_url = Some(url.clone());
+            c.base_url = public.clone();
+        })
+        .await;
+        let (bearer, _) = bearer_for(&first, "a@b.co").await;
+        let old = get_token(&first, &bearer)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(header_of(&old)["alg"], "EdDSA");
+        drop(first);
+        let second = TestServer::start(&engine, |c| {
+            c.database_url = Some(url.clone());
+            c.base_url = public.clone();
+            c.jwt.alg = Some("ES256".into());
+        })
+        .await;
+        let new = get_token(&second, &bearer)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(header_of(&new)["alg"], "ES256");
+        let (doc, set) = jwks(&second).await;
+        assert_eq!(doc["keys"].as_array().unwrap().len(), 2, "{engine:?}");
+        let origin = second.origin();
+        let policy = Validation::new([Alg::EdDSA, Alg::ES256])
+            .issuer(&origin)
+            .audience(&origin);
+        verify_jwt(&old, &set, &policy, now()).unwrap();
+        verify_jwt(&new, &set, &policy, now()).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn wrong_secret_refuses_to_start_with_the_key_named() {
+    for engine in engines() {
+        let url = TestServer::fresh_database(&engine).await;
+        let first = TestServer::start(&engine, |c| c.database_url = Some(url.clone())).await;
+        let (doc, _) = jwks(&first).await;
+        let kid = doc["keys"][0]["kid"].as_str().unwrap().to_owned();
+        let err = TestServer::try_start(&engine, |c| {
+            c.database_url = Some(url.clone());
+            c.secret = Some("a-different-secret-Q8vF2lMz7Xt1Rb9nK4pW6sY0cH3j".into());
+        })
+        .await
+        .err()
+        .expect("start must be refused");
+        let message = err.to_string();
+        assert!(message.contains(&kid), "{message}");
+        assert!(message.contains("secret"), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn database_down_jwks_from_memory_token_503() {
+    use crate::harness::{Proxy, fresh_pg_database};
+    let Some(admin) = engines().into_iter().find_map(|e| match e {
+        Engine::Postgres(url) => Some(url),
+        Engine::Sqlite => None,
+    }) else {
+        return; // reported as SKIPPED by engines()
+    };
+    let db_url = fresh_pg_database(&admin).await;
+    let (prefix, rest) = db_url.rsplit_once('@').unwrap();
+    let (host_port, db) = rest.split_once('/').unwrap();
+    let target = tokio::net::lookup_host(host_port)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = Proxy::start(target).await;
+    let via_proxy = format!("{prefix}@127.0.0.1:{}/{db}", proxy.port);
+    let s = TestServer::start(&Engine::Sqlite, |c| {
+        c.database_url = Some(via_proxy);
+        c.database_timeout_secs = Some(1);
+    })
+    .await;
+    let (bearer, _) = bearer_for(&s, "a@b.co").await;
+    assert_eq!(get_token(&s, &bearer).await.status(), 200);
+    proxy.set_up(false);
+    let r = s.client.get(s.url("/jwks")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the key set is served from memory");
+    let r = get_token(&s, &bearer).await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["code"],
+        "DATABASE_UNAVAILABLE"
+    );
+    proxy.set_up(true);
+}
