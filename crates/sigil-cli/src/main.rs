@@ -24,6 +24,32 @@ enum Command {
     Serve(ServerArgs),
     /// Create or update the database tables, then exit.
     Migrate(ServerArgs),
+    /// Manage signing keys (works while servers run; they pick changes up within seconds).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Every key: kid, alg, state (next, current, retired, expired), created, expires.
+    List,
+    /// Publish a new key now; it signs after the publish lead (max-age + 1 min), or at once with --now.
+    Rotate {
+        /// Switch immediately (verifiers with a cached key set will refetch on the unknown kid).
+        #[arg(long)]
+        now: bool,
+    },
+    /// Remove a key: gone from the key set and from signing at once.
+    Revoke {
+        /// The key id.
+        kid: String,
+    },
+    /// Re-encrypt every private key under the current secret.
+    Rewrap,
 }
 
 /// Settings from the command line; they override `sigil.toml` and the environment.
@@ -162,6 +188,61 @@ async fn serve(args: ServerArgs) -> Result<()> {
     Ok(())
 }
 
+async fn keys(action: KeysAction, args: ServerArgs) -> Result<()> {
+    let config = args.config()?;
+    let auth = Auth::builder(config)
+        .build()
+        .await
+        .context("opening the key store")?;
+    let keys = auth.keys();
+    match action {
+        KeysAction::List => {
+            println!(
+                "{:<44} {:<6} {:<8} {:<25} {}",
+                "KID", "ALG", "STATE", "CREATED", "EXPIRES"
+            );
+            for (row, state) in keys.list().await? {
+                println!(
+                    "{:<44} {:<6} {:<8} {:<25} {}",
+                    row.id,
+                    row.alg.as_deref().unwrap_or("-"),
+                    state,
+                    sigil_server::store::iso(row.created_at),
+                    row.expires_at
+                        .map_or_else(|| "-".to_owned(), sigil_server::store::iso),
+                );
+            }
+        }
+        KeysAction::Rotate { now } => {
+            let kid = keys.rotate(now).await?;
+            if now {
+                println!("{kid} signs from now on");
+            } else {
+                println!(
+                    "{kid} is published and signs from {}",
+                    sigil_server::store::iso(chrono_now() + keys.publish_lead())
+                );
+            }
+        }
+        KeysAction::Revoke { kid } => {
+            if keys.revoke(&kid).await? {
+                println!("{kid} revoked");
+            } else {
+                anyhow::bail!("no key {kid}");
+            }
+        }
+        KeysAction::Rewrap => {
+            let changed = keys.rewrap().await?;
+            println!("{changed} key(s) re-encrypted under the current secret");
+        }
+    }
+    Ok(())
+}
+
+fn chrono_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
 async fn migrate(args: ServerArgs) -> Result<()> {
     let mut config = args.config()?;
     config.migrate = true;
@@ -181,5 +262,6 @@ async fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(args) => migrate(args).await,
+        Command::Keys { action, server } => keys(action, server).await,
     }
 }

@@ -107,6 +107,11 @@ impl Auth {
     pub fn store(&self) -> &Store {
         &self.state.store
     }
+
+    /// The signing keys (rotation, revocation, listing).
+    pub fn keys(&self) -> &keys::KeyManager {
+        &self.state.keys
+    }
 }
 
 impl AuthBuilder {

@@ -653,3 +653,55 @@ impl Store {
         .await
     }
 }
+
+impl Store {
+    /// Changes when a key stops signing.
+    pub async fn set_key_expiry(
+        &self,
+        id: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = r#"update "jwks" set "expiresAt" = $1 where "id" = $2"#;
+        self.timed(async {
+            let affected = match &self.pool {
+                Pool::Sqlite(p) => sqlx::query(SQL)
+                    .bind(iso(expires_at))
+                    .bind(id)
+                    .execute(p)
+                    .await?
+                    .rows_affected(),
+                Pool::Postgres(p) => sqlx::query(SQL)
+                    .bind(expires_at)
+                    .bind(id)
+                    .execute(p)
+                    .await?
+                    .rows_affected(),
+            };
+            Ok(affected > 0)
+        })
+        .await
+    }
+
+    /// Replaces a key's stored private key (re-encryption under another secret).
+    pub async fn set_key_private(&self, id: &str, private_key: &str) -> Result<bool, StoreError> {
+        const SQL: &str = r#"update "jwks" set "privateKey" = $1 where "id" = $2"#;
+        self.timed(async {
+            let affected = match &self.pool {
+                Pool::Sqlite(p) => sqlx::query(SQL)
+                    .bind(private_key)
+                    .bind(id)
+                    .execute(p)
+                    .await?
+                    .rows_affected(),
+                Pool::Postgres(p) => sqlx::query(SQL)
+                    .bind(private_key)
+                    .bind(id)
+                    .execute(p)
+                    .await?
+                    .rows_affected(),
+            };
+            Ok(affected > 0)
+        })
+        .await
+    }
+}

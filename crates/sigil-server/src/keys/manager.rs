@@ -319,16 +319,157 @@ impl KeyManager {
         }
     }
 
-    /// Generates a key (off the async threads: RSA takes up to a second) and inserts it unless
-    /// another process did so first.
-    async fn mint(&self, now: DateTime<Utc>) -> Result<(), KeyError> {
+    async fn generate(&self) -> Result<KeyPair, KeyError> {
         let alg = self.config.alg;
         let bits = self.config.rsa_bits;
-        let pair = tokio::task::spawn_blocking(move || KeyPair::generate_with_rsa_bits(alg, bits))
+        tokio::task::spawn_blocking(move || KeyPair::generate_with_rsa_bits(alg, bits))
             .await
             .map_err(|e| KeyError::Generation(e.to_string()))?
-            .map_err(|e| KeyError::Generation(e.to_string()))?;
-        let row = self.row_for(&pair, now)?;
+            .map_err(|e| KeyError::Generation(e.to_string()))
+    }
+
+    /// How long before a key stops signing its successor is published: a verifier that cached
+    /// the key set just before must have refetched it (max-age) — plus a minute of slack for the
+    /// key watch and clocks.
+    pub fn publish_lead(&self) -> Duration {
+        Duration::from_std(self.config.jwks_max_age).unwrap_or(Duration::minutes(5))
+            + Duration::minutes(1)
+    }
+
+    /// Rotation, run periodically: when the current key stops signing within the publish lead
+    /// and no successor exists, creates the successor now, starting when the current key ends.
+    /// A no-op without a rotation interval.
+    pub async fn maintain(&self) -> Result<(), KeyError> {
+        let Some(interval) = self
+            .config
+            .rotation_interval
+            .and_then(|i| Duration::from_std(i).ok())
+        else {
+            return Ok(());
+        };
+        let current = self.signing_key().await?;
+        let now = self.now();
+        let Some(until) = current.until else {
+            return Ok(());
+        };
+        if now < until - self.publish_lead() {
+            return Ok(());
+        }
+        let pair = self.generate().await?;
+        let row = self.row_for(&pair, until, Some(until + interval))?;
+        let alg = self.config.alg;
+        let inserted = self
+            .store
+            .insert_key_if(&row, |rows| {
+                !rows.iter().any(|r| {
+                    row_alg(r, alg).ok() == Some(alg)
+                        && r.created_at >= until - Duration::seconds(1)
+                })
+            })
+            .await?;
+        if inserted {
+            tracing::info!(kid = %row.id, starts = %crate::store::iso(until), "published the next signing key");
+        }
+        self.reload().await
+    }
+
+    /// Schedules a rotation: a new key is published now and takes over after the publish lead
+    /// (`immediate`: at once — verifiers with a cached key set will meet an unknown kid and
+    /// refetch). The current key keeps verifying for the grace period.
+    pub async fn rotate(&self, immediate: bool) -> Result<String, KeyError> {
+        let now = self.now();
+        let starts = if immediate {
+            now
+        } else {
+            now + self.publish_lead()
+        };
+        let current = self.signing_key().await.ok();
+        let pair = self.generate().await?;
+        let expires = self
+            .config
+            .rotation_interval
+            .and_then(|i| Duration::from_std(i).ok())
+            .map(|i| starts + i);
+        let row = self.row_for(&pair, starts, expires)?;
+        self.store.insert_key_if(&row, |_| true).await?;
+        if let Some(kid) = current.as_ref().and_then(|c| c.pair.kid()) {
+            self.store.set_key_expiry(kid, starts).await?;
+        }
+        self.reload().await?;
+        Ok(row.id)
+    }
+
+    /// Removes a key: gone from the key set and from signing at once. Tokens it signed no longer
+    /// verify once verifiers refetch.
+    pub async fn revoke(&self, kid: &str) -> Result<bool, KeyError> {
+        let removed = self.store.delete_key(kid).await?;
+        self.reload().await?;
+        Ok(removed)
+    }
+
+    /// Re-encrypts every private key under the current secret; returns how many changed.
+    pub async fn rewrap(&self) -> Result<usize, KeyError> {
+        let mut changed = 0;
+        for row in self.store.list_keys().await? {
+            if self.config.encrypt_private_keys && self.ring.is_current(&row.private_key) {
+                continue;
+            }
+            let pair = self.open(&row)?;
+            let private = pair
+                .to_private_jwk()
+                .map_err(|e| KeyError::Generation(e.to_string()))?;
+            let stored = if self.config.encrypt_private_keys {
+                self.ring
+                    .seal(&private)
+                    .map_err(|e| KeyError::Generation(e.to_string()))?
+            } else {
+                private.to_string()
+            };
+            if stored != row.private_key {
+                self.store.set_key_private(&row.id, &stored).await?;
+                changed += 1;
+            }
+        }
+        self.reload().await?;
+        Ok(changed)
+    }
+
+    /// Every stored key with its state at `now`, for `sigil keys list`.
+    pub async fn list(&self) -> Result<Vec<(KeyRow, &'static str)>, KeyError> {
+        let now = self.now();
+        let rows = self.store.list_keys().await?;
+        let current = rows
+            .iter()
+            .filter(|r| self.may_sign(r, now))
+            .max_by_key(|r| (r.created_at, r.id.clone()))
+            .map(|r| r.id.clone());
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let state = if Some(&r.id) == current.as_ref() {
+                    "current"
+                } else if r.created_at > now {
+                    "next"
+                } else if self.published(&r, now) {
+                    "retired"
+                } else {
+                    "expired"
+                };
+                (r, state)
+            })
+            .collect())
+    }
+
+    /// Generates a key and inserts it unless another process did so first.
+    async fn mint(&self, now: DateTime<Utc>) -> Result<(), KeyError> {
+        let alg = self.config.alg;
+        let pair = self.generate().await?;
+        let expires_at = self
+            .config
+            .rotation_interval
+            .and_then(|i| Duration::from_std(i).ok())
+            .map(|i| now + i);
+        let row = self.row_for(&pair, now, expires_at)?;
         // Another process may have created a key a moment "later" by its clock than ours: any
         // key of this alg that starts within a minute of now counts as present.
         let skew = now + Duration::seconds(60);
@@ -348,7 +489,12 @@ impl KeyManager {
 
     /// The `jwks` row for a new key: id = RFC 7638 thumbprint, public JWK as `jose` exports it,
     /// private JWK sealed (or plain when encryption is off).
-    fn row_for(&self, pair: &KeyPair, now: DateTime<Utc>) -> Result<KeyRow, KeyError> {
+    fn row_for(
+        &self,
+        pair: &KeyPair,
+        created_at: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<KeyRow, KeyError> {
         let mut public = pair.public_key().to_jwk();
         if let Some(map) = public.as_object_mut() {
             for member in ["alg", "kid", "use"] {
@@ -365,17 +511,12 @@ impl KeyManager {
         } else {
             private.to_string()
         };
-        let expires_at = self
-            .config
-            .rotation_interval
-            .and_then(|i| Duration::from_std(i).ok())
-            .map(|i| now + i);
         Ok(KeyRow {
             id: pair.public_key().thumbprint(),
             crv: public.get("crv").and_then(Value::as_str).map(str::to_owned),
             public_key: public.to_string(),
             private_key,
-            created_at: now,
+            created_at,
             expires_at,
             alg: Some(pair.alg().to_string()),
         })

@@ -34,6 +34,7 @@ pub fn engines() -> Vec<Engine> {
 
 pub struct TestServer {
     pub base: String,
+    pub auth: Auth,
     origin: String,
     offset_secs: Arc<AtomicI64>,
     pub client: reqwest::Client,
@@ -123,6 +124,7 @@ impl TestServer {
             .build()
             .await?;
         let app = axum::Router::new().nest(&config.base_path, auth.router());
+        let handle = auth.clone();
         tokio::spawn(async move {
             axum::serve(
                 listener,
@@ -133,6 +135,7 @@ impl TestServer {
         });
         Ok(TestServer {
             base,
+            auth: handle,
             origin,
             offset_secs,
             client: reqwest::Client::builder()

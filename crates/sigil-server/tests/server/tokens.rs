@@ -383,3 +383,137 @@ async fn database_down_jwks_from_memory_token_503() {
     );
     proxy.set_up(true);
 }
+
+/// Rotation with a controlled clock: the next key is published before it signs, no token ever
+/// carries a kid that was not already published, the retired key stays for the grace period and
+/// then leaves, revoke is immediate.
+#[tokio::test]
+async fn rotation_lifecycle() {
+    use chrono::Duration;
+    use sigil_server::config::TimeSpan;
+    for engine in engines() {
+        let s = TestServer::start(&engine, |c| {
+            c.jwks.rotation_interval = Some(TimeSpan::Text("1h".into()));
+            c.jwks.max_age = Some(TimeSpan::Text("5m".into()));
+            c.jwks.grace_period = Some(TimeSpan::Text("2h".into()));
+        })
+        .await;
+        let (bearer, _) = bearer_for(&s, "a@b.co").await;
+        let mut published = std::collections::BTreeSet::new();
+        let kids_of = |doc: &Value| -> Vec<String> {
+            doc["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["kid"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let token_kid = async || {
+            let t = get_token(&s, &bearer).await.json::<Value>().await.unwrap()["token"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            header_of(&t)["kid"].as_str().unwrap().to_owned()
+        };
+
+        let k1 = token_kid().await;
+        let doc = jwks(&s).await.0;
+        published.extend(kids_of(&doc));
+        assert_eq!(kids_of(&doc), vec![k1.clone()]);
+
+        // 50 minutes in: nothing to do yet.
+        s.advance(Duration::minutes(50));
+        s.auth.keys().maintain().await.unwrap();
+        assert_eq!(kids_of(&jwks(&s).await.0).len(), 1);
+        // 54 minutes in (within max-age + 1 min of the switch): the successor is published...
+        s.advance(Duration::minutes(4));
+        s.auth.keys().maintain().await.unwrap();
+        let r = s.client.get(s.url("/jwks")).send().await.unwrap();
+        let max_age: u64 = r.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .trim_start_matches("public, max-age=")
+            .parse()
+            .unwrap();
+        assert!(
+            max_age <= 6 * 60,
+            "cache lifetime bounded by the switch: {max_age}"
+        );
+        let doc: Value = r.json().await.unwrap();
+        published.extend(kids_of(&doc));
+        assert_eq!(kids_of(&doc).len(), 2, "{engine:?}");
+        let k2 = kids_of(&doc).into_iter().find(|k| *k != k1).unwrap();
+        // ...but does not sign yet.
+        assert_eq!(token_kid().await, k1);
+
+        // Past the hour: the successor signs; the old key is retired but still published.
+        s.advance(Duration::minutes(7));
+        let kid = token_kid().await;
+        assert_eq!(kid, k2);
+        assert!(
+            published.contains(&kid),
+            "a token carried a kid that was never published"
+        );
+        let doc = jwks(&s).await.0;
+        assert!(kids_of(&doc).contains(&k1));
+        let states: Vec<_> = s
+            .auth
+            .keys()
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(r, st)| (r.id, st))
+            .collect();
+        assert!(
+            states.contains(&(k1.clone(), "retired")) && states.contains(&(k2.clone(), "current")),
+            "{states:?}"
+        );
+
+        // After the grace period (2 h after k1 stopped signing), k1 leaves the key set.
+        s.advance(Duration::hours(2));
+        s.auth.keys().maintain().await.unwrap();
+        s.auth.keys().reload().await.unwrap();
+        let doc = jwks(&s).await.0;
+        assert!(
+            !kids_of(&doc).contains(&k1),
+            "{engine:?}: retired key still published after grace"
+        );
+
+        // Revoke is immediate: the current key disappears and a new one signs.
+        let current = token_kid().await;
+        assert!(s.auth.keys().revoke(&current).await.unwrap());
+        let doc = jwks(&s).await.0;
+        assert!(!kids_of(&doc).contains(&current));
+        let after = token_kid().await;
+        assert_ne!(after, current);
+        assert!(kids_of(&jwks(&s).await.0).contains(&after));
+    }
+}
+
+#[tokio::test]
+async fn scheduled_and_immediate_rotate() {
+    for engine in engines() {
+        let s = TestServer::start(&engine, |_| {}).await;
+        let (bearer, _) = bearer_for(&s, "a@b.co").await;
+        let kid = |t: String| header_of(&t)["kid"].as_str().unwrap().to_owned();
+        let token = async || {
+            get_token(&s, &bearer).await.json::<Value>().await.unwrap()["token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let k1 = kid(token().await);
+        let k2 = s.auth.keys().rotate(false).await.unwrap();
+        // Published now, signing only after the lead.
+        let doc = jwks(&s).await.0;
+        assert_eq!(doc["keys"].as_array().unwrap().len(), 2);
+        assert_eq!(kid(token().await), k1);
+        s.advance(s.auth.keys().publish_lead() + chrono::Duration::seconds(1));
+        assert_eq!(kid(token().await), k2);
+        let k3 = s.auth.keys().rotate(true).await.unwrap();
+        assert_eq!(kid(token().await), k3);
+        // Rewrap with the same secret changes nothing.
+        assert_eq!(s.auth.keys().rewrap().await.unwrap(), 0);
+    }
+}
