@@ -198,8 +198,7 @@ async fn keys(action: KeysAction, args: ServerArgs) -> Result<()> {
     match action {
         KeysAction::List => {
             println!(
-                "{:<44} {:<6} {:<8} {:<25} {}",
-                "KID", "ALG", "STATE", "CREATED", "EXPIRES"
+                "KID                                          ALG    STATE    CREATED                   EXPIRES"
             );
             for (row, state) in keys.list().await? {
                 println!(
