@@ -24,6 +24,7 @@ pub mod keys;
 pub mod password;
 mod routes;
 pub mod store;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -58,6 +59,18 @@ fn spawn_key_watch(manager: std::sync::Weak<keys::KeyManager>, every: std::time:
 /// The clock the server reads; tests replace it to control expiry.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
+/// Why [`Auth::verify_jwt`] refused a token.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The token is invalid (the code says why).
+    #[error(transparent)]
+    Token(#[from] sigil_jose::Error),
+    /// The keys could not be loaded.
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
+}
+
 /// Why the server could not start.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -80,6 +93,7 @@ pub struct Auth {
 pub struct AuthBuilder {
     config: Config,
     clock: Clock,
+    hooks: routes::Hooks,
 }
 
 impl Auth {
@@ -88,6 +102,7 @@ impl Auth {
         AuthBuilder {
             config,
             clock: Arc::new(Utc::now),
+            hooks: routes::Hooks::default(),
         }
     }
 
@@ -112,6 +127,44 @@ impl Auth {
     pub fn keys(&self) -> &keys::KeyManager {
         &self.state.keys
     }
+
+    /// Signs any claims with the current key (Better Auth's server-only `signJWT`; no HTTP
+    /// route). `exp`, `iss` and `aud` are filled in when absent; no `iat` is added.
+    pub async fn sign_jwt(
+        &self,
+        payload: serde_json::Map<String, serde_json::Value>,
+        overrides: tokens::SignOverrides,
+    ) -> Result<String, keys::KeyError> {
+        let key = self.state.keys.signing_key().await?;
+        let claims = tokens::apply_claim_rules(
+            payload,
+            &self.state.config.tokens,
+            &overrides,
+            self.state.now(),
+        );
+        sigil_jose::sign_jwt(&key.pair, &claims)
+            .map_err(|e| keys::KeyError::Generation(e.to_string()))
+    }
+
+    /// Verifies a token issued here (Better Auth's server-only `verifyJWT`): a published key, the
+    /// configured issuer and audience, `exp`/`nbf`, and a `sub`.
+    pub async fn verify_jwt(&self, token: &str) -> Result<sigil_jose::Claims, VerifyError> {
+        let keys = self.state.keys.published_set().await?;
+        let algs: Vec<sigil_jose::Alg> =
+            keys.keys().iter().map(sigil_jose::PublicKey::alg).collect();
+        let tokens = &self.state.config.tokens;
+        let mut policy = sigil_jose::Validation::new(algs).issuer(tokens.issuer.clone());
+        for aud in &tokens.audience {
+            policy = policy.audience(aud.clone());
+        }
+        let claims = sigil_jose::verify_jwt(token, &keys, &policy, self.state.now().timestamp())?;
+        if claims.sub.as_deref().is_none_or(str::is_empty) {
+            return Err(VerifyError::Token(sigil_jose::Error::ClaimsInvalid(
+                "\"sub\" is required".into(),
+            )));
+        }
+        Ok(claims)
+    }
 }
 
 impl AuthBuilder {
@@ -119,6 +172,30 @@ impl AuthBuilder {
     #[must_use]
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Custom claims for session tokens (Better Auth's `definePayload`): the returned map replaces
+    /// the default payload (the public user object); `sub`, `exp`, `iss` and `aud` follow the
+    /// usual rules (a payload may set `exp`/`iss`/`aud`, never `sub`).
+    #[must_use]
+    pub fn define_payload<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(store::User, store::Session) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = serde_json::Map<String, serde_json::Value>> + Send + 'static,
+    {
+        self.hooks.payload = Some(Arc::new(move |u, s| Box::pin(hook(u, s))));
+        self
+    }
+
+    /// The `sub` of session tokens (Better Auth's `getSubject`); `None` falls back to the user id.
+    #[must_use]
+    pub fn subject<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(store::User, store::Session) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<String>> + Send + 'static,
+    {
+        self.hooks.subject = Some(Arc::new(move |u, s| Box::pin(hook(u, s))));
         self
     }
 
@@ -151,7 +228,13 @@ impl AuthBuilder {
         }
         spawn_key_watch(Arc::downgrade(&manager), KEY_WATCH_INTERVAL);
         Ok(Auth {
-            state: Arc::new(routes::State::new(self.config, store, self.clock, manager)),
+            state: Arc::new(routes::State::new(
+                self.config,
+                store,
+                self.clock,
+                manager,
+                self.hooks,
+            )),
         })
     }
 }

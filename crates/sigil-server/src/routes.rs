@@ -31,7 +31,15 @@ const SHORT_SESSION_DAYS: i64 = 1;
 /// How old a session gets before its expiry slides (Better Auth's `updateAge`).
 const UPDATE_AGE_DAYS: i64 = 1;
 
+/// The claims hooks of session tokens.
+#[derive(Clone, Default)]
+pub(crate) struct Hooks {
+    pub(crate) payload: Option<crate::tokens::PayloadHook>,
+    pub(crate) subject: Option<crate::tokens::SubjectHook>,
+}
+
 pub(crate) struct State {
+    hooks: Hooks,
     pub(crate) config: Config,
     pub(crate) store: Store,
     cookies: CookieSigner,
@@ -46,8 +54,15 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn new(config: Config, store: Store, clock: Clock, keys: Arc<KeyManager>) -> Self {
+    pub(crate) fn new(
+        config: Config,
+        store: Store,
+        clock: Clock,
+        keys: Arc<KeyManager>,
+        hooks: Hooks,
+    ) -> Self {
         State {
+            hooks,
             keys,
             jwt_header_failures: std::sync::atomic::AtomicU64::new(0),
             cookies: CookieSigner::new(&config.secret, config.secure_cookies()),
@@ -62,7 +77,7 @@ impl State {
         }
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         (self.clock)()
     }
 }
@@ -481,7 +496,7 @@ async fn get_session(
             .refresh_session(&session.id, session.expires_at, now)
             .await?;
     }
-    let jwt = match issue_token(&state, &user).await {
+    let jwt = match issue_token(&state, &user, &session).await {
         Ok(jwt) => HeaderValue::from_str(&jwt).ok(),
         Err(e) => {
             // A key problem never turns get-session into an error: the header is left out.
@@ -532,36 +547,18 @@ async fn sign_out(
     Ok(response)
 }
 
-/// The claims of a session token: Better Auth's default payload (the public user object) with
-/// `iat`, `sub` = user id, `exp`, `iss` and `aud`.
-fn session_claims(
-    state: &State,
-    user: &User,
-    now: DateTime<Utc>,
-) -> serde_json::Map<String, serde_json::Value> {
-    use serde_json::Value;
-    let tokens = &state.config.tokens;
-    let iat = now.timestamp();
-    let mut claims = serde_json::Map::new();
-    claims.insert("iat".into(), Value::from(iat));
-    if let Ok(Value::Object(view)) = serde_json::to_value(user_view(user)) {
-        claims.extend(view);
-    }
-    claims.insert("sub".into(), Value::String(user.id.clone()));
-    let lifetime = i64::try_from(tokens.expiration.as_secs()).unwrap_or(900);
-    claims.insert("exp".into(), Value::from(iat.saturating_add(lifetime)));
-    claims.insert("iss".into(), Value::String(tokens.issuer.clone()));
-    let aud = match tokens.audience.as_slice() {
-        [one] => Value::String(one.clone()),
-        many => Value::Array(many.iter().cloned().map(Value::String).collect()),
-    };
-    claims.insert("aud".into(), aud);
-    claims
-}
-
-async fn issue_token(state: &State, user: &User) -> Result<String, KeyError> {
+async fn issue_token(state: &State, user: &User, session: &Session) -> Result<String, KeyError> {
     let key = state.keys.signing_key().await?;
-    let claims = session_claims(state, user, state.now());
+    let payload = match &state.hooks.payload {
+        Some(hook) => hook(user.clone(), session.clone()).await,
+        None => crate::tokens::default_payload(user),
+    };
+    let subject = match &state.hooks.subject {
+        Some(hook) => hook(user.clone(), session.clone()).await,
+        None => None,
+    }
+    .unwrap_or_else(|| user.id.clone());
+    let claims = crate::tokens::session_claims(payload, subject, &state.config.tokens, state.now());
     sigil_jose::sign_jwt(&key.pair, &claims).map_err(|e| KeyError::Generation(e.to_string()))
 }
 
@@ -590,7 +587,9 @@ async fn token(
     if session.expires_at <= state.now() {
         return Err(ErrorCode::Unauthorized.into());
     }
-    let jwt = issue_token(&state, &user).await.map_err(key_error)?;
+    let jwt = issue_token(&state, &user, &session)
+        .await
+        .map_err(key_error)?;
     let mut response = Json(sigil_proto::TokenResponse { token: jwt }).into_response();
     no_store(&mut response);
     Ok(response)

@@ -301,6 +301,15 @@ impl KeyManager {
         Ok(self.current().jwks.clone())
     }
 
+    /// The published keys as a verifier's key set.
+    pub async fn published_set(&self) -> Result<sigil_jose::JwkSet, KeyError> {
+        let doc = self.jwks().await?;
+        sigil_jose::JwkSet::from_json(doc.body.as_bytes()).map_err(|e| KeyError::Invalid {
+            kid: "-".into(),
+            reason: e.to_string(),
+        })
+    }
+
     /// The JWKS document held in memory, without touching the database.
     pub fn cached_jwks(&self) -> Option<Arc<JwksDocument>> {
         let snapshot = self.current();

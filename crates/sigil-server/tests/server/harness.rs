@@ -89,6 +89,15 @@ impl TestServer {
         engine: &Engine,
         tweak: impl FnOnce(&mut Settings),
     ) -> Result<TestServer, sigil_server::StartError> {
+        Self::start_with(engine, tweak, |b| b).await
+    }
+
+    /// Like [`TestServer::try_start`], with a hook on the builder (custom claims).
+    pub async fn start_with(
+        engine: &Engine,
+        tweak: impl FnOnce(&mut Settings),
+        customize: impl FnOnce(sigil_server::AuthBuilder) -> sigil_server::AuthBuilder,
+    ) -> Result<TestServer, sigil_server::StartError> {
         let dir = std::env::temp_dir().join(format!(
             "sigil-test-{}",
             sigil_server::ids::random_string(10)
@@ -117,12 +126,10 @@ impl TestServer {
         let origin = config.origin.clone();
         let offset_secs = Arc::new(AtomicI64::new(0));
         let offset = offset_secs.clone();
-        let auth = Auth::builder(config.clone())
-            .clock(Arc::new(move || {
-                Utc::now() + Duration::seconds(offset.load(Ordering::SeqCst))
-            }))
-            .build()
-            .await?;
+        let builder = Auth::builder(config.clone()).clock(Arc::new(move || {
+            Utc::now() + Duration::seconds(offset.load(Ordering::SeqCst))
+        }));
+        let auth = customize(builder).build().await?;
         let app = axum::Router::new().nest(&config.base_path, auth.router());
         let handle = auth.clone();
         tokio::spawn(async move {

@@ -517,3 +517,96 @@ async fn scheduled_and_immediate_rotate() {
         assert_eq!(s.auth.keys().rewrap().await.unwrap(), 0);
     }
 }
+
+#[tokio::test]
+async fn custom_claims_hooks() {
+    let s = TestServer::start_with(
+        &Engine::Sqlite,
+        |_| {},
+        |b| {
+            b.define_payload(|user, session| async move {
+                let mut claims = serde_json::Map::new();
+                claims.insert(
+                    "role".into(),
+                    json!(if user.email.starts_with("admin") {
+                        "admin"
+                    } else {
+                        "user"
+                    }),
+                );
+                claims.insert("permissions".into(), json!(["read", "write"]));
+                claims.insert("sid".into(), json!(session.id));
+                claims.insert("sub".into(), json!("an attempt to override sub"));
+                claims
+            })
+            .subject(|user, _| async move { Some(format!("user:{}", user.id)) })
+        },
+    )
+    .await
+    .unwrap();
+    let (bearer, user) = bearer_for(&s, "admin@b.co").await;
+    let token = get_token(&s, &bearer).await.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, set) = jwks(&s).await;
+    let origin = s.origin();
+    let claims = verify_jwt(
+        &token,
+        &set,
+        &Validation::new([Alg::EdDSA])
+            .issuer(&origin)
+            .audience(&origin),
+        now(),
+    )
+    .unwrap();
+    assert_eq!(
+        claims.sub,
+        Some(format!("user:{}", user["id"].as_str().unwrap()))
+    );
+    assert_eq!(claims.extra()["role"], "admin");
+    assert_eq!(claims.extra()["permissions"], json!(["read", "write"]));
+    assert!(
+        claims.extra().get("email").is_none(),
+        "the hook replaces the default payload"
+    );
+}
+
+#[tokio::test]
+async fn server_side_sign_and_verify() {
+    for alg in Alg::SIGNING {
+        let s = TestServer::start(&Engine::Sqlite, |c| c.jwt.alg = Some(alg.to_string())).await;
+        let origin = s.origin();
+        let payload: serde_json::Map<String, Value> =
+            serde_json::from_value(json!({"sub": "123", "custom": {"a": 1}, "iat": now()}))
+                .unwrap();
+        let token = s.auth.sign_jwt(payload, Default::default()).await.unwrap();
+        let claims = s.auth.verify_jwt(&token).await.unwrap();
+        assert_eq!(claims.sub.as_deref(), Some("123"));
+        assert_eq!(claims.iss.as_deref(), Some(origin.as_str()));
+        assert_eq!(claims.extra()["custom"], json!({"a": 1}));
+        let header = header_of(&token);
+        assert_eq!(header["alg"], alg.as_str());
+        let (doc, _) = jwks(&s).await;
+        assert!(
+            doc["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kid"] == header["kid"])
+        );
+        // An already-expired token can be signed (§7 item 12), and is refused on verification.
+        let old: serde_json::Map<String, Value> =
+            serde_json::from_value(json!({"sub": "123", "exp": 1000, "iat": 1000})).unwrap();
+        let expired = s.auth.sign_jwt(old, Default::default()).await.unwrap();
+        assert!(matches!(
+            s.auth.verify_jwt(&expired).await,
+            Err(sigil_server::VerifyError::Token(sigil_jose::Error::Expired))
+        ));
+        // No sub: refused.
+        let nosub: serde_json::Map<String, Value> =
+            serde_json::from_value(json!({"x": 1})).unwrap();
+        let t = s.auth.sign_jwt(nosub, Default::default()).await.unwrap();
+        assert!(s.auth.verify_jwt(&t).await.is_err());
+    }
+}
