@@ -223,17 +223,24 @@ impl KeyManager {
                 }
             }
         }
-        let signing_row = rows
-            .iter()
-            .filter(|r| self.may_sign(r, now))
-            .max_by_key(|r| (r.created_at, r.id.clone()));
-        let signing = match signing_row {
-            Some(row) => Some(Arc::new(SigningKey {
-                pair: self.open(row)?,
-                until: row.expires_at,
-            })),
-            None => None,
-        };
+        // The newest usable key signs. A row that cannot be opened (written under another secret,
+        // corrupted) is skipped and logged: it must not stop the other keys from working, nor keep
+        // a revoked key signing.
+        let mut candidates: Vec<&KeyRow> = rows.iter().filter(|r| self.may_sign(r, now)).collect();
+        candidates.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        let mut signing = None;
+        for row in candidates {
+            match self.open(row) {
+                Ok(pair) => {
+                    signing = Some(Arc::new(SigningKey {
+                        pair,
+                        until: row.expires_at,
+                    }));
+                    break;
+                }
+                Err(e) => tracing::error!(error = %e, "skipping an unusable signing key"),
+            }
+        }
         // The next change: the current key's expiry or a published key that starts later.
         let next_change = rows
             .iter()
@@ -485,9 +492,13 @@ impl KeyManager {
         let inserted = self
             .store
             .insert_key_if(&row, |rows| {
-                !rows
-                    .iter()
-                    .any(|r| self.may_sign(r, skew) && r.expires_at.is_none_or(|e| e > now))
+                // Only a key that can actually sign counts: an unreadable row must not block a
+                // replacement.
+                !rows.iter().any(|r| {
+                    self.may_sign(r, skew)
+                        && r.expires_at.is_none_or(|e| e > now)
+                        && self.open(r).is_ok()
+                })
             })
             .await?;
         if inserted {

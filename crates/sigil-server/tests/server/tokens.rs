@@ -610,3 +610,104 @@ async fn server_side_sign_and_verify() {
         assert!(s.auth.verify_jwt(&t).await.is_err());
     }
 }
+
+/// A key row written by Better Auth 1.7.25 (the Node peer), secret below, with `alg` cleared to
+/// look like a row from before Better Auth 1.7: Sigil signs with it and publishes it.
+const BA_SECRET: &str = "anchor-dev-secret-0123456789abcdef0123456789abcdef";
+const BA_KID: &str = "3ikONh7TpPt5JQIESmTv56dTS2oBJ2q6";
+const BA_PUBLIC: &str =
+    r#"{"crv":"Ed25519","x":"G1FcfvsILVardEgy6Vdhcw4rLtD1IJZR9xCxPnupe0I","kty":"OKP"}"#;
+const BA_PRIVATE: &str = "\"0cc369fb90a8d0681ceb10f389b478b3d6bac38368a5ee8c61c5c2af6d0bd19ad00c8a0a6792249e31508d008793589e7692f8b8a8128c4d6b3c4a3f3fa8dd714b45240c5728a2e2a8d595ebc56233d51d9b37c9bd1d1b7dda37819c7dac8e35700fb0654868c39613f4a43c082383e64c9c7e1789cd5c39a33fef357e3d4cb7d7768d26c681cea25498a0931c1bb7228865d1edb5449b0acdd03428a4041242fdc40cc3778f94b099\"";
+
+fn row(id: &str, public: &str, private: &str, alg: Option<&str>) -> sigil_server::store::KeyRow {
+    sigil_server::store::KeyRow {
+        id: id.into(),
+        public_key: public.into(),
+        private_key: private.into(),
+        created_at: chrono::Utc::now() - chrono::Duration::hours(1),
+        expires_at: None,
+        alg: alg.map(str::to_owned),
+        crv: None,
+    }
+}
+
+#[tokio::test]
+async fn signs_with_a_key_better_auth_wrote() {
+    for engine in engines() {
+        let s = TestServer::start(&engine, |c| c.secret = Some(BA_SECRET.into())).await;
+        s.auth
+            .store()
+            .insert_key_if(&row(BA_KID, BA_PUBLIC, BA_PRIVATE, None), |_| true)
+            .await
+            .unwrap();
+        s.auth.keys().reload().await.unwrap();
+        let (bearer, _) = bearer_for(&s, "a@b.co").await;
+        let token = get_token(&s, &bearer).await.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(header_of(&token)["kid"], BA_KID, "{engine:?}");
+        let (doc, set) = jwks(&s).await;
+        assert_eq!(doc["keys"][0]["kid"], BA_KID);
+        assert_eq!(doc["keys"][0]["alg"], "EdDSA");
+        let origin = s.origin();
+        verify_jwt(
+            &token,
+            &set,
+            &Validation::new([Alg::EdDSA])
+                .issuer(&origin)
+                .audience(&origin),
+            now(),
+        )
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_corrupt_key_row_does_not_stop_the_others() {
+    for engine in engines() {
+        let s = TestServer::start(&engine, |_| {}).await;
+        let (bearer, _) = bearer_for(&s, "a@b.co").await;
+        let token = async || get_token(&s, &bearer).await;
+        let first = token().await.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let k1 = header_of(&first)["kid"].as_str().unwrap().to_owned();
+        // A newer row that cannot be decrypted (another secret wrote it) appears.
+        let mut bad = row("corrupt-key", BA_PUBLIC, BA_PRIVATE, Some("EdDSA"));
+        bad.created_at = chrono::Utc::now();
+        s.auth.store().insert_key_if(&bad, |_| true).await.unwrap();
+        s.auth.keys().reload().await.unwrap();
+        let r = token().await;
+        assert_eq!(r.status(), 200);
+        let t = r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            header_of(&t)["kid"],
+            k1.as_str(),
+            "{engine:?}: the usable key keeps signing"
+        );
+        // get-session still answers 200 with its set-auth-jwt.
+        let r = s
+            .client
+            .get(s.url("/get-session"))
+            .header("authorization", format!("Bearer {bearer}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers().get("set-auth-jwt").is_some());
+        // Revoking the good key: a fresh key is made instead of falling back to the corrupt one.
+        s.auth.keys().revoke(&k1).await.unwrap();
+        let body = token().await.json::<Value>().await.unwrap();
+        let t = body["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{engine:?}: {body}"))
+            .to_owned();
+        let kid = header_of(&t)["kid"].as_str().unwrap().to_owned();
+        assert!(kid != k1 && kid != "corrupt-key", "{kid}");
+    }
+}
