@@ -104,6 +104,9 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// Secret for cookie signatures and key encryption (at least 32 characters).
     pub secret: Option<String>,
+    /// Versioned secrets, `"2:new-secret,1:old-secret"`, first = current (Better Auth's
+    /// `BETTER_AUTH_SECRETS`): new keys are encrypted under the first, older ones still open.
+    pub secrets: Option<String>,
     /// Extra origins allowed to call the API with credentials (`https://app.example.com`,
     /// `*.example.com`).
     pub trusted_origins: Option<Vec<String>>,
@@ -280,6 +283,7 @@ impl Settings {
             data_dir: get(&["SIGIL_DATA_DIR"]).map(PathBuf::from),
             database_url: get(&["SIGIL_DATABASE_URL"]),
             secret: get(&["SIGIL_SECRET", "BETTER_AUTH_SECRET"]),
+            secrets: get(&["SIGIL_SECRETS", "BETTER_AUTH_SECRETS"]),
             trusted_origins: get(&["SIGIL_TRUSTED_ORIGINS", "BETTER_AUTH_TRUSTED_ORIGINS"])
                 .map(list),
             trusted_proxies: proxies,
@@ -334,6 +338,7 @@ impl Settings {
             data_dir: other.data_dir.or(self.data_dir),
             database_url: other.database_url.or(self.database_url),
             secret: other.secret.or(self.secret),
+            secrets: other.secrets.or(self.secrets),
             trusted_origins: other.trusted_origins.or(self.trusted_origins),
             trusted_proxies: other.trusted_proxies.or(self.trusted_proxies),
             mode: other.mode.or(self.mode),
@@ -388,8 +393,12 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Database URL.
     pub database_url: String,
-    /// Current secret.
+    /// Current secret (cookie signatures; new keys are encrypted under it).
     pub secret: Secret,
+    /// Versioned secrets, current first (empty: the single `secret`).
+    pub secret_versions: Vec<(u32, Secret)>,
+    /// The plain secret that opens unversioned key envelopes when versioned secrets are used.
+    pub legacy_secret: Option<Secret>,
     /// Where the secret came from.
     pub secret_source: SecretSource,
     /// Trusted origins besides the base URL's.
@@ -460,9 +469,48 @@ impl Config {
                 "must start with sqlite: or postgres://",
             ));
         }
-        let (secret, secret_source) = match s.secret {
-            Some(secret) => (secret, SecretSource::Configured),
-            None => data_dir_secret(&data_dir)?,
+        let mut secret_versions = Vec::new();
+        for entry in s
+            .secrets
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            let (version, value) = entry
+                .split_once(':')
+                .and_then(|(v, value)| Some((v.trim().parse::<u32>().ok()?, value)))
+                .ok_or_else(|| {
+                    invalid(
+                        "secrets",
+                        "expected \"VERSION:SECRET,…\", e.g. \"2:new,1:old\"",
+                    )
+                })?;
+            check_secret(value, mode)?;
+            if secret_versions.iter().any(|(v, _)| *v == version) {
+                return Err(invalid(
+                    "secrets",
+                    format!("version {version} appears twice"),
+                ));
+            }
+            secret_versions.push((version, Secret::new(value)));
+        }
+        let (secret, secret_source, legacy_secret) = match (secret_versions.first(), s.secret) {
+            (Some((_, current)), legacy) => {
+                if let Some(l) = &legacy {
+                    check_secret(l, mode)?;
+                }
+                (
+                    current.expose().to_owned(),
+                    SecretSource::Configured,
+                    legacy.map(Secret::new),
+                )
+            }
+            (None, Some(secret)) => (secret, SecretSource::Configured, None),
+            (None, None) => {
+                let (secret, source) = data_dir_secret(&data_dir)?;
+                (secret, source, None)
+            }
         };
         check_secret(&secret, mode)?;
         for o in s.trusted_origins.iter().flatten() {
@@ -494,6 +542,8 @@ impl Config {
             data_dir,
             database_url,
             secret: Secret::new(secret),
+            secret_versions,
+            legacy_secret,
             secret_source,
             trusted_origins: s.trusted_origins.unwrap_or_default(),
             trusted_proxies: s.trusted_proxies.unwrap_or_default(),
@@ -891,6 +941,35 @@ mod tests {
             assert!(matches!(err, Err(ConfigError::Invalid { .. })), "{bad}");
         }
         assert!(toml::from_str::<Settings>("[jwt]\nalgo = \"EdDSA\"").is_err());
+    }
+
+    #[test]
+    fn versioned_secrets() {
+        let s = Settings {
+            secrets: Some(format!("2:{GOOD}x, 1:{GOOD}")),
+            secret: Some("legacy-secret-Q8vF2lMz7Xt1Rb9nK4pW6sY0cH3j".into()),
+            ..Settings::default()
+        };
+        let c = Config::from_settings(s).unwrap();
+        assert_eq!(c.secret.expose(), format!("{GOOD}x"));
+        assert_eq!(
+            c.secret_versions
+                .iter()
+                .map(|(v, _)| *v)
+                .collect::<Vec<_>>(),
+            vec![2, 1]
+        );
+        assert!(c.legacy_secret.is_some());
+        for bad in ["2", "x:abc", &format!("1:{GOOD},1:{GOOD}y"), "1:short"] {
+            let s = Settings {
+                secrets: Some(bad.to_owned()),
+                ..Settings::default()
+            };
+            assert!(
+                matches!(Config::from_settings(s), Err(ConfigError::Invalid { .. })),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

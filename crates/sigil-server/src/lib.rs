@@ -207,7 +207,15 @@ impl AuthBuilder {
         if self.config.migrate {
             store.migrate().await?;
         }
-        let ring = keys::SecretRing::single(self.config.secret.clone());
+        let ring = if self.config.secret_versions.is_empty() {
+            keys::SecretRing::single(self.config.secret.clone())
+        } else {
+            keys::SecretRing::versioned(
+                self.config.secret_versions.clone(),
+                self.config.legacy_secret.clone(),
+            )
+            .unwrap_or_else(|| keys::SecretRing::single(self.config.secret.clone()))
+        };
         let manager = Arc::new(keys::KeyManager::new(
             store.clone(),
             ring,

@@ -58,13 +58,13 @@ impl SecretRing {
 
     /// Versioned secrets (Better Auth's `secrets` / `BETTER_AUTH_SECRETS`, first = current) plus
     /// the plain `legacy` secret that opens unprefixed envelopes written before versioning.
-    pub fn versioned(ordered: Vec<(u32, Secret)>, legacy: Secret) -> Option<Self> {
+    pub fn versioned(ordered: Vec<(u32, Secret)>, legacy: Option<Secret>) -> Option<Self> {
         let (current_version, current) = ordered.first().cloned()?;
         Some(SecretRing {
             current,
             current_version: Some(current_version),
             versions: ordered.into_iter().collect(),
-            legacy: Some(legacy),
+            legacy,
         })
     }
 
@@ -201,7 +201,7 @@ mod tests {
                 (2, Secret::new("new-secret-0123456789abcdef0123456789ab")),
                 (1, Secret::new("old-secret-0123456789abcdef0123456789ab")),
             ],
-            Secret::new(BA_SECRET),
+            Some(Secret::new(BA_SECRET)),
         )
         .unwrap();
         let v2 = ring.seal(plain).unwrap();

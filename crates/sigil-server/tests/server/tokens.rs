@@ -711,3 +711,49 @@ async fn a_corrupt_key_row_does_not_stop_the_others() {
         assert!(kid != k1 && kid != "corrupt-key", "{kid}");
     }
 }
+
+#[tokio::test]
+async fn secret_rotation_with_versions_and_rewrap() {
+    const S1: &str = "first-secret-Q8vF2lMz7Xt1Rb9nK4pW6sY0cH3jD5gA";
+    const S2: &str = "second-secret-Z3kP9wQ2mV7xL1nR8tY4bC6dF0hJ5sG";
+    for engine in engines() {
+        let url = TestServer::fresh_database(&engine).await;
+        let first = TestServer::start(&engine, |c| {
+            c.database_url = Some(url.clone());
+            c.secret = Some(S1.into());
+        })
+        .await;
+        let kid = jwks(&first).await.0["keys"][0]["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        drop(first);
+        // New current secret (version 2), the old one kept as the legacy secret: starts, and
+        // rewrap moves the key under version 2.
+        let second = TestServer::start(&engine, |c| {
+            c.database_url = Some(url.clone());
+            c.secret = Some(S1.into());
+            c.secrets = Some(format!("2:{S2}"));
+        })
+        .await;
+        assert_eq!(second.auth.keys().rewrap().await.unwrap(), 1);
+        assert_eq!(second.auth.keys().rewrap().await.unwrap(), 0);
+        drop(second);
+        // The old secret can now go.
+        let third = TestServer::start(&engine, |c| {
+            c.database_url = Some(url.clone());
+            c.secrets = Some(format!("2:{S2}"));
+        })
+        .await;
+        let (bearer, _) = bearer_for(&third, "a@b.co").await;
+        let token = get_token(&third, &bearer)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(header_of(&token)["kid"], kid.as_str(), "{engine:?}");
+    }
+}
