@@ -24,12 +24,31 @@ enum Command {
     Serve(ServerArgs),
     /// Create or update the database tables, then exit.
     Migrate(ServerArgs),
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Manage signing keys (works while servers run; they pick changes up within seconds).
     Keys {
         #[command(subcommand)]
         action: KeysAction,
         #[command(flatten)]
         server: ServerArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Set additional fields declared in `[[user_fields]]`: `sigil user set ada@example.com role=admin`.
+    Set {
+        /// The user's email.
+        email: String,
+        /// FIELD=VALUE pairs (`null` clears a field).
+        #[arg(required = true)]
+        assignments: Vec<String>,
     },
 }
 
@@ -242,6 +261,38 @@ fn chrono_now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }
 
+async fn user(action: UserAction, args: ServerArgs) -> Result<()> {
+    let config = args.config()?;
+    let fields = config.user_fields.clone();
+    let auth = Auth::builder(config)
+        .build()
+        .await
+        .context("opening the database")?;
+    match action {
+        UserAction::Set { email, assignments } => {
+            let email = email.trim().to_lowercase();
+            for assignment in assignments {
+                let (name, text) = assignment
+                    .split_once('=')
+                    .with_context(|| format!("{assignment:?}: expected FIELD=VALUE"))?;
+                let field = fields.iter().find(|f| f.name == name).with_context(|| {
+                    let declared: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+                    format!("{name:?} is not a declared user field (declared: {declared:?}; see [[user_fields]] in sigil.toml)")
+                })?;
+                let value = field
+                    .kind
+                    .parse(text)
+                    .with_context(|| format!("{text:?} is not a {:?}", field.kind))?;
+                if !auth.store().set_user_field(&email, field, &value).await? {
+                    anyhow::bail!("no user with email {email}");
+                }
+                println!("{email}: {name} = {value}");
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn migrate(args: ServerArgs) -> Result<()> {
     let mut config = args.config()?;
     config.migrate = true;
@@ -262,5 +313,6 @@ async fn main() -> Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(args) => migrate(args).await,
         Command::Keys { action, server } => keys(action, server).await,
+        Command::User { action, server } => user(action, server).await,
     }
 }

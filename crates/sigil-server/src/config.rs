@@ -128,6 +128,71 @@ pub struct Settings {
     /// Key settings (`[jwks]`).
     #[serde(default)]
     pub jwks: JwksSettings,
+    /// Additional user fields (`[[user_fields]]`), stored as columns of the `user` table as
+    /// Better Auth's `additionalFields` are.
+    pub user_fields: Option<Vec<UserFieldSettings>>,
+}
+
+/// `[[user_fields]]`: one additional user field.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserFieldSettings {
+    /// Column and JSON name (`role`).
+    pub name: String,
+    /// `string`, `number` or `boolean`.
+    #[serde(rename = "type")]
+    pub kind: FieldKind,
+    /// Value for users that have none.
+    pub default: Option<serde_json::Value>,
+}
+
+/// The type of an additional user field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldKind {
+    /// Text.
+    String,
+    /// A number.
+    Number,
+    /// A boolean.
+    Boolean,
+}
+
+impl FieldKind {
+    /// Parses a command-line value of this type (`null` clears it).
+    pub fn parse(self, text: &str) -> Option<serde_json::Value> {
+        if text == "null" {
+            return Some(serde_json::Value::Null);
+        }
+        match self {
+            FieldKind::String => Some(serde_json::Value::String(text.to_owned())),
+            FieldKind::Number => text.parse::<i32>().ok().map(serde_json::Value::from),
+            FieldKind::Boolean => text.parse::<bool>().ok().map(serde_json::Value::Bool),
+        }
+    }
+
+    /// Whether `value` has this type (null always fits).
+    pub fn accepts(self, value: &serde_json::Value) -> bool {
+        matches!(
+            (self, value),
+            (_, serde_json::Value::Null)
+                | (FieldKind::String, serde_json::Value::String(_))
+                | (FieldKind::Number, serde_json::Value::Number(_))
+                | (FieldKind::Boolean, serde_json::Value::Bool(_))
+        )
+    }
+}
+
+/// A validated additional user field.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserField {
+    /// Column and JSON name.
+    pub name: String,
+    /// Type.
+    pub kind: FieldKind,
+    /// Default value (`null` when none). Users cannot set these fields themselves (a user must
+    /// not pick their own role); `sigil user set` does.
+    pub default: serde_json::Value,
 }
 
 /// `[jwt]`: how tokens are issued.
@@ -142,6 +207,11 @@ pub struct JwtSettings {
     pub issuer: Option<String>,
     /// `aud`: one value or a list (default: the base URL's origin).
     pub audience: Option<Audiences>,
+    /// Claims taken from the user or the session: `role = "user.role"`, `sid = "session.id"`.
+    /// When this or `static_claims` is set, they replace the default payload.
+    pub claims: Option<std::collections::BTreeMap<String, String>>,
+    /// Fixed claims added to every session token.
+    pub static_claims: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `[jwks]`: keys and their publication.
@@ -216,7 +286,40 @@ pub struct TokenConfig {
     pub encrypt_private_keys: bool,
     /// RSA modulus size.
     pub rsa_bits: usize,
+    /// Claims mapped from user/session fields (empty: the default payload).
+    pub claims: Vec<(String, ClaimSource)>,
+    /// Fixed claims.
+    pub static_claims: serde_json::Map<String, serde_json::Value>,
 }
+
+/// Where a mapped claim comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimSource {
+    /// A user field (core or additional).
+    User(String),
+    /// A session field.
+    Session(String),
+}
+
+/// The user fields a claim may name (besides additional fields).
+pub const USER_FIELDS: [&str; 7] = [
+    "id",
+    "name",
+    "email",
+    "emailVerified",
+    "image",
+    "createdAt",
+    "updatedAt",
+];
+/// The session fields a claim may name (never the session token).
+pub const SESSION_FIELDS: [&str; 6] = [
+    "id",
+    "userId",
+    "expiresAt",
+    "createdAt",
+    "ipAddress",
+    "userAgent",
+];
 
 impl Settings {
     /// Reads a `sigil.toml`.
@@ -312,6 +415,8 @@ impl Settings {
                         Audiences::Many(all)
                     }
                 }),
+                claims: None,
+                static_claims: None,
             },
             jwks: JwksSettings {
                 path: get(&["SIGIL_JWKS_PATH"]),
@@ -325,6 +430,7 @@ impl Settings {
                     .map(|v| number("SIGIL_JWKS_RSA_MODULUS_BITS", v).map(|n| n as usize))
                     .transpose()?,
             },
+            user_fields: None,
         })
     }
 
@@ -351,6 +457,8 @@ impl Settings {
                 expiration_time: other.jwt.expiration_time.or(self.jwt.expiration_time),
                 issuer: other.jwt.issuer.or(self.jwt.issuer),
                 audience: other.jwt.audience.or(self.jwt.audience),
+                claims: other.jwt.claims.or(self.jwt.claims),
+                static_claims: other.jwt.static_claims.or(self.jwt.static_claims),
             },
             jwks: JwksSettings {
                 path: other.jwks.path.or(self.jwks.path),
@@ -363,6 +471,7 @@ impl Settings {
                     .or(self.jwks.disable_private_key_encryption),
                 rsa_modulus_bits: other.jwks.rsa_modulus_bits.or(self.jwks.rsa_modulus_bits),
             },
+            user_fields: other.user_fields.or(self.user_fields),
         }
     }
 }
@@ -417,6 +526,8 @@ pub struct Config {
     pub database_timeout: Duration,
     /// Token and key settings.
     pub tokens: TokenConfig,
+    /// Additional user fields.
+    pub user_fields: Vec<UserField>,
 }
 
 /// Secrets that appear in documentation and examples; never acceptable in production.
@@ -532,9 +643,11 @@ impl Config {
                 "must be between 1 and 300",
             ));
         }
-        let tokens = token_config(&s.jwt, &s.jwks, &origin)?;
+        let user_fields = user_fields(s.user_fields.as_deref().unwrap_or_default())?;
+        let tokens = token_config(&s.jwt, &s.jwks, &origin, &user_fields)?;
         Ok(Config {
             tokens,
+            user_fields,
             listen,
             base_url,
             origin,
@@ -581,10 +694,50 @@ pub fn origin_of(url: &str) -> Option<String> {
     Some(format!("{scheme}://{authority}"))
 }
 
+fn user_fields(declared: &[UserFieldSettings]) -> Result<Vec<UserField>, ConfigError> {
+    let mut out: Vec<UserField> = Vec::new();
+    for f in declared {
+        let name_ok = f.name.len() <= 63
+            && f.name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && f.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !name_ok {
+            return Err(invalid(
+                "user_fields.name",
+                format!("{:?} must be letters, digits and _", f.name),
+            ));
+        }
+        if USER_FIELDS.contains(&f.name.as_str()) || out.iter().any(|o| o.name == f.name) {
+            return Err(invalid(
+                "user_fields.name",
+                format!("{:?} is already a user field", f.name),
+            ));
+        }
+        let default = f.default.clone().unwrap_or(serde_json::Value::Null);
+        if !f.kind.accepts(&default) {
+            return Err(invalid(
+                "user_fields.default",
+                format!("default of {:?} is not a {:?}", f.name, f.kind),
+            ));
+        }
+        out.push(UserField {
+            name: f.name.clone(),
+            kind: f.kind,
+            default,
+        });
+    }
+    Ok(out)
+}
+
 fn token_config(
     jwt: &JwtSettings,
     jwks: &JwksSettings,
     origin: &str,
+    fields: &[UserField],
 ) -> Result<TokenConfig, ConfigError> {
     let alg: sigil_jose::Alg = jwt
         .alg
@@ -668,7 +821,39 @@ fn token_config(
             return Err(invalid("jwt.audience", "must not be an empty list"));
         }
     };
+    let mut claims = Vec::new();
+    for (claim, source) in jwt.claims.iter().flatten() {
+        if claim == "sub" {
+            return Err(invalid(
+                "jwt.claims",
+                "sub is the user id (or the subject hook); it cannot be mapped",
+            ));
+        }
+        let parsed = match source.split_once('.') {
+            Some(("user", f)) if USER_FIELDS.contains(&f) || fields.iter().any(|u| u.name == f) => {
+                ClaimSource::User(f.to_owned())
+            }
+            Some(("session", f)) if SESSION_FIELDS.contains(&f) => {
+                ClaimSource::Session(f.to_owned())
+            }
+            _ => {
+                return Err(invalid(
+                    "jwt.claims",
+                    format!(
+                        "{claim} = {source:?}: expected \"user.<field>\" or \"session.<field>\" naming an existing field"
+                    ),
+                ));
+            }
+        };
+        claims.push((claim.clone(), parsed));
+    }
+    let static_claims = jwt.static_claims.clone().unwrap_or_default();
+    if static_claims.contains_key("sub") {
+        return Err(invalid("jwt.static_claims", "sub cannot be a static claim"));
+    }
     Ok(TokenConfig {
+        claims,
+        static_claims,
         alg,
         expiration,
         issuer: jwt.issuer.clone().unwrap_or_else(|| origin.to_owned()),

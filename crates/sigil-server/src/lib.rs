@@ -206,6 +206,7 @@ impl AuthBuilder {
         let store = Store::connect(&self.config.database_url, self.config.database_timeout)?;
         if self.config.migrate {
             store.migrate().await?;
+            store.ensure_user_fields(&self.config.user_fields).await?;
         }
         let ring = if self.config.secret_versions.is_empty() {
             keys::SecretRing::single(self.config.secret.clone())

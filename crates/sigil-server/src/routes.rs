@@ -160,6 +160,16 @@ async fn ok() -> Json<OkResponse> {
     Json(OkResponse { ok: true })
 }
 
+/// The public user object with its additional fields (one query, only when fields are declared).
+async fn full_user_view(state: &State, user: &User) -> Result<UserView, ApiError> {
+    let mut view = user_view(user);
+    view.additional = state
+        .store
+        .user_fields(&user.id, &state.config.user_fields)
+        .await?;
+    Ok(view)
+}
+
 fn user_view(user: &User) -> UserView {
     UserView {
         id: user.id.clone(),
@@ -350,7 +360,7 @@ async fn sign_up(
     tracing::info!(user = %user.id, "user signed up");
     let body = SignUpResponse {
         token: Some(session.token.clone()),
-        user: user_view(&user),
+        user: full_user_view(&state, &user).await?,
     };
     let mut response = Json(body).into_response();
     session_headers(&state, &mut response, &session.token, remember);
@@ -396,7 +406,7 @@ async fn sign_in(
         redirect: req.callback_url.is_some(),
         token: session.token.clone(),
         url: req.callback_url,
-        user: user_view(&user),
+        user: full_user_view(&state, &user).await?,
     };
     let mut response = Json(body).into_response();
     if let Some(location) = location {
@@ -507,9 +517,10 @@ async fn get_session(
             None
         }
     };
+    let user_json = full_user_view(&state, &user).await?;
     let mut response = Json(SessionResponse {
         session: session_view(&session),
-        user: user_view(&user),
+        user: user_json,
     })
     .into_response();
     no_store(&mut response);
@@ -549,9 +560,22 @@ async fn sign_out(
 
 async fn issue_token(state: &State, user: &User, session: &Session) -> Result<String, KeyError> {
     let key = state.keys.signing_key().await?;
+    let tokens = &state.config.tokens;
     let payload = match &state.hooks.payload {
         Some(hook) => hook(user.clone(), session.clone()).await,
-        None => crate::tokens::default_payload(user),
+        None => {
+            let additional = state
+                .store
+                .user_fields(&user.id, &state.config.user_fields)
+                .await?;
+            if tokens.claims.is_empty() && tokens.static_claims.is_empty() {
+                let mut payload = crate::tokens::default_payload(user);
+                payload.extend(additional);
+                payload
+            } else {
+                crate::tokens::mapped_payload(tokens, user, session, &additional)
+            }
+        }
     };
     let subject = match &state.hooks.subject {
         Some(hook) => hook(user.clone(), session.clone()).await,

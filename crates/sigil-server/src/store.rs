@@ -705,3 +705,166 @@ impl Store {
         .await
     }
 }
+
+/// Additional user fields (`[[user_fields]]`): columns of the `user` table, as Better Auth's
+/// `additionalFields` are. Names are validated by the configuration (letters, digits, `_`), which
+/// is what makes the dynamic SQL below safe.
+impl Store {
+    fn column_type(&self, kind: crate::config::FieldKind) -> &'static str {
+        use crate::config::FieldKind;
+        match (&self.pool, kind) {
+            (_, FieldKind::String) => "text",
+            (_, FieldKind::Number) => "integer",
+            (Pool::Sqlite(_), FieldKind::Boolean) => "integer",
+            (Pool::Postgres(_), FieldKind::Boolean) => "boolean",
+        }
+    }
+
+    /// Adds the columns of declared fields that the `user` table lacks.
+    pub async fn ensure_user_fields(
+        &self,
+        fields: &[crate::config::UserField],
+    ) -> Result<(), StoreError> {
+        if fields.is_empty() {
+            return Ok(());
+        }
+        self.timed(async {
+            let existing: Vec<String> = match &self.pool {
+                Pool::Sqlite(p) => sqlx::query_scalar(r#"select name from pragma_table_info('user')"#).fetch_all(p).await?,
+                Pool::Postgres(p) => sqlx::query_scalar(
+                    "select column_name::text from information_schema.columns where table_name = 'user' and table_schema = current_schema()",
+                )
+                .fetch_all(p)
+                .await?,
+            };
+            for f in fields.iter().filter(|f| !existing.contains(&f.name)) {
+                let sql = format!(r#"alter table "user" add column "{}" {}"#, f.name, self.column_type(f.kind));
+                match &self.pool {
+                    Pool::Sqlite(p) => {
+                        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(p).await?;
+                    }
+                    Pool::Postgres(p) => {
+                        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(p).await?;
+                    }
+                }
+                tracing::info!(field = %f.name, "added a user field column");
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// The additional fields of a user (declared defaults where the column is null).
+    pub async fn user_fields(
+        &self,
+        user_id: &str,
+        fields: &[crate::config::UserField],
+    ) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
+        use crate::config::FieldKind;
+        use serde_json::Value;
+        let mut out = serde_json::Map::new();
+        if fields.is_empty() {
+            return Ok(out);
+        }
+        let columns: Vec<String> = fields.iter().map(|f| format!("\"{}\"", f.name)).collect();
+        let sql = format!(
+            r#"select {} from "user" where "id" = $1"#,
+            columns.join(", ")
+        );
+        self.timed(async {
+            match &self.pool {
+                Pool::Sqlite(p) => {
+                    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(user_id)
+                        .fetch_optional(p)
+                        .await?
+                    else {
+                        return Ok(out);
+                    };
+                    for (i, f) in fields.iter().enumerate() {
+                        let v = match f.kind {
+                            FieldKind::String => {
+                                row.try_get::<Option<String>, _>(i)?.map(Value::String)
+                            }
+                            FieldKind::Number => row.try_get::<Option<i64>, _>(i)?.map(Value::from),
+                            FieldKind::Boolean => {
+                                row.try_get::<Option<bool>, _>(i)?.map(Value::Bool)
+                            }
+                        };
+                        out.insert(f.name.clone(), v.unwrap_or_else(|| f.default.clone()));
+                    }
+                }
+                Pool::Postgres(p) => {
+                    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(user_id)
+                        .fetch_optional(p)
+                        .await?
+                    else {
+                        return Ok(out);
+                    };
+                    for (i, f) in fields.iter().enumerate() {
+                        let v = match f.kind {
+                            FieldKind::String => {
+                                row.try_get::<Option<String>, _>(i)?.map(Value::String)
+                            }
+                            FieldKind::Number => row.try_get::<Option<i32>, _>(i)?.map(Value::from),
+                            FieldKind::Boolean => {
+                                row.try_get::<Option<bool>, _>(i)?.map(Value::Bool)
+                            }
+                        };
+                        out.insert(f.name.clone(), v.unwrap_or_else(|| f.default.clone()));
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Sets one additional field of the user with this email; whether the user exists.
+    pub async fn set_user_field(
+        &self,
+        email: &str,
+        field: &crate::config::UserField,
+        value: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        use crate::config::FieldKind;
+        use serde_json::Value;
+        let sql = format!(
+            r#"update "user" set "{}" = $1, "updatedAt" = $2 where "email" = $3"#,
+            field.name
+        );
+        let now = Utc::now();
+        self.timed(async {
+            let affected = match &self.pool {
+                Pool::Sqlite(p) => {
+                    let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    let q = match (field.kind, value) {
+                        (FieldKind::String, Value::String(s)) => q.bind(Some(s.clone())),
+                        (FieldKind::Number, Value::Number(n)) => q.bind(n.as_i64()),
+                        (FieldKind::Boolean, Value::Bool(b)) => q.bind(Some(*b)),
+                        _ => q.bind(None::<String>),
+                    };
+                    q.bind(iso(now))
+                        .bind(email)
+                        .execute(p)
+                        .await?
+                        .rows_affected()
+                }
+                Pool::Postgres(p) => {
+                    let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    let q = match (field.kind, value) {
+                        (FieldKind::String, v) => q.bind(v.as_str().map(str::to_owned)),
+                        (FieldKind::Number, v) => {
+                            q.bind(v.as_i64().and_then(|n| i32::try_from(n).ok()))
+                        }
+                        (FieldKind::Boolean, v) => q.bind(v.as_bool()),
+                    };
+                    q.bind(now).bind(email).execute(p).await?.rows_affected()
+                }
+            };
+            Ok(affected > 0)
+        })
+        .await
+    }
+}

@@ -94,6 +94,37 @@ pub fn default_payload(user: &User) -> Map<String, Value> {
     map
 }
 
+/// The payload from `[jwt] claims` (user and session fields) and `[jwt] static_claims`.
+pub fn mapped_payload(
+    config: &TokenConfig,
+    user: &User,
+    session: &Session,
+    additional: &Map<String, Value>,
+) -> Map<String, Value> {
+    use crate::config::ClaimSource;
+    let user_json = default_payload(user);
+    let mut payload = config.static_claims.clone();
+    for (claim, source) in &config.claims {
+        let value = match source {
+            ClaimSource::User(field) => user_json
+                .get(field)
+                .or_else(|| additional.get(field))
+                .cloned(),
+            ClaimSource::Session(field) => match field.as_str() {
+                "id" => Some(Value::String(session.id.clone())),
+                "userId" => Some(Value::String(session.user_id.clone())),
+                "expiresAt" => Some(Value::String(crate::store::iso(session.expires_at))),
+                "createdAt" => Some(Value::String(crate::store::iso(session.created_at))),
+                "ipAddress" => session.ip_address.clone().map(Value::String),
+                "userAgent" => session.user_agent.clone().map(Value::String),
+                _ => None,
+            },
+        };
+        payload.insert(claim.clone(), value.unwrap_or(Value::Null));
+    }
+    payload
+}
+
 /// The claims of a session token: `{iat, ...payload, sub}` then the claim rules.
 pub fn session_claims(
     payload: Map<String, Value>,
@@ -125,6 +156,8 @@ mod tests {
             jwks_max_age: Duration::from_secs(300),
             encrypt_private_keys: true,
             rsa_bits: 2048,
+            claims: Vec::new(),
+            static_claims: Map::new(),
         }
     }
 

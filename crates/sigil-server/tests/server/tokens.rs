@@ -757,3 +757,100 @@ async fn secret_rotation_with_versions_and_rewrap() {
         assert_eq!(header_of(&token)["kid"], kid.as_str(), "{engine:?}");
     }
 }
+
+/// The binary's custom claims: declared user fields, claims mapped from user/session fields, static
+/// claims — the seed's `role` / `permissions` example.
+#[tokio::test]
+async fn configured_user_fields_and_claims() {
+    for engine in engines() {
+        let s = TestServer::start(&engine, |c| {
+            let file: sigil_server::Settings = toml::from_str(
+                r#"
+                [[user_fields]]
+                name = "role"
+                type = "string"
+                default = "user"
+                [[user_fields]]
+                name = "level"
+                type = "number"
+                [jwt.claims]
+                role = "user.role"
+                level = "user.level"
+                email = "user.email"
+                sid = "session.id"
+                [jwt.static_claims]
+                permissions = ["read", "write"]
+                "#,
+            )
+            .unwrap();
+            c.user_fields = file.user_fields;
+            c.jwt.claims = file.jwt.claims;
+            c.jwt.static_claims = file.jwt.static_claims;
+        })
+        .await;
+        let (bearer, user) = bearer_for(&s, "a@b.co").await;
+        assert_eq!(
+            user["role"], "user",
+            "{engine:?}: the public user object carries the field"
+        );
+        let origin = s.origin();
+        let policy = Validation::new([Alg::EdDSA])
+            .issuer(&origin)
+            .audience(&origin);
+        let claims_now = async || {
+            let token = get_token(&s, &bearer).await.json::<Value>().await.unwrap()["token"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let (_, set) = jwks(&s).await;
+            verify_jwt(&token, &set, &policy, now()).unwrap()
+        };
+        let c = claims_now().await;
+        assert_eq!(c.extra()["role"], "user");
+        assert_eq!(c.extra()["level"], Value::Null);
+        assert_eq!(c.extra()["email"], "a@b.co");
+        assert_eq!(c.extra()["permissions"], json!(["read", "write"]));
+        assert!(c.extra()["sid"].as_str().is_some_and(|v| v.len() == 32));
+        assert!(
+            c.extra().get("name").is_none(),
+            "mapping replaces the default payload"
+        );
+        assert_eq!(c.sub.as_deref(), user["id"].as_str());
+
+        // `sigil user set a@b.co role=admin level=3` does this:
+        let fields = s.auth.config().user_fields.clone();
+        assert!(
+            s.auth
+                .store()
+                .set_user_field("a@b.co", &fields[0], &json!("admin"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            s.auth
+                .store()
+                .set_user_field("a@b.co", &fields[1], &json!(3))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !s.auth
+                .store()
+                .set_user_field("nobody@b.co", &fields[0], &json!("admin"))
+                .await
+                .unwrap()
+        );
+        let c = claims_now().await;
+        assert_eq!(
+            (c.extra()["role"].as_str(), c.extra()["level"].as_i64()),
+            (Some("admin"), Some(3)),
+            "{engine:?}"
+        );
+        // A sign-up body cannot set a declared field.
+        let r = s
+            .post_json("/sign-up/email", json!({"name": "E", "email": "e@b.co", "password": "correct horse", "role": "admin"}))
+            .await;
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["user"]["role"], "user");
+    }
+}
