@@ -180,6 +180,17 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .foreign_keys(true)
                 .busy_timeout(timeout);
+            // A database file in a directory that does not exist yet (the data directory on
+            // first start, when a secret is configured and none had to be generated).
+            if let Some(dir) = options
+                .get_filename()
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
             Pool::Sqlite(
                 SqlitePoolOptions::new()
                     .max_connections(8)
@@ -866,5 +877,21 @@ impl Store {
             Ok(affected > 0)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_file_in_a_missing_directory() {
+        let dir =
+            std::env::temp_dir().join(format!("sigil-store-{}", crate::ids::random_string(8)));
+        let url = format!("sqlite://{}", dir.join("nested/sigil.db").display());
+        let store = Store::connect(&url, Duration::from_secs(2)).unwrap();
+        store.migrate().await.unwrap();
+        assert!(store.list_keys().await.unwrap().is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -854,3 +854,43 @@ async fn configured_user_fields_and_claims() {
         assert_eq!(body["user"]["role"], "user");
     }
 }
+
+/// A rotation made through one instance reaches another on the same database through the key
+/// watch (which runs `refresh_if_changed` every 2 s; called directly here instead of waiting).
+#[tokio::test]
+async fn changes_propagate_between_instances() {
+    for engine in engines() {
+        let url = TestServer::fresh_database(&engine).await;
+        let a = TestServer::start(&engine, |c| c.database_url = Some(url.clone())).await;
+        let b = TestServer::start(&engine, |c| c.database_url = Some(url.clone())).await;
+        let (bearer, _) = bearer_for(&a, "a@b.co").await;
+        let kid_via = async |s: &TestServer| {
+            let t = get_token(s, &bearer).await.json::<Value>().await.unwrap()["token"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            header_of(&t)["kid"].as_str().unwrap().to_owned()
+        };
+        let k1 = kid_via(&a).await;
+        assert_eq!(kid_via(&b).await, k1);
+        let k2 = a.auth.keys().rotate(true).await.unwrap();
+        assert_eq!(kid_via(&a).await, k2);
+        assert!(b.auth.keys().refresh_if_changed().await.unwrap());
+        assert_eq!(kid_via(&b).await, k2, "{engine:?}");
+        assert!(
+            !b.auth.keys().refresh_if_changed().await.unwrap(),
+            "no change, no reload"
+        );
+        // Revocation reaches the other instance the same way.
+        a.auth.keys().revoke(&k1).await.unwrap();
+        assert!(b.auth.keys().refresh_if_changed().await.unwrap());
+        let (doc, _) = jwks(&b).await;
+        assert!(
+            !doc["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kid"] == k1.as_str())
+        );
+    }
+}
