@@ -93,6 +93,27 @@ async fn every_alg_with_and_without_encryption() {
                 for private in ["d", "p", "q", "dp", "dq", "qi"] {
                     assert!(key.get(private).is_none(), "{case}: {private} published");
                 }
+                // The row carries alg and crv (§7 items 64-65); the kid is the RFC 7638 thumbprint.
+                let rows = s.auth.keys().list().await.unwrap();
+                let (row, state) = &rows[0];
+                assert_eq!(
+                    (row.alg.as_deref(), *state),
+                    (Some(alg.as_str()), "current")
+                );
+                let want_crv = match alg {
+                    Alg::EdDSA => Some("Ed25519"),
+                    Alg::ES256 => Some("P-256"),
+                    Alg::ES512 => Some("P-521"),
+                    _ => None,
+                };
+                assert_eq!(row.crv.as_deref(), want_crv, "{case}");
+                assert_eq!(Some(row.id.as_str()), set.keys()[0].kid());
+                assert_eq!(row.id, set.keys()[0].thumbprint());
+                assert_eq!(
+                    row.private_key.starts_with('{'),
+                    !encrypted,
+                    "{case}: encryption at rest"
+                );
 
                 // Verifies against the JWKS with iss and aud (items 4, 10); sub = user id (5, 11).
                 let origin = s.origin();
