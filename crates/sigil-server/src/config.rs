@@ -212,6 +212,8 @@ pub struct JwtSettings {
     pub claims: Option<std::collections::BTreeMap<String, String>>,
     /// Fixed claims added to every session token.
     pub static_claims: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Do not add `set-auth-jwt` to get-session responses (Better Auth's `disableSettingJwtHeader`).
+    pub disable_setting_jwt_header: Option<bool>,
 }
 
 /// `[jwks]`: keys and their publication.
@@ -290,6 +292,8 @@ pub struct TokenConfig {
     pub claims: Vec<(String, ClaimSource)>,
     /// Fixed claims.
     pub static_claims: serde_json::Map<String, serde_json::Value>,
+    /// Whether get-session carries `set-auth-jwt`.
+    pub set_jwt_header: bool,
 }
 
 /// Where a mapped claim comes from.
@@ -300,6 +304,9 @@ pub enum ClaimSource {
     /// A session field.
     Session(String),
 }
+
+/// Registered claim names: set by Sigil's rules, never by configuration or user data.
+pub const REGISTERED_CLAIMS: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
 
 /// The user fields a claim may name (besides additional fields).
 pub const USER_FIELDS: [&str; 7] = [
@@ -417,6 +424,9 @@ impl Settings {
                 }),
                 claims: None,
                 static_claims: None,
+                disable_setting_jwt_header: get(&["SIGIL_JWT_DISABLE_SETTING_JWT_HEADER"])
+                    .map(|v| boolean("SIGIL_JWT_DISABLE_SETTING_JWT_HEADER", v))
+                    .transpose()?,
             },
             jwks: JwksSettings {
                 path: get(&["SIGIL_JWKS_PATH"]),
@@ -459,6 +469,10 @@ impl Settings {
                 audience: other.jwt.audience.or(self.jwt.audience),
                 claims: other.jwt.claims.or(self.jwt.claims),
                 static_claims: other.jwt.static_claims.or(self.jwt.static_claims),
+                disable_setting_jwt_header: other
+                    .jwt
+                    .disable_setting_jwt_header
+                    .or(self.jwt.disable_setting_jwt_header),
             },
             jwks: JwksSettings {
                 path: other.jwks.path.or(self.jwks.path),
@@ -711,7 +725,11 @@ fn user_fields(declared: &[UserFieldSettings]) -> Result<Vec<UserField>, ConfigE
                 format!("{:?} must be letters, digits and _", f.name),
             ));
         }
-        if USER_FIELDS.contains(&f.name.as_str()) || out.iter().any(|o| o.name == f.name) {
+        let taken = |n: &str| n.eq_ignore_ascii_case(&f.name);
+        if USER_FIELDS.iter().any(|n| taken(n))
+            || REGISTERED_CLAIMS.iter().any(|n| taken(n))
+            || out.iter().any(|o| taken(&o.name))
+        {
             return Err(invalid(
                 "user_fields.name",
                 format!("{:?} is already a user field", f.name),
@@ -778,6 +796,22 @@ fn token_config(
         secs(&jwks.grace_period, "jwks.grace_period", 30 * 86_400)?,
         "jwks.grace_period",
     )?;
+    if let Some(interval) = rotation_interval {
+        // The successor is published max-age + 1 min before it signs; the interval must leave
+        // room for that twice over, and stay a sane length.
+        if interval < 2 * (max_age + Duration::from_secs(60)) {
+            return Err(invalid(
+                "jwks.rotation_interval",
+                "must be at least twice (JWKS max-age + 1 minute), so that each key is published ahead of use",
+            ));
+        }
+        if interval > Duration::from_secs(10 * 366 * 86_400) {
+            return Err(invalid(
+                "jwks.rotation_interval",
+                "must be at most 10 years",
+            ));
+        }
+    }
     if grace_period < expiration + max_age {
         return Err(invalid(
             "jwks.grace_period",
@@ -798,6 +832,7 @@ fn token_config(
         || jwks_path.len() < 2
         || jwks_path.ends_with('/')
         || jwks_path.contains("//")
+        || jwks_path.contains("..")
         || jwks_path.contains(['?', '#', ' ', '{', '}', '*', ':'])
         || reserved.contains(&jwks_path.as_str())
     {
@@ -823,10 +858,10 @@ fn token_config(
     };
     let mut claims = Vec::new();
     for (claim, source) in jwt.claims.iter().flatten() {
-        if claim == "sub" {
+        if REGISTERED_CLAIMS.contains(&claim.as_str()) {
             return Err(invalid(
                 "jwt.claims",
-                "sub is the user id (or the subject hook); it cannot be mapped",
+                format!("{claim} is a registered claim that Sigil sets; it cannot be mapped"),
             ));
         }
         let parsed = match source.split_once('.') {
@@ -848,10 +883,17 @@ fn token_config(
         claims.push((claim.clone(), parsed));
     }
     let static_claims = jwt.static_claims.clone().unwrap_or_default();
-    if static_claims.contains_key("sub") {
-        return Err(invalid("jwt.static_claims", "sub cannot be a static claim"));
+    if let Some(name) = REGISTERED_CLAIMS
+        .iter()
+        .find(|n| static_claims.contains_key(**n))
+    {
+        return Err(invalid(
+            "jwt.static_claims",
+            format!("{name} is a registered claim that Sigil sets; it cannot be static"),
+        ));
     }
     Ok(TokenConfig {
+        set_jwt_header: !jwt.disable_setting_jwt_header.unwrap_or(false),
         claims,
         static_claims,
         alg,
@@ -1117,6 +1159,17 @@ mod tests {
             "[jwks]\npath = \"jwks\"",
             "[jwks]\ngrace_period = \"10m\"",
             "[jwks]\nrsa_modulus_bits = 1024",
+            "[jwks]\npath = \"/a/../token\"",
+            "[jwks]\nrotation_interval = \"5m\"",
+            "[jwks]\nrotation_interval = \"300000y\"",
+            "[jwt.claims]\nexp = \"user.id\"",
+            "[jwt.claims]\nrole = \"user.nope\"",
+            "[jwt.claims]\ntoken = \"session.token\"",
+            "[jwt.static_claims]\naud = \"x\"",
+            "[[user_fields]]\nname = \"Email\"\ntype = \"string\"",
+            "[[user_fields]]\nname = \"iss\"\ntype = \"string\"",
+            "[[user_fields]]\nname = \"x y\"\ntype = \"string\"",
+            "[[user_fields]]\nname = \"n\"\ntype = \"number\"\ndefault = \"one\"",
         ] {
             let file: Settings = toml::from_str(bad).unwrap();
             let err = Config::from_settings(Settings {

@@ -49,8 +49,8 @@ fn spawn_key_watch(manager: std::sync::Weak<keys::KeyManager>, every: std::time:
             let Some(manager) = manager.upgrade() else {
                 return;
             };
-            if let Err(e) = manager.refresh_if_changed().await {
-                tracing::warn!(error = %e, "could not check the key table");
+            if let Err(e) = manager.tick().await {
+                tracing::warn!(error = %e, "key watch");
             }
         }
     });

@@ -506,16 +506,20 @@ async fn get_session(
             .refresh_session(&session.id, session.expires_at, now)
             .await?;
     }
-    let jwt = match issue_token(&state, &user, &session).await {
-        Ok(jwt) => HeaderValue::from_str(&jwt).ok(),
-        Err(e) => {
-            // A key problem never turns get-session into an error: the header is left out.
-            state
-                .jwt_header_failures
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tracing::error!(error = %e, "set-auth-jwt left out: no token could be signed");
-            None
+    let jwt = if state.config.tokens.set_jwt_header {
+        match issue_token(&state, &user, &session).await {
+            Ok(jwt) => HeaderValue::from_str(&jwt).ok(),
+            Err(e) => {
+                // A key problem never turns get-session into an error: the header is left out.
+                state
+                    .jwt_header_failures
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::error!(error = %e, "set-auth-jwt left out: no token could be signed");
+                None
+            }
         }
+    } else {
+        None
     };
     let user_json = full_user_view(&state, &user).await?;
     let mut response = Json(SessionResponse {
@@ -559,7 +563,6 @@ async fn sign_out(
 }
 
 async fn issue_token(state: &State, user: &User, session: &Session) -> Result<String, KeyError> {
-    let key = state.keys.signing_key().await?;
     let tokens = &state.config.tokens;
     let payload = match &state.hooks.payload {
         Some(hook) => hook(user.clone(), session.clone()).await,
@@ -583,6 +586,8 @@ async fn issue_token(state: &State, user: &User, session: &Session) -> Result<St
     }
     .unwrap_or_else(|| user.id.clone());
     let claims = crate::tokens::session_claims(payload, subject, &state.config.tokens, state.now());
+    // Taken last, after every await above, so that a key revoked meanwhile is not used.
+    let key = state.keys.signing_key().await?;
     sigil_jose::sign_jwt(&key.pair, &claims).map_err(|e| KeyError::Generation(e.to_string()))
 }
 

@@ -475,7 +475,7 @@ async fn insert_session_pg<'c>(
 }
 
 /// A row of the `jwks` table (Better Auth's columns; `id` is the `kid`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct KeyRow {
     /// Key id.
     pub id: String,
@@ -491,6 +491,18 @@ pub struct KeyRow {
     pub alg: Option<String>,
     /// Curve, for OKP and EC keys.
     pub crv: Option<String>,
+}
+
+impl std::fmt::Debug for KeyRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The private key column is plain JWK text when encryption is off: never print it.
+        f.debug_struct("KeyRow")
+            .field("id", &self.id)
+            .field("alg", &self.alg)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 macro_rules! key_columns {
@@ -536,23 +548,37 @@ const SELECT_KEYS: &str = concat!(
 );
 
 impl Store {
-    /// Every key row, oldest first.
+    /// Every readable key row, oldest first. A row that cannot be read (a time that is not
+    /// RFC 3339, a wrong column type) is logged and left out, so that one bad row never stops
+    /// the others.
     pub async fn list_keys(&self) -> Result<Vec<KeyRow>, StoreError> {
+        fn keep(rows: Vec<Result<KeyRow, StoreError>>) -> Vec<KeyRow> {
+            rows.into_iter()
+                .filter_map(|r| {
+                    r.map_err(|e| tracing::error!(error = %e, "unreadable jwks row left out"))
+                        .ok()
+                })
+                .collect()
+        }
         self.timed(async {
-            match &self.pool {
-                Pool::Sqlite(p) => sqlx::query(SELECT_KEYS)
-                    .fetch_all(p)
-                    .await?
-                    .iter()
-                    .map(key_sqlite)
-                    .collect(),
-                Pool::Postgres(p) => sqlx::query(SELECT_KEYS)
-                    .fetch_all(p)
-                    .await?
-                    .iter()
-                    .map(key_pg)
-                    .collect(),
-            }
+            Ok(match &self.pool {
+                Pool::Sqlite(p) => keep(
+                    sqlx::query(SELECT_KEYS)
+                        .fetch_all(p)
+                        .await?
+                        .iter()
+                        .map(key_sqlite)
+                        .collect(),
+                ),
+                Pool::Postgres(p) => keep(
+                    sqlx::query(SELECT_KEYS)
+                        .fetch_all(p)
+                        .await?
+                        .iter()
+                        .map(key_pg)
+                        .collect(),
+                ),
+            })
         })
         .await
     }
@@ -749,16 +775,24 @@ impl Store {
                 .await?,
             };
             for f in fields.iter().filter(|f| !existing.contains(&f.name)) {
-                let sql = format!(r#"alter table "user" add column "{}" {}"#, f.name, self.column_type(f.kind));
-                match &self.pool {
+                let kind = self.column_type(f.kind);
+                // Two processes may start together: PostgreSQL skips an existing column itself;
+                // on SQLite the loser's "duplicate column" is the column it wanted.
+                let result = match &self.pool {
                     Pool::Sqlite(p) => {
-                        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(p).await?;
+                        let sql = format!(r#"alter table "user" add column "{}" {kind}"#, f.name);
+                        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(p).await.map(|_| ())
                     }
                     Pool::Postgres(p) => {
-                        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(p).await?;
+                        let sql = format!(r#"alter table "user" add column if not exists "{}" {kind}"#, f.name);
+                        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(p).await.map(|_| ())
                     }
+                };
+                match result {
+                    Ok(()) => tracing::info!(field = %f.name, "added a user field column"),
+                    Err(sqlx::Error::Database(e)) if e.message().contains("duplicate column") => {}
+                    Err(e) => return Err(e.into()),
                 }
-                tracing::info!(field = %f.name, "added a user field column");
             }
             Ok(())
         })

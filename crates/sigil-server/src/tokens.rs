@@ -120,7 +120,10 @@ pub fn mapped_payload(
                 _ => None,
             },
         };
-        payload.insert(claim.clone(), value.unwrap_or(Value::Null));
+        // A missing value leaves the claim out rather than putting a null in every token.
+        if let Some(value) = value.filter(|v| !v.is_null()) {
+            payload.insert(claim.clone(), value);
+        }
     }
     payload
 }
@@ -158,6 +161,7 @@ mod tests {
             rsa_bits: 2048,
             claims: Vec::new(),
             static_claims: Map::new(),
+            set_jwt_header: true,
         }
     }
 

@@ -75,6 +75,9 @@ struct Snapshot {
     signing: Option<Arc<SigningKey>>,
     jwks: Arc<JwksDocument>,
     published: usize,
+    /// When time alone changes the answer (a key starts or stops signing, a retired key's grace
+    /// ends): the key watch reloads then even if the table did not change.
+    next_reload: Option<DateTime<Utc>>,
 }
 
 /// Holds and refreshes the signing state.
@@ -85,6 +88,9 @@ pub struct KeyManager {
     clock: Clock,
     snapshot: RwLock<Arc<Snapshot>>,
     minting: tokio::sync::Mutex<()>,
+    /// Reloads run one at a time, so an older read can never overwrite a newer one (a revoked
+    /// key must not come back).
+    reloading: tokio::sync::Mutex<()>,
 }
 
 fn empty_snapshot() -> Arc<Snapshot> {
@@ -93,6 +99,7 @@ fn empty_snapshot() -> Arc<Snapshot> {
         signing: None,
         jwks: Arc::new(document(&[], None)),
         published: 0,
+        next_reload: None,
     })
 }
 
@@ -141,6 +148,7 @@ impl KeyManager {
             clock,
             snapshot: RwLock::new(empty_snapshot()),
             minting: tokio::sync::Mutex::new(()),
+            reloading: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -203,59 +211,96 @@ impl KeyManager {
         Ok(checked)
     }
 
-    /// Re-reads the key table and rebuilds the signing key and the JWKS document.
+    /// Re-reads the key table and rebuilds the signing key and the JWKS document. Rows that
+    /// cannot be used (unknown alg, bad JSON, a private key that does not open or does not match
+    /// its public key) are logged and left out; they never stop the other keys.
     pub async fn reload(&self) -> Result<(), KeyError> {
+        let _one_at_a_time = self.reloading.lock().await;
         let fingerprint = self.store.keys_fingerprint().await?;
         let rows = self.store.list_keys().await?;
         let now = self.now();
-        let mut keys = Vec::new();
+        let grace = Duration::from_std(self.config.grace_period).unwrap_or(Duration::days(30));
+        let mut published: Vec<(&KeyRow, PublicKey)> = Vec::new();
         for row in rows.iter().filter(|r| self.published(r, now)) {
-            let alg = row_alg(row, self.config.alg)?;
-            let jwk: Value =
-                serde_json::from_str(&row.public_key).map_err(|e| KeyError::Invalid {
+            let key = row_alg(row, self.config.alg).and_then(|alg| {
+                let jwk: Value =
+                    serde_json::from_str(&row.public_key).map_err(|e| KeyError::Invalid {
+                        kid: row.id.clone(),
+                        reason: e.to_string(),
+                    })?;
+                PublicKey::from_jwk_value_for(&jwk, alg).map_err(|e| KeyError::Invalid {
                     kid: row.id.clone(),
                     reason: e.to_string(),
-                })?;
-            match PublicKey::from_jwk_value_for(&jwk, alg) {
-                Ok(key) => keys.push(key.with_kid(row.id.clone()).to_jwk()),
-                Err(e) => {
-                    tracing::error!(kid = %row.id, error = %e, "stored public key is invalid; not published")
-                }
+                })
+            });
+            match key {
+                Ok(key) => published.push((row, key.with_kid(row.id.clone()))),
+                Err(e) => tracing::error!(error = %e, "key not published"),
             }
         }
-        // The newest usable key signs. A row that cannot be opened (written under another secret,
-        // corrupted) is skipped and logged: it must not stop the other keys from working, nor keep
-        // a revoked key signing.
-        let mut candidates: Vec<&KeyRow> = rows.iter().filter(|r| self.may_sign(r, now)).collect();
-        candidates.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        // The newest usable key signs — only a published one, whose private key matches it, so
+        // that no token ever carries a kid the key set does not show.
+        let mut candidates: Vec<&(&KeyRow, PublicKey)> = published
+            .iter()
+            .filter(|(r, _)| self.may_sign(r, now))
+            .collect();
+        candidates.sort_by(|(a, _), (b, _)| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
         let mut signing = None;
-        for row in candidates {
+        for (row, public) in candidates {
             match self.open(row) {
-                Ok(pair) => {
+                Ok(pair) if pair.public_key().same_key_as(public) => {
                     signing = Some(Arc::new(SigningKey {
                         pair,
                         until: row.expires_at,
                     }));
                     break;
                 }
+                Ok(_) => {
+                    tracing::error!(kid = %row.id, "private key does not match the published key; not used")
+                }
                 Err(e) => tracing::error!(error = %e, "skipping an unusable signing key"),
             }
         }
-        // The next change: the current key's expiry or a published key that starts later.
+        // The next change of signing key bounds verifier caching; any time-driven change
+        // (including a grace period ending) triggers a reload.
         let next_change = rows
             .iter()
             .filter(|r| r.created_at > now && self.published(r, now))
             .map(|r| r.created_at)
             .chain(signing.as_ref().and_then(|s| s.until))
             .min();
+        let next_reload = rows
+            .iter()
+            .flat_map(|r| {
+                [
+                    Some(r.created_at),
+                    r.expires_at,
+                    r.expires_at.map(|e| e + grace),
+                ]
+            })
+            .flatten()
+            .filter(|t| *t > now)
+            .min();
+        let keys: Vec<Value> = published.iter().map(|(_, k)| k.to_jwk()).collect();
         let snapshot = Snapshot {
             fingerprint,
             signing,
             published: keys.len(),
             jwks: Arc::new(document(&keys, next_change)),
+            next_reload,
         };
         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snapshot);
         Ok(())
+    }
+
+    /// The key watch's work, every few seconds: reload when another process changed the key
+    /// table or when time changed the answer, then run rotation.
+    pub async fn tick(&self) -> Result<(), KeyError> {
+        let due = self.current().next_reload.is_some_and(|t| t <= self.now());
+        if !self.refresh_if_changed().await? && due {
+            self.reload().await?;
+        }
+        self.maintain().await
     }
 
     /// Reloads when another process changed the key table (a cheap fingerprint query).
@@ -371,8 +416,10 @@ impl KeyManager {
         if now < until - self.publish_lead() {
             return Ok(());
         }
+        // Never start sooner than one lead after publication, even if this runs late.
+        let starts = until.max(now + self.publish_lead());
         let pair = self.generate().await?;
-        let row = self.row_for(&pair, until, Some(until + interval))?;
+        let row = self.row_for(&pair, starts, starts.checked_add_signed(interval))?;
         let alg = self.config.alg;
         let inserted = self
             .store
@@ -384,7 +431,10 @@ impl KeyManager {
             })
             .await?;
         if inserted {
-            tracing::info!(kid = %row.id, starts = %crate::store::iso(until), "published the next signing key");
+            if let Some(kid) = current.pair.kid().filter(|_| starts > until) {
+                self.store.set_key_expiry(kid, starts).await?;
+            }
+            tracing::info!(kid = %row.id, starts = %crate::store::iso(starts), "published the next signing key");
         }
         self.reload().await
     }
@@ -405,7 +455,7 @@ impl KeyManager {
             .config
             .rotation_interval
             .and_then(|i| Duration::from_std(i).ok())
-            .map(|i| starts + i);
+            .and_then(|i| starts.checked_add_signed(i));
         let row = self.row_for(&pair, starts, expires)?;
         self.store.insert_key_if(&row, |_| true).await?;
         if let Some(kid) = current.as_ref().and_then(|c| c.pair.kid()) {
@@ -479,26 +529,30 @@ impl KeyManager {
     /// Generates a key and inserts it unless another process did so first.
     async fn mint(&self, now: DateTime<Utc>) -> Result<(), KeyError> {
         let alg = self.config.alg;
+        // A live key this process cannot open means a wrong secret here (or a damaged row): making
+        // a second current key would split the instances. Say so instead; revoking the row, or
+        // fixing the secret, resolves it.
+        let skew = now + Duration::seconds(60);
+        for row in self.store.list_keys().await? {
+            if self.may_sign(&row, skew) && row.expires_at.is_none_or(|e| e > now) {
+                self.open(&row)?;
+            }
+        }
         let pair = self.generate().await?;
         let expires_at = self
             .config
             .rotation_interval
             .and_then(|i| Duration::from_std(i).ok())
-            .map(|i| now + i);
+            .and_then(|i| now.checked_add_signed(i));
         let row = self.row_for(&pair, now, expires_at)?;
         // Another process may have created a key a moment "later" by its clock than ours: any
         // key of this alg that starts within a minute of now counts as present.
-        let skew = now + Duration::seconds(60);
         let inserted = self
             .store
             .insert_key_if(&row, |rows| {
-                // Only a key that can actually sign counts: an unreadable row must not block a
-                // replacement.
-                !rows.iter().any(|r| {
-                    self.may_sign(r, skew)
-                        && r.expires_at.is_none_or(|e| e > now)
-                        && self.open(r).is_ok()
-                })
+                !rows
+                    .iter()
+                    .any(|r| self.may_sign(r, skew) && r.expires_at.is_none_or(|e| e > now))
             })
             .await?;
         if inserted {
