@@ -608,12 +608,16 @@ impl Store {
 
     /// Inserts `candidate` unless `still_needed(existing rows)` says otherwise, under a lock that
     /// serializes key creation across processes (SQLite: an immediate write transaction;
-    /// PostgreSQL: a transaction-scoped advisory lock). Returns whether the row was inserted.
+    /// PostgreSQL: a transaction-scoped advisory lock). With `retire`, the same transaction sets
+    /// that key's expiry (a rotation is one change, never half done). Returns whether the row was
+    /// inserted.
     pub async fn insert_key_if(
         &self,
         candidate: &KeyRow,
+        retire: Option<(&str, DateTime<Utc>)>,
         still_needed: impl Fn(&[KeyRow]) -> bool,
     ) -> Result<bool, StoreError> {
+        const EXPIRE: &str = r#"update "jwks" set "expiresAt" = $1 where "id" = $2"#;
         /// Arbitrary constant naming Sigil's key-creation lock.
         const LOCK_ID: i64 = 0x5_1617_0001;
         self.timed(async {
@@ -640,6 +644,13 @@ impl Store {
                         .bind(&c.crv)
                         .execute(&mut *tx)
                         .await?;
+                    if let Some((id, at)) = retire {
+                        sqlx::query(EXPIRE)
+                            .bind(iso(at))
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     tx.commit().await?;
                     Ok(true)
                 }
@@ -669,6 +680,13 @@ impl Store {
                         .bind(&c.crv)
                         .execute(&mut *tx)
                         .await?;
+                    if let Some((id, at)) = retire {
+                        sqlx::query(EXPIRE)
+                            .bind(at)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     tx.commit().await?;
                     Ok(true)
                 }
@@ -692,33 +710,6 @@ impl Store {
 }
 
 impl Store {
-    /// Changes when a key stops signing.
-    pub async fn set_key_expiry(
-        &self,
-        id: &str,
-        expires_at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        const SQL: &str = r#"update "jwks" set "expiresAt" = $1 where "id" = $2"#;
-        self.timed(async {
-            let affected = match &self.pool {
-                Pool::Sqlite(p) => sqlx::query(SQL)
-                    .bind(iso(expires_at))
-                    .bind(id)
-                    .execute(p)
-                    .await?
-                    .rows_affected(),
-                Pool::Postgres(p) => sqlx::query(SQL)
-                    .bind(expires_at)
-                    .bind(id)
-                    .execute(p)
-                    .await?
-                    .rows_affected(),
-            };
-            Ok(affected > 0)
-        })
-        .await
-    }
-
     /// Replaces a key's stored private key (re-encryption under another secret).
     pub async fn set_key_private(&self, id: &str, private_key: &str) -> Result<bool, StoreError> {
         const SQL: &str = r#"update "jwks" set "privateKey" = $1 where "id" = $2"#;

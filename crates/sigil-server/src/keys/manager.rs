@@ -421,9 +421,15 @@ impl KeyManager {
         let pair = self.generate().await?;
         let row = self.row_for(&pair, starts, starts.checked_add_signed(interval))?;
         let alg = self.config.alg;
+        // Started late: the current key keeps signing until its successor may start.
+        let retire = current
+            .pair
+            .kid()
+            .filter(|_| starts > until)
+            .map(|kid| (kid, starts));
         let inserted = self
             .store
-            .insert_key_if(&row, |rows| {
+            .insert_key_if(&row, retire, |rows| {
                 !rows.iter().any(|r| {
                     row_alg(r, alg).ok() == Some(alg)
                         && r.created_at >= until - Duration::seconds(1)
@@ -431,9 +437,6 @@ impl KeyManager {
             })
             .await?;
         if inserted {
-            if let Some(kid) = current.pair.kid().filter(|_| starts > until) {
-                self.store.set_key_expiry(kid, starts).await?;
-            }
             tracing::info!(kid = %row.id, starts = %crate::store::iso(starts), "published the next signing key");
         }
         self.reload().await
@@ -457,10 +460,11 @@ impl KeyManager {
             .and_then(|i| Duration::from_std(i).ok())
             .and_then(|i| starts.checked_add_signed(i));
         let row = self.row_for(&pair, starts, expires)?;
-        self.store.insert_key_if(&row, |_| true).await?;
-        if let Some(kid) = current.as_ref().and_then(|c| c.pair.kid()) {
-            self.store.set_key_expiry(kid, starts).await?;
-        }
+        let retire = current
+            .as_ref()
+            .and_then(|c| c.pair.kid())
+            .map(|kid| (kid, starts));
+        self.store.insert_key_if(&row, retire, |_| true).await?;
         self.reload().await?;
         Ok(row.id)
     }
@@ -549,7 +553,7 @@ impl KeyManager {
         // key of this alg that starts within a minute of now counts as present.
         let inserted = self
             .store
-            .insert_key_if(&row, |rows| {
+            .insert_key_if(&row, None, |rows| {
                 !rows
                     .iter()
                     .any(|r| self.may_sign(r, skew) && r.expires_at.is_none_or(|e| e > now))

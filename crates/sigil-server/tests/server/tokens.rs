@@ -666,7 +666,7 @@ async fn signs_with_a_key_better_auth_wrote() {
         let s = TestServer::start(&engine, |c| c.secret = Some(BA_SECRET.into())).await;
         s.auth
             .store()
-            .insert_key_if(&row(BA_KID, BA_PUBLIC, BA_PRIVATE, None), |_| true)
+            .insert_key_if(&row(BA_KID, BA_PUBLIC, BA_PRIVATE, None), None, |_| true)
             .await
             .unwrap();
         s.auth.keys().reload().await.unwrap();
@@ -706,7 +706,11 @@ async fn a_corrupt_key_row_does_not_stop_the_others() {
         // A newer row that cannot be decrypted (another secret wrote it) appears.
         let mut bad = row("corrupt-key", BA_PUBLIC, BA_PRIVATE, Some("EdDSA"));
         bad.created_at = chrono::Utc::now();
-        s.auth.store().insert_key_if(&bad, |_| true).await.unwrap();
+        s.auth
+            .store()
+            .insert_key_if(&bad, None, |_| true)
+            .await
+            .unwrap();
         s.auth.keys().reload().await.unwrap();
         let r = token().await;
         assert_eq!(r.status(), 200);
