@@ -326,23 +326,50 @@ async fn verify_password(state: &State, password: String, hash: String) -> Resul
     )
 }
 
-async fn sign_up(
-    AxumState(state): AxumState<Shared>,
+/// The body, client address and headers of a sign-up or sign-in request.
+async fn credentials_request<T: serde::de::DeserializeOwned>(
+    state: &State,
     request: Request,
-) -> Result<Response, ApiError> {
+) -> Result<(T, Option<SocketAddr>, HeaderMap), ApiError> {
     let (parts, body) = request.into_parts();
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let headers = parts.headers;
-    let req: SignUpRequest = guard::read_body(&headers, body, state.config.max_body_bytes).await?;
-    let email = req.email.trim().to_lowercase();
+    let body = guard::read_body(&parts.headers, body, state.config.max_body_bytes).await?;
+    Ok((body, peer, parts.headers))
+}
+
+/// The checks sign-up and sign-in share: a valid email (returned lowercased), a password of
+/// acceptable length (the minimum only at sign-up), a safe callbackURL.
+fn checked_credentials(
+    state: &State,
+    email: &str,
+    password: &str,
+    callback_url: Option<&str>,
+    sign_up: bool,
+) -> Result<String, ApiError> {
+    let email = email.trim().to_lowercase();
     if !valid_email(&email) {
         return Err(ErrorCode::InvalidEmail.into());
     }
-    check_password_length(&req.password, true)?;
-    check_callback(&state, req.callback_url.as_deref())?;
+    check_password_length(password, sign_up)?;
+    check_callback(state, callback_url)?;
+    Ok(email)
+}
+
+async fn sign_up(
+    AxumState(state): AxumState<Shared>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (req, peer, headers): (SignUpRequest, _, _) = credentials_request(&state, request).await?;
+    let email = checked_credentials(
+        &state,
+        &req.email,
+        &req.password,
+        req.callback_url.as_deref(),
+        true,
+    )?;
     let hash = hash_password(&state, req.password).await?;
     let now = state.now();
     let user = User {
@@ -371,19 +398,14 @@ async fn sign_in(
     AxumState(state): AxumState<Shared>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let (parts, body) = request.into_parts();
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
-    let headers = parts.headers;
-    let req: SignInRequest = guard::read_body(&headers, body, state.config.max_body_bytes).await?;
-    let email = req.email.trim().to_lowercase();
-    if !valid_email(&email) {
-        return Err(ErrorCode::InvalidEmail.into());
-    }
-    check_password_length(&req.password, false)?;
-    check_callback(&state, req.callback_url.as_deref())?;
+    let (req, peer, headers): (SignInRequest, _, _) = credentials_request(&state, request).await?;
+    let email = checked_credentials(
+        &state,
+        &req.email,
+        &req.password,
+        req.callback_url.as_deref(),
+        false,
+    )?;
     let found = state.store.user_with_password(&email).await?;
     // Unknown users and users without a password cost the same scrypt run as a wrong password.
     let (user, hash) = match found {

@@ -484,17 +484,7 @@ impl KeyManager {
             if self.config.encrypt_private_keys && self.ring.is_current(&row.private_key) {
                 continue;
             }
-            let pair = self.open(&row)?;
-            let private = pair
-                .to_private_jwk()
-                .map_err(|e| KeyError::Generation(e.to_string()))?;
-            let stored = if self.config.encrypt_private_keys {
-                self.ring
-                    .seal(&private)
-                    .map_err(|e| KeyError::Generation(e.to_string()))?
-            } else {
-                private.to_string()
-            };
+            let stored = self.stored_private(&self.open(&row)?)?;
             if stored != row.private_key {
                 self.store.set_key_private(&row.id, &stored).await?;
                 changed += 1;
@@ -565,6 +555,21 @@ impl KeyManager {
         Ok(())
     }
 
+    /// The private key as the `privateKey` column holds it: sealed under the current secret, or
+    /// the plain private JWK when encryption is off.
+    fn stored_private(&self, pair: &KeyPair) -> Result<String, KeyError> {
+        let private = pair
+            .to_private_jwk()
+            .map_err(|e| KeyError::Generation(e.to_string()))?;
+        if self.config.encrypt_private_keys {
+            self.ring
+                .seal(&private)
+                .map_err(|e| KeyError::Generation(e.to_string()))
+        } else {
+            Ok(private.to_string())
+        }
+    }
+
     /// The `jwks` row for a new key: id = RFC 7638 thumbprint, public JWK as `jose` exports it,
     /// private JWK sealed (or plain when encryption is off).
     fn row_for(
@@ -579,16 +584,7 @@ impl KeyManager {
                 map.remove(member);
             }
         }
-        let private = pair
-            .to_private_jwk()
-            .map_err(|e| KeyError::Generation(e.to_string()))?;
-        let private_key = if self.config.encrypt_private_keys {
-            self.ring
-                .seal(&private)
-                .map_err(|e| KeyError::Generation(e.to_string()))?
-        } else {
-            private.to_string()
-        };
+        let private_key = self.stored_private(pair)?;
         Ok(KeyRow {
             id: pair.public_key().thumbprint(),
             crv: public.get("crv").and_then(Value::as_str).map(str::to_owned),

@@ -357,28 +357,9 @@ async fn cors_only_for_trusted_origins() {
 
 #[tokio::test]
 async fn recovers_when_the_database_comes_back() {
-    use crate::harness::{Engine, Proxy, fresh_pg_database};
-    let Some(admin) = engines().into_iter().find_map(|e| match e {
-        Engine::Postgres(url) => Some(url),
-        Engine::Sqlite => None,
-    }) else {
+    let Some((s, proxy)) = crate::harness::server_behind_proxy().await else {
         return; // reported as SKIPPED by engines()
     };
-    let db_url = fresh_pg_database(&admin).await;
-    let (prefix, rest) = db_url.rsplit_once('@').unwrap();
-    let (host_port, db) = rest.split_once('/').unwrap();
-    let target = tokio::net::lookup_host(host_port)
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = Proxy::start(target).await;
-    let via_proxy = format!("{prefix}@127.0.0.1:{}/{db}", proxy.port);
-    let s = TestServer::start(&Engine::Sqlite, |c| {
-        c.database_url = Some(via_proxy);
-        c.database_timeout_secs = Some(1);
-    })
-    .await;
     let r = s.sign_up("a@b.co", "correct horse").await;
     assert_eq!(r.status(), 200);
     let bearer = r.headers()["set-auth-token"].to_str().unwrap().to_owned();

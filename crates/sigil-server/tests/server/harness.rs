@@ -243,3 +243,28 @@ impl Proxy {
         self.up.send_replace(up);
     }
 }
+
+/// A server whose PostgreSQL database is reached through a [`Proxy`] the test can cut, with a
+/// 1 s database timeout; `None` without PostgreSQL (reported as skipped by [`engines`]).
+pub async fn server_behind_proxy() -> Option<(TestServer, Proxy)> {
+    let admin = engines().into_iter().find_map(|e| match e {
+        Engine::Postgres(url) => Some(url),
+        Engine::Sqlite => None,
+    })?;
+    let db_url = fresh_pg_database(&admin).await;
+    let (prefix, rest) = db_url.rsplit_once('@').unwrap();
+    let (host_port, db) = rest.split_once('/').unwrap();
+    let target = tokio::net::lookup_host(host_port)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = Proxy::start(target).await;
+    let via_proxy = format!("{prefix}@127.0.0.1:{}/{db}", proxy.port);
+    let server = TestServer::start(&Engine::Sqlite, |c| {
+        c.database_url = Some(via_proxy);
+        c.database_timeout_secs = Some(1);
+    })
+    .await;
+    Some((server, proxy))
+}

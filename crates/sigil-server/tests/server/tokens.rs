@@ -369,28 +369,9 @@ async fn wrong_secret_refuses_to_start_with_the_key_named() {
 
 #[tokio::test]
 async fn database_down_jwks_from_memory_token_503() {
-    use crate::harness::{Proxy, fresh_pg_database};
-    let Some(admin) = engines().into_iter().find_map(|e| match e {
-        Engine::Postgres(url) => Some(url),
-        Engine::Sqlite => None,
-    }) else {
+    let Some((s, proxy)) = crate::harness::server_behind_proxy().await else {
         return; // reported as SKIPPED by engines()
     };
-    let db_url = fresh_pg_database(&admin).await;
-    let (prefix, rest) = db_url.rsplit_once('@').unwrap();
-    let (host_port, db) = rest.split_once('/').unwrap();
-    let target = tokio::net::lookup_host(host_port)
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = Proxy::start(target).await;
-    let via_proxy = format!("{prefix}@127.0.0.1:{}/{db}", proxy.port);
-    let s = TestServer::start(&Engine::Sqlite, |c| {
-        c.database_url = Some(via_proxy);
-        c.database_timeout_secs = Some(1);
-    })
-    .await;
     let (bearer, _) = bearer_for(&s, "a@b.co").await;
     assert_eq!(get_token(&s, &bearer).await.status(), 200);
     proxy.set_up(false);
