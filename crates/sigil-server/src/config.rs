@@ -820,21 +820,13 @@ fn token_config(
         ));
     }
     let jwks_path = jwks.path.clone().unwrap_or_else(|| "/jwks".to_owned());
-    let reserved = [
-        "/sign-up/email",
-        "/sign-in/email",
-        "/get-session",
-        "/sign-out",
-        "/ok",
-        "/token",
-    ];
     if !jwks_path.starts_with('/')
         || jwks_path.len() < 2
         || jwks_path.ends_with('/')
         || jwks_path.contains("//")
         || jwks_path.contains("..")
         || jwks_path.contains(['?', '#', ' ', '{', '}', '*', ':'])
-        || reserved.contains(&jwks_path.as_str())
+        || crate::routes::ROUTES.contains(&jwks_path.as_str())
     {
         return Err(invalid(
             "jwks.path",

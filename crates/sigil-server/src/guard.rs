@@ -243,16 +243,6 @@ struct Windows {
 /// must not exhaust memory).
 const MAX_TRACKED: usize = 100_000;
 
-/// The routes with their own buckets.
-const ROUTES: [&str; 6] = [
-    "/sign-up/email",
-    "/sign-in/email",
-    "/get-session",
-    "/sign-out",
-    "/ok",
-    "/token",
-];
-
 impl Default for RateLimiter {
     fn default() -> Self {
         RateLimiter {
@@ -268,7 +258,7 @@ impl Default for RateLimiter {
 impl RateLimiter {
     /// Counts a request at `now`; `Err(retry_after_secs)` when over the limit.
     pub fn check(&self, client: Option<IpAddr>, path: &str, now: Instant) -> Result<(), u64> {
-        let route = ROUTES
+        let route = crate::routes::ROUTES
             .iter()
             .copied()
             .find(|r| *r == path)

@@ -84,6 +84,16 @@ impl State {
 
 type Shared = Arc<State>;
 
+/// The fixed routes (the JWKS path is configurable and must not collide with them).
+pub(crate) const ROUTES: [&str; 6] = [
+    "/sign-up/email",
+    "/sign-in/email",
+    "/get-session",
+    "/sign-out",
+    "/ok",
+    "/token",
+];
+
 pub(crate) fn router(state: Shared) -> Router {
     Router::new()
         .route("/sign-up/email", post(sign_up))

@@ -315,32 +315,29 @@ impl KeyManager {
 
     /// The signing key, created on first need (never twice).
     pub async fn signing_key(&self) -> Result<Arc<SigningKey>, KeyError> {
-        let now = self.now();
-        if let Some(key) = self
-            .current()
-            .signing
-            .clone()
-            .filter(|k| k.until.is_none_or(|u| u > now))
-        {
+        if let Some(key) = self.live_signing_key() {
             return Ok(key);
         }
         let _single_flight = self.minting.lock().await;
         self.reload().await?;
-        let now = self.now();
-        if let Some(key) = self
-            .current()
-            .signing
-            .clone()
-            .filter(|k| k.until.is_none_or(|u| u > now))
-        {
+        if let Some(key) = self.live_signing_key() {
             return Ok(key);
         }
-        self.mint(now).await?;
+        self.mint(self.now()).await?;
         self.reload().await?;
         self.current()
             .signing
             .clone()
             .ok_or_else(|| KeyError::Generation("no signing key after creating one".into()))
+    }
+
+    /// The signing key held in memory, if it may still sign now.
+    fn live_signing_key(&self) -> Option<Arc<SigningKey>> {
+        let now = self.now();
+        self.current()
+            .signing
+            .clone()
+            .filter(|k| k.until.is_none_or(|u| u > now))
     }
 
     /// The published key set; creates the first key when there is none (as Better Auth does).

@@ -140,13 +140,7 @@ async fn sign_up_sign_in_session_sign_out() {
             Some("better-auth.session_token=")
         );
         assert_eq!(r.json::<Value>().await.unwrap(), json!({"success": true}));
-        let r = s
-            .client
-            .get(s.url("/get-session"))
-            .header("authorization", format!("Bearer {bearer}"))
-            .send()
-            .await
-            .unwrap();
+        let r = s.session_by_bearer(&bearer).await;
         assert_eq!(r.text().await.unwrap(), "null");
     }
 }
@@ -176,13 +170,7 @@ async fn remember_me_false_gives_browser_session_and_one_day() {
             cookies[1]
         );
         let bearer = r.headers()["set-auth-token"].to_str().unwrap().to_owned();
-        let r = s
-            .client
-            .get(s.url("/get-session"))
-            .header("authorization", format!("Bearer {bearer}"))
-            .send()
-            .await
-            .unwrap();
+        let r = s.session_by_bearer(&bearer).await;
         let body: Value = r.json().await.unwrap();
         let expires = parse_time(body["session"]["expiresAt"].as_str().unwrap());
         let created = parse_time(body["session"]["createdAt"].as_str().unwrap());
@@ -190,13 +178,7 @@ async fn remember_me_false_gives_browser_session_and_one_day() {
 
         // It never slides: 23 hours later the expiry is unchanged and no cookie is set.
         s.advance(Duration::hours(23));
-        let r = s
-            .client
-            .get(s.url("/get-session"))
-            .header("authorization", format!("Bearer {bearer}"))
-            .send()
-            .await
-            .unwrap();
+        let r = s.session_by_bearer(&bearer).await;
         assert!(r.headers().get("set-cookie").is_none());
         let body: Value = r.json().await.unwrap();
         assert_eq!(
@@ -205,13 +187,7 @@ async fn remember_me_false_gives_browser_session_and_one_day() {
         );
         // And then it is over.
         s.advance(Duration::hours(2));
-        let r = s
-            .client
-            .get(s.url("/get-session"))
-            .header("authorization", format!("Bearer {bearer}"))
-            .send()
-            .await
-            .unwrap();
+        let r = s.session_by_bearer(&bearer).await;
         assert_eq!(r.text().await.unwrap(), "null");
     }
 }

@@ -177,6 +177,16 @@ impl TestServer {
             .unwrap()
     }
 
+    /// `GET /get-session` with `Authorization: Bearer <bearer>`.
+    pub async fn session_by_bearer(&self, bearer: &str) -> reqwest::Response {
+        self.client
+            .get(self.url("/get-session"))
+            .header("authorization", format!("Bearer {bearer}"))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn sign_up(&self, email: &str, password: &str) -> reqwest::Response {
         self.post_json(
             "/sign-up/email",

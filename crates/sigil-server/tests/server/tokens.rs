@@ -125,13 +125,7 @@ async fn every_alg_with_and_without_encryption() {
                 assert_eq!(claims.exp.unwrap() - claims.iat.unwrap(), 900);
 
                 // set-auth-jwt on get-session (items 1, 9), verifiable the same way.
-                let r = s
-                    .client
-                    .get(s.url("/get-session"))
-                    .header("authorization", format!("Bearer {bearer}"))
-                    .send()
-                    .await
-                    .unwrap();
+                let r = s.session_by_bearer(&bearer).await;
                 let jwt = r.headers()["set-auth-jwt"].to_str().unwrap().to_owned();
                 let exposed = r.headers()["access-control-expose-headers"]
                     .to_str()
@@ -162,13 +156,7 @@ async fn token_needs_a_session_and_never_accepts_a_jwt() {
         // The JWT itself is not a session credential, for /token or get-session.
         let r = get_token(&s, &token).await;
         assert_eq!(r.status(), 401);
-        let r = s
-            .client
-            .get(s.url("/get-session"))
-            .header("authorization", format!("Bearer {token}"))
-            .send()
-            .await
-            .unwrap();
+        let r = s.session_by_bearer(&token).await;
         assert!(r.headers().get("set-auth-jwt").is_none());
         assert_eq!(r.text().await.unwrap(), "null");
         // No session, no set-auth-jwt.
@@ -705,13 +693,7 @@ async fn a_corrupt_key_row_does_not_stop_the_others() {
             "{engine:?}: the usable key keeps signing"
         );
         // get-session still answers 200 with its set-auth-jwt.
-        let r = s
-            .client
-            .get(s.url("/get-session"))
-            .header("authorization", format!("Bearer {bearer}"))
-            .send()
-            .await
-            .unwrap();
+        let r = s.session_by_bearer(&bearer).await;
         assert_eq!(r.status(), 200);
         assert!(r.headers().get("set-auth-jwt").is_some());
         // With the good key revoked, the only live key is one this secret cannot open: that is a
@@ -928,13 +910,7 @@ async fn set_auth_jwt_can_be_turned_off() {
     })
     .await;
     let (bearer, _) = bearer_for(&s, "a@b.co").await;
-    let r = s
-        .client
-        .get(s.url("/get-session"))
-        .header("authorization", format!("Bearer {bearer}"))
-        .send()
-        .await
-        .unwrap();
+    let r = s.session_by_bearer(&bearer).await;
     assert_eq!(r.status(), 200);
     assert!(r.headers().get("set-auth-jwt").is_none());
     assert_eq!(
