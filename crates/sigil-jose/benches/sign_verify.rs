@@ -9,48 +9,13 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, ParsedPublicKey, RsaKeyPair};
+use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
 use criterion::{Criterion, criterion_group, criterion_main};
-use serde::{Deserialize, Serialize};
 use sigil_jose::{Alg, JwkSet, KeyPair, Validation, b64, sign_jwt, verify_jwt};
 
-const NOW: i64 = 1_764_000_000;
-const ISS: &str = "https://auth.example.com";
+mod common;
+use common::{Claims, ISS, NOW, claims, jsonwebtoken_keys, raw_verifier};
 
-/// What Sigil's default payload looks like: registered claims plus Better Auth's public user.
-#[derive(Serialize, Deserialize, Clone)]
-#[serde(rename_all = "camelCase")]
-struct Claims {
-    iss: String,
-    aud: String,
-    sub: String,
-    iat: i64,
-    exp: i64,
-    id: String,
-    name: String,
-    email: String,
-    email_verified: bool,
-    image: Option<String>,
-    created_at: String,
-    updated_at: String,
-}
-
-fn claims() -> Claims {
-    Claims {
-        iss: ISS.into(),
-        aud: ISS.into(),
-        sub: "kX3JdyG9sUw2oV7qLmZ1aB4c".into(),
-        iat: NOW,
-        exp: NOW + 900,
-        id: "kX3JdyG9sUw2oV7qLmZ1aB4c".into(),
-        name: "Ada Lovelace".into(),
-        email: "ada@example.com".into(),
-        email_verified: true,
-        image: None,
-        created_at: "2026-11-27T10:00:00.000Z".into(),
-        updated_at: "2026-11-27T10:00:00.000Z".into(),
-    }
-}
 
 enum RawSigner {
     Ed(Ed25519KeyPair),
@@ -94,52 +59,6 @@ impl RawSigner {
             }
         }
     }
-}
-
-fn raw_verifier(key: &KeyPair) -> ParsedPublicKey {
-    let alg: &'static dyn signature::VerificationAlgorithm = match key.alg() {
-        Alg::EdDSA => &signature::ED25519,
-        Alg::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
-        Alg::ES512 => &signature::ECDSA_P521_SHA512_FIXED,
-        Alg::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-        Alg::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-        _ => unreachable!(),
-    };
-    ParsedPublicKey::new(alg, key.public_key().to_spki_der().unwrap()).unwrap()
-}
-
-fn jsonwebtoken_keys(
-    key: &KeyPair,
-) -> Option<(
-    jsonwebtoken::Algorithm,
-    jsonwebtoken::EncodingKey,
-    jsonwebtoken::DecodingKey,
-)> {
-    use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
-    let private = key.to_pkcs8_pem().unwrap();
-    let public = key.public_key().to_spki_pem().unwrap();
-    Some(match key.alg() {
-        Alg::EdDSA => (
-            Algorithm::EdDSA,
-            EncodingKey::from_ed_pem(private.as_bytes()).unwrap(),
-            DecodingKey::from_ed_pem(public.as_bytes()).unwrap(),
-        ),
-        Alg::ES256 => (
-            Algorithm::ES256,
-            EncodingKey::from_ec_pem(private.as_bytes()).unwrap(),
-            DecodingKey::from_ec_pem(public.as_bytes()).unwrap(),
-        ),
-        Alg::RS256 | Alg::PS256 => (
-            if key.alg() == Alg::RS256 {
-                Algorithm::RS256
-            } else {
-                Algorithm::PS256
-            },
-            EncodingKey::from_rsa_pem(private.as_bytes()).unwrap(),
-            DecodingKey::from_rsa_pem(public.as_bytes()).unwrap(),
-        ),
-        _ => return None, // ES512: not supported by jsonwebtoken
-    })
 }
 
 fn bench(c: &mut Criterion) {

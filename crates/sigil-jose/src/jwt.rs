@@ -112,6 +112,15 @@ impl RawRegistered {
     }
 }
 
+/// Reading claims from any serde source (for example as the target type of
+/// `Verifier::verify::<Claims>`): the same rules as [`Claims::from_object`].
+impl<'de> serde::Deserialize<'de> for Claims {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = Map::<String, Value>::deserialize(deserializer)?;
+        Claims::from_object(map).map_err(serde::de::Error::custom)
+    }
+}
+
 impl Claims {
     /// Reads a claims object; registered claims of the wrong JSON type are an error.
     pub fn from_object(mut map: Map<String, Value>) -> Result<Self, Error> {

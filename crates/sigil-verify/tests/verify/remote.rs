@@ -1,0 +1,442 @@
+//! RemoteJwks behaviour, scenario by scenario.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sigil_verify::{Error, FetchError, LocalJwks, ManualClock};
+
+use crate::jwks_server::{Behaviour, JwksServer};
+use crate::*;
+
+const SEC: Duration = Duration::from_secs(1);
+
+fn code<T: std::fmt::Debug>(r: Result<T, Error>) -> &'static str {
+    r.unwrap_err().code()
+}
+
+#[tokio::test]
+async fn cache_hit_fetches_once() {
+    let k = key();
+    let server = JwksServer::start(Behaviour::Keys(jwks(&[&k]), None)).await;
+    let clock = ManualClock::new(NOW);
+    let v = verifier(remote(&server.url(), &clock).build().unwrap(), &clock);
+    let t = token(&k);
+    for _ in 0..20 {
+        let claims: sigil_jose::Claims = v.verify(&t).await.unwrap();
+        assert_eq!(claims.sub.as_deref(), Some("user-1"));
+        clock.advance(SEC);
+    }
+    assert_eq!(server.hits(), 1);
+}
+
+#[tokio::test]
+async fn unknown_kid_storm_is_rate_limited() {
+    let k = key();
+    let server = JwksServer::start(Behaviour::Keys(jwks(&[&k]), None)).await;
+    let clock = ManualClock::new(NOW);
+    let v = verifier(remote(&server.url(), &clock).build().unwrap(), &clock);
+    let started = Instant::now();
+    // 100 random kids over 40 s of clock time, 25 at a time concurrently.
+    for _ in 0..4 {
+        let tokens: Vec<String> = (0..25).map(|_| token(&key())).collect();
+        let results =
+            futures_util::future::join_all(tokens.iter().map(|t| v.verify_claims(t))).await;
+        for r in results {
+            assert_eq!(code(r), "no_matching_key");
+        }
+        clock.advance(10 * SEC);
+    }
+    assert!(server.hits() <= 3, "{} fetches", server.hits());
+    // The known key still works throughout.
+    v.verify_claims(&token(&k)).await.unwrap();
+    assert!(started.elapsed() < 10 * SEC);
+}
+
+#[tokio::test]
+async fn rotation_new_kid_after_one_refetch_old_still_valid() {
+    let (old, new) = (key(), key());
+    let server = JwksServer::start(Behaviour::Keys(jwks(&[&old]), None)).await;
+    let clock = ManualClock::new(NOW);
+    let v = verifier(remote(&server.url(), &clock).build().unwrap(), &clock);
+    v.verify_claims(&token(&old)).await.unwrap();
+    assert_eq!(server.hits(), 1);
+
+    server.set(Behaviour::Keys(jwks(&[&new, &old]), None));
+    clock.advance(31 * SEC); // past the cooldown, well inside max-age
+    v.verify_claims(&token(&new)).await.unwrap();
+    assert_eq!(server.hits(), 2);
+    v.verify_claims(&token(&old)).await.unwrap();
+    v.verify_claims(&token(&new)).await.unwrap();
+    assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test]
+async fn new_kid_inside_cooldown_is_rejected_without_fetching() {
+    let (old, new) = (key(), key());
+    let server = JwksServer::start(Behaviour::Keys(jwks(&[&old]), None)).await;
+    let clock = ManualClock::new(NOW);
+    let v = verifier(remote(&server.url(), &clock).build().unwrap(), &clock);
+    v.verify_claims(&token(&old)).await.unwrap();
+    server.set(Behaviour::Keys(jwks(&[&old, &new]), None));
+    clock.advance(5 * SEC);
+    assert_eq!(code(v.verify_claims(&token(&new)).await), "no_matching_key");
+    assert_eq!(server.hits(), 1);
+    clock.advance(30 * SEC);
+    v.verify_claims(&token(&new)).await.unwrap();
+    assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test]
+async fn removed_key_rejected_after_max_age() {
+    let (k1, k2) = (key(), key());
+    let server = JwksServer::start(Behaviour::Keys(jwks(&[&k1, &k2]), Some("max-age=120"))).await;
+    let clock = ManualClock::new(NOW);
+    let v = verifier(remote(&server.url(), &clock).build().unwrap(), &clock);
+    v.verify_claims(&token(&k1)).await.unwrap();
+    server.set(Behaviour::Keys(jwks(&[&k2]), Some("max-age=120")));
+    clock.advance(60 * SEC);
+    // Still inside max-age (and before the refresh-ahead window): cached, no fetch.
+    v.verify_claims(&token(&k1)).await.unwrap();
+    assert_eq!(server.hits(), 1);
+    clock.advance(61 * SEC);
+    assert_eq!(code(v.verify_claims(&token(&k1)).await), "no_matching_key");
+    v.verify_claims(&token(&k2)).await.unwrap();
+}
+
+#[tokio::test]
+async fn cache_control_is_clamped() {
+    let k = key();
+    // max-age=5 is raised to the 1 minute floor.
+    let server = JwksServer::start(Behaviour::Keys(jwks(&[&k]), Some("max-age=5"))).await;
+    let clock = ManualClock::new(NOW);
+    let v = verifier(remote(&server.url(), &clock).build().unwrap(), &clock);
+    v.verify_claims(&token(&k)).await.unwrap();
+    clock.advance(20 * SEC);
+    v.verify_claims(&token(&k)).await.unwrap();
+    assert_eq!(server.hits(), 1);
+    clock.advance(41 * SEC);
+    v.verify_claims(&token(&k)).await.unwrap();
+    assert_eq!(server.hits(), 2);
+
+    // A week is lowered to the 24 h ceiling.
+    server.set(Behaviour::Keys(jwks(&[&k]), Some("public, max-age=604800")));
+    clock.advance(61 * SEC);
+    v.verify_claims(&token(&k)).await.unwrap();
+    assert_eq!(server.hits(), 3);
+    // Tokens here are judged at a fixed time; only the cache clock moves.
+    let judge = ManualClock::new(NOW);
+    let source = remote(&server.url(), &clock).build().unwrap();
+    let v = verifier(source, &judge);
+    v.verify_claims(&token(&k)).await.unwrap();
+    assert_eq!(server.hits(), 4);
+    clock.advance(Duration::from_secs(24 * 3600 - 60));
+    v.verify_claims(&token(&k)).await.unwrap();
+    assert_eq!(server.hits(), 4);
+    clock.advance(61 * SEC);
+    v.verify_claims(&token(&k)).await.unwrap();
+    assert_eq!(server.hits(), 5);
+}
+
+#[tokio::test]
+async fn default_max_age_is_ten_minutes() {
+    let k = key();
+    let server = JwksServer::start(Behaviour::Keys(jwks(&[&k]), None)).await;
+    let clock = ManualClock::new(NOW);
+    let v = verifier(remote(&server.url(), &clock).build().unwrap(), &clock);
+    v.verify_claims(&token(&k)).await.unwrap();
+    clock.advance(9 * 60 * SEC);
+    v.verify_claims(&token(&k)).await.unwrap();
+    assert_eq!(server.hits(), 1);
+    clock.advance(61 * SEC);
+    v.verify_claims(&token(&k)).await.unwrap();
+    assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test]
+async fn stale_if_error_then_fail_closed() {
+    let k = key();
+    let server = JwksServer::start(Behaviour::Keys(jwks(&[&k]), Some("max-age=60"))).await;
+    let clock = ManualClock::new(NOW);
+    let v = verifier(remote(&server.url(), &clock).build().unwrap(), &clock);
+    let t = token(&k);
+    v.verify_claims(&t).await.unwrap();
+
+    server.set(Behaviour::Status(500));
+    clock.advance(61 * SEC);
+    v.verify_claims(&t).await.unwrap(); // fetch fails, the expired set is used
+    assert_eq!(server.hits(), 2);
+    // No hot loop: further requests inside the cooldown do not fetch.
+    for _ in 0..50 {
+        v.verify_claims(&t).await.unwrap();
+    }
+    assert_eq!(server.hits(), 2);
+    clock.advance(31 * SEC);
+    v.verify_claims(&t).await.unwrap();
+    assert_eq!(server.hits(), 3);
+
+    // Past the stale window (1 h after expiry): fail closed. Tokens are judged at a later
+    // clock, so use one that is still within its own validity.
+    clock.advance(Duration::from_secs(3600));
+    let late = token_with(&k, json!({"sub": "u", "exp": NOW + 7200}));
+    let err = v.verify_claims(&late).await.unwrap_err();
+    assert_eq!(err.code(), "keys_unavailable");
+    assert!(matches!(
+        err,
+        Error::KeysUnavailable(FetchError::Status(500))
+    ));
+    // Inside the cooldown after that failure, no new fetch either.
+    let hits = server.hits();
+    assert_eq!(code(v.verify_claims(&late).await), "keys_unavailable");
+    assert_eq!(server.hits(), hits);
+
+    // Recovery once the endpoint is back and the cooldown has passed.
+    server.set(Behaviour::Keys(jwks(&[&k]), None));
+    clock.advance(31 * SEC);
+    v.verify_claims(&late).await.unwrap();
+}
+
+#[tokio::test]
+async fn slow_endpoint_rejected_within_timeout() {
+    let k = key();
+    let server = JwksServer::start(Behaviour::Slow(10 * SEC, jwks(&[&k]))).await;
+    let clock = ManualClock::new(NOW);
+    let source = remote(&server.url(), &clock)
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let v = verifier(source, &clock);
+    let started = Instant::now();
+    let err = v.verify_claims(&token(&k)).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(err, Error::KeysUnavailable(FetchError::Timeout(_))),
+        "{err:?}"
+    );
+    assert!(took < 3 * SEC, "took {took:?}");
+}
+
+#[tokio::test]
+async fn oversized_body_refused_with_and_without_length() {
+    let k = key();
+    for with_length in [true, false] {
+        let server = JwksServer::start(Behaviour::Huge(600 * 1024, with_length)).await;
+        let clock = ManualClock::new(NOW);
+        let v = verifier(remote(&server.url(), &clock).build().unwrap(), &clock);
+        let err = v.verify_claims(&token(&k)).await.unwrap_err();
+        assert!(
+            matches!(err, Error::KeysUnavailable(FetchError::TooLarge(_))),
+            "{err:?}"
+        );
+    }
+    // Just under a small configured cap is fine.
+    let server = JwksServer::start(Behaviour::Keys(jwks(&[&k]), None)).await;
+    let clock = ManualClock::new(NOW);
+    let v = verifier(
+        remote(&server.url(), &clock)
+            .max_bytes(400)
+            .build()
+            .unwrap(),
+        &clock,
+    );
+    v.verify_claims(&token(&k)).await.unwrap();
+}
+
+#[tokio::test]
+async fn redirect_not_followed() {
+    let k = key();
+    let server = JwksServer::start(Behaviour::Redirect(jwks(&[&k]))).await;
+    let clock = ManualClock::new(NOW);
+    let v = verifier(remote(&server.url(), &clock).build().unwrap(), &clock);
+    let err = v.verify_claims(&token(&k)).await.unwrap_err();
+    assert!(
+        matches!(err, Error::KeysUnavailable(FetchError::Redirect(302))),
+        "{err:?}"
+    );
+    assert_eq!(server.other_hits(), 0);
+}
+
+#[tokio::test]
+async fn non_200_and_non_jwks_bodies_refused() {
+    let k = key();
+    let clock = ManualClock::new(NOW);
+    for (behaviour, expect) in [
+        (Behaviour::Status(404), "status"),
+        (Behaviour::Status(204), "status"),
+        (Behaviour::Raw("not json"), "invalid"),
+        (Behaviour::Raw("[]"), "invalid"),
+        (Behaviour::Raw("{\"keys\":{}}"), "invalid"),
+        (
+            Behaviour::Raw("{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"!\"}]}"),
+            "invalid",
+        ),
+    ] {
+        let server = JwksServer::start(behaviour).await;
+        let v = verifier(remote(&server.url(), &clock).build().unwrap(), &clock);
+        match v.verify_claims(&token(&k)).await.unwrap_err() {
+            Error::KeysUnavailable(e) => assert_eq!(e.code(), expect),
+            other => panic!("{other:?}"),
+        }
+    }
+    // Nothing listening.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+    drop(listener);
+    let v = verifier(remote(&url, &clock).build().unwrap(), &clock);
+    match v.verify_claims(&token(&k)).await.unwrap_err() {
+        Error::KeysUnavailable(e) => assert_eq!(e.code(), "unreachable"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn invalid_keys_skipped_and_wholly_invalid_set_keeps_previous() {
+    let (good, other) = (key(), key());
+    let mut doc = jwks(&[&good]);
+    doc["keys"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"kty": "RSA", "kid": "weak", "n": "AQAB", "e": "AQAB", "alg": "RS256"}));
+    let server = JwksServer::start(Behaviour::Keys(doc, Some("max-age=60"))).await;
+    let clock = ManualClock::new(NOW);
+    let v = verifier(remote(&server.url(), &clock).build().unwrap(), &clock);
+    v.verify_claims(&token(&good)).await.unwrap();
+
+    server.set(Behaviour::Raw(
+        "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AA\",\"y\":\"AA\"}]}",
+    ));
+    clock.advance(61 * SEC);
+    v.verify_claims(&token(&good)).await.unwrap();
+    assert_eq!(server.hits(), 2);
+    assert_eq!(
+        code(v.verify_claims(&token(&other)).await),
+        "no_matching_key"
+    );
+}
+
+#[tokio::test]
+async fn jku_header_is_never_fetched() {
+    let (k, attacker) = (key(), key());
+    let server = JwksServer::start(Behaviour::Keys(jwks(&[&k]), None)).await;
+    let clock = ManualClock::new(NOW);
+    let v = verifier(remote(&server.url(), &clock).build().unwrap(), &clock);
+    // A token signed by a key only `jku` would lead to, and a good token carrying `jku`.
+    let forged = token_with_header(&attacker, json!({"jku": server.jku_url()}));
+    assert_eq!(code(v.verify_claims(&forged).await), "no_matching_key");
+    let carried = token_with_header(
+        &k,
+        json!({"jku": server.jku_url(), "x5u": server.jku_url()}),
+    );
+    v.verify_claims(&carried).await.unwrap();
+    assert_eq!(server.other_hits(), 0);
+    assert_eq!(server.hits(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_cold_start_fetches_once() {
+    let k = key();
+    let server = JwksServer::start(Behaviour::Slow(Duration::from_millis(200), jwks(&[&k]))).await;
+    let clock = ManualClock::new(NOW);
+    let v = verifier(remote(&server.url(), &clock).build().unwrap(), &clock);
+    let t = token(&k);
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let (v, t) = (v.clone(), t.clone());
+            tokio::spawn(async move { v.verify_claims(&t).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(server.hits(), 1);
+}
+
+#[tokio::test]
+async fn refresh_ahead_happens_in_the_background() {
+    let k = key();
+    let server = JwksServer::start(Behaviour::Keys(jwks(&[&k]), Some("max-age=120"))).await;
+    let clock = ManualClock::new(NOW);
+    let source = remote(&server.url(), &clock).build().unwrap();
+    let v = verifier(source.clone(), &clock);
+    v.verify_claims(&token(&k)).await.unwrap();
+    let first = source.keys().await.unwrap();
+    // 10 s before expiry: answered from the cache at once, and a refresh starts.
+    server.set(Behaviour::Slow(Duration::from_millis(300), jwks(&[&k])));
+    clock.advance(110 * SEC);
+    let started = Instant::now();
+    v.verify_claims(&token(&k)).await.unwrap();
+    assert!(started.elapsed() < Duration::from_millis(250));
+    // The refresh completes by itself; poll (bounded) for the new set.
+    let deadline = Instant::now() + 5 * SEC;
+    loop {
+        let now = source.keys().await.unwrap();
+        if !Arc::ptr_eq(&now, &first) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "background refresh never landed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.hits(), 2);
+    // The refreshed set is good for another 120 s from the refresh.
+    clock.advance(100 * SEC);
+    v.verify_claims(&token(&k)).await.unwrap();
+    assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test]
+async fn local_jwks_and_builder_rules() {
+    let (k, other) = (key(), key());
+    let clock = ManualClock::new(NOW);
+    let local = LocalJwks::from_value(&jwks(&[&k])).unwrap();
+    let v = verifier(local.clone(), &clock);
+    v.verify_claims(&token(&k)).await.unwrap();
+    assert_eq!(
+        code(v.verify_claims(&token(&other)).await),
+        "no_matching_key"
+    );
+    // The allow-list is required.
+    assert!(matches!(
+        sigil_verify::Verifier::builder(local.clone()).build(),
+        Err(sigil_verify::ConfigError::NoAlgorithms)
+    ));
+    // A local document with a bad key is refused whole.
+    let mut doc = jwks(&[&k]);
+    doc["keys"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"kty": "oct", "k": "AA"}));
+    assert!(LocalJwks::from_value(&doc).is_err());
+    assert!(LocalJwks::from_file("/nonexistent/jwks.json").is_err());
+    // Typed claims, issuer and audience policy.
+    #[derive(Debug, serde::Deserialize)]
+    struct Mine {
+        sub: String,
+        role: String,
+    }
+    let v = sigil_verify::Verifier::builder(local)
+        .alg(Alg::EdDSA)
+        .issuer("https://auth.example.com")
+        .audience("api")
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    let good = token_with(
+        &k,
+        json!({"sub": "u1", "role": "admin", "iss": "https://auth.example.com", "aud": ["x", "api"], "exp": NOW + 60}),
+    );
+    let mine: Mine = v.verify(&good).await.unwrap();
+    assert_eq!((mine.sub.as_str(), mine.role.as_str()), ("u1", "admin"));
+    let wrong_aud = token_with(
+        &k,
+        json!({"sub": "u1", "iss": "https://auth.example.com", "aud": "other", "exp": NOW + 60}),
+    );
+    assert_eq!(code(v.verify_claims(&wrong_aud).await), "aud_mismatch");
+    let missing_role = token_with(
+        &k,
+        json!({"sub": "u1", "iss": "https://auth.example.com", "aud": "api", "exp": NOW + 60}),
+    );
+    assert_eq!(
+        code(v.verify::<Mine>(&missing_role).await),
+        "claims_invalid"
+    );
+}
