@@ -10,6 +10,8 @@ use sigil_server::config::SecretSource;
 use sigil_server::{Auth, Config, Mode, Settings};
 use tracing_subscriber::EnvFilter;
 
+mod token;
+
 /// Sigil: sessions in, short-lived JWTs out (Better Auth compatible).
 #[derive(Parser)]
 #[command(name = "sigil", version)]
@@ -52,6 +54,9 @@ enum TokenAction {
         /// The compact token, or `-`.
         token: String,
     },
+    /// Verify a token (or JSON Lines requests with --batch) against a JWKS file or URL.
+    /// Exit 0 accepted, 1 rejected, 2 usage or configuration, 3 keys unavailable.
+    Verify(Box<token::VerifyArgs>),
 }
 
 #[derive(Subcommand)]
@@ -307,57 +312,6 @@ async fn user(action: UserAction, args: ServerArgs) -> Result<()> {
     Ok(())
 }
 
-/// Exit code for a token that cannot be decoded.
-const EXIT_REJECTED: i32 = 1;
-
-/// `sigil token decode`: header and claims, pretty-printed, marked as not verified. A token that
-/// is not three base64url segments with a JSON header is answered on stderr with one JSON line
-/// `{"error":"malformed","message":…}` and exit code 1.
-fn decode(token: &str) -> i32 {
-    let token = if token == "-" {
-        let mut text = String::new();
-        let mut limited = std::io::Read::take(std::io::stdin(), 1 << 20);
-        if std::io::Read::read_to_string(&mut limited, &mut text).is_err() {
-            return fail("malformed", "standard input is not UTF-8 text");
-        }
-        text.trim().to_owned()
-    } else {
-        token.trim().to_owned()
-    };
-    let parts: Vec<&str> = token.split('.').collect();
-    let [header, payload, _signature] = parts.as_slice() else {
-        return fail("malformed", "a compact token has exactly three segments");
-    };
-    let Some(header) = sigil_jose::b64::decode(header)
-        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
-        .filter(serde_json::Value::is_object)
-    else {
-        return fail("malformed", "the header is not base64url-encoded JSON");
-    };
-    let Some(payload) = sigil_jose::b64::decode(payload) else {
-        return fail("malformed", "the payload is not base64url");
-    };
-    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
-    println!("NOT VERIFIED: decoded only; no signature, expiry, issuer or audience was checked.");
-    println!("header:\n{}", pretty(&header));
-    match serde_json::from_slice::<serde_json::Value>(&payload) {
-        Ok(claims) => println!("claims:\n{}", pretty(&claims)),
-        Err(_) => println!(
-            "payload (not JSON), base64url:\n{}",
-            sigil_jose::b64::encode(&payload)
-        ),
-    }
-    0
-}
-
-fn fail(code: &str, message: &str) -> i32 {
-    eprintln!(
-        "{}",
-        serde_json::json!({ "error": code, "message": message })
-    );
-    EXIT_REJECTED
-}
-
 async fn migrate(args: ServerArgs) -> Result<()> {
     let mut config = args.config()?;
     config.migrate = true;
@@ -368,19 +322,28 @@ async fn migrate(args: ServerArgs) -> Result<()> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    // `sigil token` answers on stdout/stderr in a fixed format; logs only when RUST_LOG asks.
+    let default_filter = match cli.command {
+        Command::Token { .. } => "off",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(args) => migrate(args).await,
         Command::Keys { action, server } => keys(action, server).await,
         Command::User { action, server } => user(action, server).await,
         Command::Token {
             action: TokenAction::Decode { token },
-        } => std::process::exit(decode(&token)),
+        } => std::process::exit(token::decode(&token)),
+        Command::Token {
+            action: TokenAction::Verify(args),
+        } => std::process::exit(token::verify(*args).await),
     }
 }

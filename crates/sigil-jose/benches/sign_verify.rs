@@ -16,7 +16,6 @@ use sigil_jose::{Alg, JwkSet, KeyPair, Validation, b64, sign_jwt, verify_jwt};
 mod common;
 use common::{Claims, ISS, NOW, claims, jsonwebtoken_keys, raw_verifier};
 
-
 enum RawSigner {
     Ed(Ed25519KeyPair),
     Ec(EcdsaKeyPair),

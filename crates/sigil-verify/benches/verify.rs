@@ -105,7 +105,10 @@ fn bench(c: &mut Criterion) {
             })
         });
         group.bench_function("aws-lc-rs raw", |b| {
-            b.iter(|| raw.verify_sig(black_box(input.as_bytes()), &signature).unwrap())
+            b.iter(|| {
+                raw.verify_sig(black_box(input.as_bytes()), &signature)
+                    .unwrap()
+            })
         });
         if let Some((jalg, _, decoding)) = jsonwebtoken_keys(&key) {
             let mut v = jsonwebtoken::Validation::new(jalg);

@@ -1,13 +1,21 @@
 //! The `sigil` binary, run as a user runs it: `serve` on a free port with a fresh data directory
-//! (answers, stops cleanly on SIGTERM), `token decode`.
+//! (answers, stops cleanly on SIGTERM), `token decode`, `token verify` (every verification rule,
+//! the exit codes, `--batch` against a loopback JWKS server), and a token from `sigil serve`
+//! verified by the example service.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod end_to_end;
+#[path = "../../../sigil-verify/tests/verify/jwks_server.rs"]
+mod jwks_server;
+mod verify_batch;
+mod verify_rules;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn sigil() -> Command {
+pub fn sigil() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sigil"));
     cmd.env("RUST_BACKTRACE", "0")
         .env_remove("SIGIL_SECRET")
@@ -15,7 +23,7 @@ fn sigil() -> Command {
     cmd
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -23,7 +31,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn get(port: u16, path: &str) -> Option<String> {
+pub fn get(port: u16, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
@@ -36,30 +44,75 @@ fn get(port: u16, path: &str) -> Option<String> {
     Some(response)
 }
 
+/// A `sigil serve` child process on a free port, in a fresh working directory.
+pub struct Served {
+    pub child: std::process::Child,
+    pub port: u16,
+    pub dir: std::path::PathBuf,
+}
+
+impl Served {
+    /// Starts `sigil serve` with `env` and waits (at most 30 s) until it answers.
+    pub fn start(env: &[(&str, &str)]) -> Self {
+        let dir = std::env::temp_dir().join(format!("sigil-cli-test-{}", free_port()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = free_port();
+        let mut cmd = sigil();
+        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v.replace("{port}", &port.to_string()));
+        }
+        let child = cmd.spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while get(port, "/api/auth/ok").is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "sigil serve did not answer within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Served { child, port, dir }
+    }
+
+    /// Sends SIGTERM; answers the exit status and stdout once it has stopped (at most 10 s).
+    pub fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let exit = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sigil serve did not stop within 10 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stdout = String::new();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut stdout)
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&self.dir);
+        (exit, stdout)
+    }
+}
+
 #[test]
 fn serve_with_no_configuration_then_stop_on_sigterm() {
-    let dir = std::env::temp_dir().join(format!("sigil-cli-test-{}", free_port()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let mut child = sigil()
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let ok = loop {
-        if let Some(r) = get(port, "/api/auth/ok") {
-            break r;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "sigil serve did not answer within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let served = Served::start(&[]);
+    let (port, dir) = (served.port, served.dir.clone());
+    let ok = get(port, "/api/auth/ok").unwrap();
     assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
     assert!(ok.ends_with("{\"ok\":true}"), "{ok}");
     let jwks = get(port, "/api/auth/jwks").unwrap();
@@ -76,29 +129,7 @@ fn serve_with_no_configuration_then_stop_on_sigterm() {
         );
     }
     // SIGTERM: graceful shutdown, exit status 0.
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let exit = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "sigil serve did not stop within 10 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
+    let (exit, stdout) = served.stop();
     assert!(exit.success(), "{exit:?}");
     assert!(
         stdout.contains(&format!(
@@ -106,10 +137,9 @@ fn serve_with_no_configuration_then_stop_on_sigterm() {
         )),
         "{stdout}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
-fn b64(bytes: &[u8]) -> String {
+pub fn b64(bytes: &[u8]) -> String {
     sigil_jose::b64::encode(bytes)
 }
 
@@ -161,5 +191,56 @@ fn token_decode() {
         assert_eq!(out.status.code(), Some(1), "{bad:?}");
         let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
         assert_eq!(err["error"], "malformed", "{bad:?}");
+    }
+}
+
+/// What one `sigil token verify` run printed.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The single JSON line on stderr (rejections), checked to be exactly one line.
+    pub fn error(&self) -> serde_json::Value {
+        assert_eq!(self.stderr.lines().count(), 1, "{self:?}");
+        serde_json::from_str(self.stderr.trim()).unwrap()
+    }
+
+    /// The JSON document on stdout (acceptances).
+    pub fn output(&self) -> serde_json::Value {
+        serde_json::from_str(self.stdout.trim()).unwrap()
+    }
+}
+
+/// Runs `sigil token verify ARGS` with `stdin`, within `limit`.
+pub fn verify(args: &[&str], stdin: &str, limit: Duration) -> Run {
+    let started = Instant::now();
+    let mut child = sigil()
+        .args(["token", "verify"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < limit,
+        "took {:?}: {args:?}",
+        started.elapsed()
+    );
+    Run {
+        code: out.status.code().unwrap(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
     }
 }

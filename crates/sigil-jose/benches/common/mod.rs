@@ -94,4 +94,3 @@ pub fn jsonwebtoken_keys(
         _ => return None, // ES512: not supported by jsonwebtoken
     })
 }
-

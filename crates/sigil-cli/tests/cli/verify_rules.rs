@@ -1,0 +1,589 @@
+//! Every verification rule of DESIGN §6, through `sigil token verify` with a JWKS file: the exit
+//! code and the error code on stderr. Plus usage errors (exit 2) and the output formats.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aws_lc_rs::hmac;
+use serde_json::{Value, json};
+use sigil_jose::{Alg, JwkSet, KeyPair};
+
+use crate::{b64, verify};
+
+const NOW: i64 = 1_795_780_800;
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// A compact JWS of exactly these header and payload bytes, signed by `key` as is.
+fn forge(key: &KeyPair, header: &[u8], payload: &[u8]) -> String {
+    let input = format!("{}.{}", b64(header), b64(payload));
+    let signature = key.sign(input.as_bytes()).unwrap();
+    format!("{input}.{}", b64(&signature))
+}
+
+fn header(key: &KeyPair, extra: Value) -> Vec<u8> {
+    let mut h = json!({"alg": key.alg().as_str(), "kid": key.kid().unwrap(), "typ": "JWT"});
+    for (k, v) in extra.as_object().unwrap() {
+        if v.is_null() {
+            h.as_object_mut().unwrap().remove(k);
+        } else {
+            h[k] = v.clone();
+        }
+    }
+    serde_json::to_vec(&h).unwrap()
+}
+
+fn claims(extra: Value) -> Vec<u8> {
+    let mut c = json!({"sub": "u1", "iss": "https://auth.example.com", "aud": "https://auth.example.com", "iat": NOW, "exp": NOW + 900});
+    for (k, v) in extra.as_object().unwrap() {
+        if v.is_null() {
+            c.as_object_mut().unwrap().remove(k);
+        } else {
+            c[k] = v.clone();
+        }
+    }
+    serde_json::to_vec(&c).unwrap()
+}
+
+struct Fixture {
+    _dir: tempdir::Dir,
+    jwks: PathBuf,
+    ed: KeyPair,
+    es: KeyPair,
+    rs: KeyPair,
+}
+
+mod tempdir {
+    /// A directory removed on drop.
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn fixture() -> Fixture {
+    let dir = std::env::temp_dir().join(format!("sigil-verify-rules-{}", crate::free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ed, es, rs) = (
+        KeyPair::generate(Alg::EdDSA).unwrap(),
+        KeyPair::generate(Alg::ES256).unwrap(),
+        KeyPair::generate(Alg::RS256).unwrap(),
+    );
+    let set = JwkSet::new(vec![
+        ed.public_key().clone(),
+        es.public_key().clone(),
+        rs.public_key().clone(),
+    ])
+    .unwrap();
+    let jwks = dir.join("jwks.json");
+    std::fs::write(&jwks, set.to_json()).unwrap();
+    Fixture {
+        _dir: tempdir::Dir(dir),
+        jwks,
+        ed,
+        es,
+        rs,
+    }
+}
+
+/// Runs a verification that must be rejected with `code` (exit 1).
+fn rejected(f: &Fixture, token: &str, extra: &[&str], code: &str) {
+    let now = NOW.to_string();
+    let mut args = vec![
+        "--jwks",
+        f.jwks.to_str().unwrap(),
+        "--alg",
+        "EdDSA,ES256",
+        "--alg",
+        "RS256",
+        "--now",
+        &now,
+    ];
+    args.extend_from_slice(extra);
+    args.push(token);
+    let run = verify(&args, "", LIMIT);
+    assert_eq!(run.code, 1, "{code}: {run:?}");
+    assert_eq!(run.error()["error"], code, "{run:?}");
+    assert!(
+        run.error()["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    assert!(run.stdout.is_empty());
+}
+
+fn accepted(f: &Fixture, token: &str, extra: &[&str]) -> Value {
+    let now = NOW.to_string();
+    let mut args = vec![
+        "--jwks",
+        f.jwks.to_str().unwrap(),
+        "--alg",
+        "EdDSA,ES256,RS256",
+        "--now",
+        &now,
+    ];
+    args.extend_from_slice(extra);
+    args.push(token);
+    let run = verify(&args, "", LIMIT);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.is_empty(), "{run:?}");
+    run.output()
+}
+
+#[test]
+fn accepted_tokens_print_their_claims() {
+    let f = fixture();
+    for key in [&f.ed, &f.es, &f.rs] {
+        let token = forge(
+            key,
+            &header(key, json!({})),
+            &claims(json!({"role": "admin"})),
+        );
+        let out = accepted(
+            &f,
+            &token,
+            &[
+                "--iss",
+                "https://auth.example.com",
+                "--aud",
+                "https://auth.example.com",
+                "--typ",
+                "JWT",
+            ],
+        );
+        assert_eq!(out["sub"], "u1");
+        assert_eq!(out["role"], "admin");
+        assert_eq!(out["exp"], NOW + 900);
+    }
+    // aud as an array holding the expected audience; a second --aud alternative.
+    let token = forge(
+        &f.ed,
+        &header(&f.ed, json!({})),
+        &claims(json!({"aud": ["a", "b"]})),
+    );
+    accepted(&f, &token, &["--aud", "x", "--aud", "b"]);
+    // typ compared case-insensitively with the optional application/ prefix.
+    let token = forge(
+        &f.ed,
+        &header(&f.ed, json!({"typ": "application/jwt"})),
+        &claims(json!({"aud": null})),
+    );
+    accepted(&f, &token, &["--typ", "JWT"]);
+}
+
+#[test]
+fn algorithm_rules() {
+    let f = fixture();
+    let body = claims(json!({"aud": null}));
+    // Not in the allow-list.
+    let token = forge(&f.ed, &header(&f.ed, json!({})), &body);
+    let now = NOW.to_string();
+    let run = verify(
+        &[
+            "--jwks",
+            f.jwks.to_str().unwrap(),
+            "--alg",
+            "ES256",
+            "--now",
+            &now,
+            &token,
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(
+        (run.code, run.error()["error"].clone()),
+        (1, json!("alg_not_allowed"))
+    );
+    // alg none, with and without a signature.
+    let none = format!("{}.{}.", b64(br#"{"alg":"none","typ":"JWT"}"#), b64(&body));
+    rejected(&f, &none, &[], "alg_not_allowed");
+    rejected(&f, &format!("{none}AAAA"), &[], "alg_not_allowed");
+    // HS256 keyed with the RSA public key (the classic key confusion).
+    let pem = f.rs.public_key().to_spki_pem().unwrap();
+    let input = format!(
+        "{}.{}",
+        b64(format!(r#"{{"alg":"HS256","kid":"{}"}}"#, f.rs.kid().unwrap()).as_bytes()),
+        b64(&body)
+    );
+    let tag = hmac::sign(
+        &hmac::Key::new(hmac::HMAC_SHA256, pem.as_bytes()),
+        input.as_bytes(),
+    );
+    rejected(
+        &f,
+        &format!("{input}.{}", b64(tag.as_ref())),
+        &[],
+        "alg_not_allowed",
+    );
+    // A key used with another algorithm: the Ed25519 key's kid with an ES256 header.
+    let mut h = json!({"alg": "ES256", "kid": f.ed.kid().unwrap()});
+    let token = forge(&f.es, &serde_json::to_vec(&h).unwrap(), &body);
+    rejected(&f, &token, &[], "alg_not_allowed");
+    // RS256 key with a PS256 header (same key type, other algorithm).
+    h = json!({"alg": "PS256", "kid": f.rs.kid().unwrap()});
+    let token = forge(&f.rs, &serde_json::to_vec(&h).unwrap(), &body);
+    rejected(&f, &token, &["--alg", "PS256"], "alg_not_allowed");
+    // Unknown algorithm name.
+    let token = forge(&f.ed, br#"{"alg":"EdDSA256"}"#, &body);
+    rejected(&f, &token, &[], "alg_not_allowed");
+}
+
+#[test]
+fn keys_only_from_the_configured_jwks() {
+    let f = fixture();
+    let attacker = KeyPair::generate(Alg::EdDSA).unwrap();
+    let body = claims(json!({"aud": null}));
+    let embedded = attacker.public_key().to_jwk();
+    for extra in [
+        json!({"jwk": embedded, "kid": attacker.kid().unwrap()}),
+        json!({"jku": "http://127.0.0.1:1/jwks", "kid": attacker.kid().unwrap()}),
+        json!({"x5u": "http://127.0.0.1:1/cert", "kid": attacker.kid().unwrap()}),
+        json!({"x5c": ["MIIB"], "kid": attacker.kid().unwrap()}),
+    ] {
+        let token = forge(&attacker, &header(&attacker, extra), &body);
+        rejected(&f, &token, &[], "no_matching_key");
+    }
+    // A kid the set does not have, and a set key with a forged signature under its kid.
+    let token = forge(&attacker, &header(&attacker, json!({})), &body);
+    rejected(&f, &token, &[], "no_matching_key");
+    let token = forge(&attacker, &header(&f.ed, json!({})), &body);
+    rejected(&f, &token, &[], "bad_signature");
+}
+
+#[test]
+fn structure_rules() {
+    let f = fixture();
+    let body = claims(json!({"aud": null}));
+    let good = forge(&f.ed, &header(&f.ed, json!({})), &body);
+    let (h, rest) = good.split_once('.').unwrap();
+    let (p, s) = rest.split_once('.').unwrap();
+    // crit, even naming a member that is present.
+    let token = forge(
+        &f.ed,
+        &header(&f.ed, json!({"crit": ["exp"], "exp": 1})),
+        &body,
+    );
+    rejected(&f, &token, &[], "crit_unsupported");
+    // Segment count.
+    rejected(&f, &format!("{h}.{p}"), &[], "malformed");
+    rejected(&f, &format!("{h}.{p}.{s}.x"), &[], "malformed");
+    rejected(&f, &format!("{h}.{p}.{s}.x.y"), &[], "malformed");
+    // Non-canonical base64url: padding, standard alphabet, whitespace.
+    rejected(&f, &format!("{h}=.{p}.{s}"), &[], "malformed");
+    rejected(
+        &f,
+        &format!("{h}.{p}.{}", s.replace('-', "+").replace('_', "/") + "+"),
+        &[],
+        "malformed",
+    );
+    rejected(&f, &format!("{h}.{p} .{s}"), &[], "malformed");
+    // Header and claims must be JSON objects, without duplicate members.
+    let token = forge(&f.ed, b"[\"EdDSA\"]", &body);
+    rejected(&f, &token, &[], "malformed");
+    let dup = format!(
+        r#"{{"alg":"EdDSA","kid":"{}","alg":"EdDSA"}}"#,
+        f.ed.kid().unwrap()
+    );
+    rejected(&f, &forge(&f.ed, dup.as_bytes(), &body), &[], "malformed");
+    let dup_claims = format!(r#"{{"sub":"a","exp":{},"sub":"b"}}"#, NOW + 60);
+    rejected(
+        &f,
+        &forge(&f.ed, &header(&f.ed, json!({})), dup_claims.as_bytes()),
+        &[],
+        "malformed",
+    );
+    rejected(
+        &f,
+        &forge(&f.ed, &header(&f.ed, json!({})), b"[1,2]"),
+        &[],
+        "claims_invalid",
+    );
+    // Size limit before parsing.
+    rejected(&f, &good, &["--max-token-bytes", "100"], "too_large");
+    let huge = "a".repeat(20_000);
+    rejected(&f, &huge, &[], "too_large");
+    // A flipped signature bit.
+    let mut sig = sigil_jose::b64::decode(s).unwrap();
+    sig[5] ^= 1;
+    rejected(&f, &format!("{h}.{p}.{}", b64(&sig)), &[], "bad_signature");
+}
+
+/// DER encoding of an ECDSA signature given as r||s (each 32 bytes).
+fn der(raw: &[u8]) -> Vec<u8> {
+    fn int(bytes: &[u8]) -> Vec<u8> {
+        let mut b: Vec<u8> = bytes.iter().copied().skip_while(|&x| x == 0).collect();
+        if b.first().is_some_and(|&x| x & 0x80 != 0) {
+            b.insert(0, 0);
+        }
+        let mut out = vec![0x02, u8::try_from(b.len()).unwrap()];
+        out.extend(b);
+        out
+    }
+    let (r, s) = raw.split_at(raw.len() / 2);
+    let body = [int(r), int(s)].concat();
+    let mut out = vec![0x30, u8::try_from(body.len()).unwrap()];
+    out.extend(body);
+    out
+}
+
+#[test]
+fn ecdsa_signatures_are_raw_r_s_never_der() {
+    let f = fixture();
+    let token = forge(
+        &f.es,
+        &header(&f.es, json!({})),
+        &claims(json!({"aud": null})),
+    );
+    accepted(&f, &token, &[]);
+    let (input, s) = token.rsplit_once('.').unwrap();
+    let raw = sigil_jose::b64::decode(s).unwrap();
+    rejected(
+        &f,
+        &format!("{input}.{}", b64(&der(&raw))),
+        &[],
+        "bad_signature",
+    );
+}
+
+#[test]
+fn claim_rules() {
+    let f = fixture();
+    let token = |extra: Value| forge(&f.ed, &header(&f.ed, json!({})), &claims(extra));
+    let iss = ["--iss", "https://auth.example.com"];
+    let aud = ["--aud", "https://auth.example.com"];
+    // exp required, checked at --now, with leeway.
+    rejected(
+        &f,
+        &token(json!({"exp": null, "aud": null})),
+        &[],
+        "claims_invalid",
+    );
+    rejected(&f, &token(json!({"exp": NOW, "aud": null})), &[], "expired");
+    rejected(
+        &f,
+        &token(json!({"exp": NOW - 10, "aud": null})),
+        &["--leeway", "10"],
+        "expired",
+    );
+    accepted(
+        &f,
+        &token(json!({"exp": NOW - 9, "aud": null})),
+        &["--leeway", "10"],
+    );
+    rejected(
+        &f,
+        &token(json!({"exp": "soon", "aud": null})),
+        &[],
+        "claims_invalid",
+    );
+    // nbf and iat in the future.
+    rejected(
+        &f,
+        &token(json!({"nbf": NOW + 1, "aud": null})),
+        &[],
+        "not_yet_valid",
+    );
+    accepted(
+        &f,
+        &token(json!({"nbf": NOW + 5, "aud": null})),
+        &["--leeway", "5"],
+    );
+    rejected(
+        &f,
+        &token(json!({"iat": NOW + 60, "aud": null})),
+        &[],
+        "iat_in_future",
+    );
+    // iss exact.
+    rejected(
+        &f,
+        &token(json!({"aud": null})),
+        &["--iss", "https://auth.example.com/"],
+        "iss_mismatch",
+    );
+    rejected(
+        &f,
+        &token(json!({"iss": null, "aud": null})),
+        &iss,
+        "iss_mismatch",
+    );
+    // aud: string or array, must contain the expected one; present but unexpected is refused.
+    rejected(&f, &token(json!({"aud": "other"})), &aud, "aud_mismatch");
+    rejected(&f, &token(json!({"aud": ["a", "b"]})), &aud, "aud_mismatch");
+    rejected(&f, &token(json!({"aud": null})), &aud, "aud_mismatch");
+    rejected(&f, &token(json!({})), &[], "aud_mismatch");
+    rejected(&f, &token(json!({"aud": 7})), &aud, "claims_invalid");
+    // typ when configured.
+    let no_typ = forge(
+        &f.ed,
+        &serde_json::to_vec(&json!({"alg": "EdDSA", "kid": f.ed.kid().unwrap()})).unwrap(),
+        &claims(json!({"aud": null})),
+    );
+    rejected(&f, &no_typ, &["--typ", "JWT"], "typ_mismatch");
+    rejected(
+        &f,
+        &token(json!({"aud": null})),
+        &["--typ", "at+jwt"],
+        "typ_mismatch",
+    );
+}
+
+#[test]
+fn jws_mode_checks_signature_only_and_stdin_token() {
+    let f = fixture();
+    let now = NOW.to_string();
+    let jwks = f.jwks.to_str().unwrap();
+    // A payload that is not JSON, and an expired JWT: both fine in jws mode.
+    let binary = forge(
+        &f.ed,
+        &header(&f.ed, json!({"typ": null})),
+        b"\x00\xffnot json",
+    );
+    let run = verify(
+        &["--jwks", jwks, "--alg", "EdDSA", "--mode", "jws", &binary],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.output(),
+        json!({"payload_b64url": b64(b"\x00\xffnot json")})
+    );
+    let expired = forge(
+        &f.ed,
+        &header(&f.ed, json!({})),
+        &claims(json!({"exp": NOW - 1000})),
+    );
+    let run = verify(
+        &[
+            "--jwks", jwks, "--alg", "EdDSA", "--mode", "jws", "--now", &now, &expired,
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let run = verify(
+        &[
+            "--jwks", jwks, "--alg", "EdDSA", "--mode", "jwt", "--now", &now, &expired,
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(
+        (run.code, run.error()["error"].clone()),
+        (1, json!("expired"))
+    );
+    // jws mode still refuses bad signatures.
+    let (input, _) = binary.rsplit_once('.').unwrap();
+    let run = verify(
+        &[
+            "--jwks",
+            jwks,
+            "--alg",
+            "EdDSA",
+            "--mode",
+            "jws",
+            &format!("{input}.{}", b64(&[0; 64])),
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(
+        (run.code, run.error()["error"].clone()),
+        (1, json!("bad_signature"))
+    );
+    // `-` reads the token from stdin.
+    let good = forge(
+        &f.ed,
+        &header(&f.ed, json!({})),
+        &claims(json!({"aud": null})),
+    );
+    let run = verify(
+        &["--jwks", jwks, "--alg", "EdDSA", "--now", &now, "-"],
+        &format!("{good}\n"),
+        LIMIT,
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.output()["sub"], "u1");
+}
+
+#[test]
+fn usage_and_configuration_errors_exit_2() {
+    let f = fixture();
+    let jwks = f.jwks.to_str().unwrap();
+    let bad_jwks = f.jwks.with_file_name("bad.json");
+    std::fs::write(&bad_jwks, r#"{"keys":[{"kty":"oct","k":"AAAA"}]}"#).unwrap();
+    let not_json = f.jwks.with_file_name("not.json");
+    std::fs::write(&not_json, "hello").unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["--jwks", jwks, "x.y.z"],                   // no --alg
+        vec!["--jwks", jwks, "--alg", "none", "x.y.z"],  // none is never allowed
+        vec!["--jwks", jwks, "--alg", "HS256", "x.y.z"], // nor HMAC
+        vec!["--jwks", jwks, "--alg", "EdDSA"],          // no token
+        vec!["--alg", "EdDSA", "x.y.z"],                 // no key source
+        vec![
+            "--jwks",
+            "/nonexistent/jwks.json",
+            "--alg",
+            "EdDSA",
+            "x.y.z",
+        ],
+        vec![
+            "--jwks",
+            bad_jwks.to_str().unwrap(),
+            "--alg",
+            "EdDSA",
+            "x.y.z",
+        ],
+        vec![
+            "--jwks",
+            not_json.to_str().unwrap(),
+            "--alg",
+            "EdDSA",
+            "x.y.z",
+        ],
+        vec![
+            "--jwks",
+            jwks,
+            "--jwks-url",
+            "https://a.example/jwks",
+            "--alg",
+            "EdDSA",
+            "x.y.z",
+        ],
+        vec![
+            "--jwks-url",
+            "http://auth.example.com/jwks",
+            "--alg",
+            "EdDSA",
+            "x.y.z",
+        ], // plain http, not loopback
+        vec![
+            "--jwks-url",
+            "ftp://127.0.0.1/jwks",
+            "--alg",
+            "EdDSA",
+            "x.y.z",
+        ],
+        vec!["--jwks", jwks, "--alg", "EdDSA", "--mode", "jwe", "x.y.z"],
+        vec!["--jwks", jwks, "--alg", "EdDSA", "--leeway", "-1", "x.y.z"],
+        vec!["--jwks", jwks, "--alg", "EdDSA", "--bogus", "x.y.z"],
+        vec![
+            "--jwks-url",
+            "http://127.0.0.1:1/jwks",
+            "--jwks-timeout",
+            "-1",
+            "--alg",
+            "EdDSA",
+            "x.y.z",
+        ],
+        vec!["--jwks", jwks, "--alg", "EdDSA", "--batch", "x.y.z"],
+    ];
+    for args in cases {
+        let run = verify(&args, "", LIMIT);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(run.stdout.is_empty(), "{args:?}");
+    }
+}
