@@ -348,7 +348,16 @@ async fn run_verify(args: VerifyArgs) -> Result<i32, Usage> {
         ));
     };
     let token = match args.token.as_deref() {
-        Some("-") => read_stdin_token()?,
+        Some("-") => match read_stdin_token() {
+            Some(token) => token,
+            None => {
+                eprintln!(
+                    "{}",
+                    error_line("malformed", "the token on standard input is not UTF-8 text")
+                );
+                return Ok(EXIT_REJECTED);
+            }
+        },
         Some(t) => t.trim().to_owned(),
         None => return Err(Usage("a TOKEN, `-` or --batch is required".into())),
     };
@@ -373,12 +382,13 @@ async fn run_verify(args: VerifyArgs) -> Result<i32, Usage> {
     })
 }
 
-fn read_stdin_token() -> Result<String, Usage> {
-    let mut text = String::new();
+/// One token from stdin (at most 1 MiB is read; a longer one is refused as too large by the
+/// verifier's size limit anyway); `None` when the bytes are not UTF-8.
+fn read_stdin_token() -> Option<String> {
+    let mut bytes = Vec::new();
     let mut limited = std::io::Read::take(std::io::stdin(), MAX_BATCH_LINE as u64);
-    std::io::Read::read_to_string(&mut limited, &mut text)
-        .map_err(|_| Usage("standard input is not UTF-8 text".into()))?;
-    Ok(text.trim().to_owned())
+    std::io::Read::read_to_end(&mut limited, &mut bytes).ok()?;
+    String::from_utf8(bytes).ok().map(|t| t.trim().to_owned())
 }
 
 /// One line of input: its text, or `None` when it was longer than [`MAX_BATCH_LINE`].

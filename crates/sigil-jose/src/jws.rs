@@ -179,6 +179,33 @@ pub fn verify_jws(
     keys: &JwkSet,
     validation: &Validation,
 ) -> Result<VerifiedJws, Error> {
+    let (header, [h, p, s]) = split_checked(token, validation)?;
+    let key = keys.find(header.kid.as_deref(), header.alg)?;
+    // The longest signature is RSA-8192's 1024 bytes; decode on the stack.
+    let mut signature = [0u8; 1024];
+    if s.len() > 1366 {
+        return Err(Error::BadSignature);
+    }
+    let signature_len = b64::decode_into(s, &mut signature)
+        .ok_or_else(|| Error::malformed("signature is not canonical base64url"))?;
+    let payload =
+        b64::decode(p).ok_or_else(|| Error::malformed("payload is not canonical base64url"))?;
+    let signing_input = &token[..h.len() + 1 + p.len()];
+    key.verify(signing_input.as_bytes(), &signature[..signature_len])?;
+    Ok(VerifiedJws { header, payload })
+}
+
+/// The checks of [`verify_jws`] that need no key: size, three segments, a strict header without
+/// `crit`, an allowed `alg`, the expected `typ`. Answers the header. For telling a broken token
+/// from a good one when the keys are unavailable; a pass here proves nothing about the token.
+pub fn check_header(token: &str, validation: &Validation) -> Result<Header, Error> {
+    split_checked(token, validation).map(|(header, _)| header)
+}
+
+fn split_checked<'t>(
+    token: &'t str,
+    validation: &Validation,
+) -> Result<(Header, [&'t str; 3]), Error> {
     let limit = validation.max_token_bytes_value();
     if token.len() > limit {
         return Err(Error::TooLarge {
@@ -207,19 +234,7 @@ pub fn verify_jws(
             _ => return Err(Error::TypMismatch),
         }
     }
-    let key = keys.find(header.kid.as_deref(), header.alg)?;
-    // The longest signature is RSA-8192's 1024 bytes; decode on the stack.
-    let mut signature = [0u8; 1024];
-    if s.len() > 1366 {
-        return Err(Error::BadSignature);
-    }
-    let signature_len = b64::decode_into(s, &mut signature)
-        .ok_or_else(|| Error::malformed("signature is not canonical base64url"))?;
-    let payload =
-        b64::decode(p).ok_or_else(|| Error::malformed("payload is not canonical base64url"))?;
-    let signing_input = &token[..h.len() + 1 + p.len()];
-    key.verify(signing_input.as_bytes(), &signature[..signature_len])?;
-    Ok(VerifiedJws { header, payload })
+    Ok((header, [h, p, s]))
 }
 
 /// RFC 7515 §4.1.9: media types compare case-insensitively, and `application/` may be omitted.

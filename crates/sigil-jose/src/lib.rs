@@ -35,7 +35,7 @@ mod timespan;
 pub use alg::{Alg, Curve};
 pub use error::Error;
 pub use jwks::{JwkSet, SkippedKey};
-pub use jws::{Header, VerifiedJws, verify_jws};
+pub use jws::{Header, VerifiedJws, check_header, verify_jws};
 pub use jwt::{
     Audience, Claims, DEFAULT_MAX_TOKEN_BYTES, Validation, sign_jwt, sign_jwt_with_header,
     verify_jwt, verify_jwt_as,

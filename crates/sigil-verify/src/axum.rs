@@ -53,6 +53,9 @@ where
 pub enum Rejection {
     /// No `Authorization: Bearer` credentials (401, code `missing_token`).
     Missing,
+    /// The credentials are not one well-formed bearer token: several `Authorization` headers,
+    /// non-ASCII bytes, an empty token or one with spaces (400, code `invalid_request`).
+    BadRequest(&'static str),
     /// A token was presented and refused, or keys were unavailable (503).
     Invalid(Error),
     /// The [`Claims`] extractor ran on a route without [`VerifyLayer`] (500, `layer_missing`).
@@ -64,6 +67,7 @@ impl Rejection {
     pub fn code(&self) -> &'static str {
         match self {
             Rejection::Missing => "missing_token",
+            Rejection::BadRequest(_) => "invalid_request",
             Rejection::Invalid(e) => e.code(),
             Rejection::LayerMissing => "layer_missing",
         }
@@ -79,6 +83,24 @@ impl IntoResponse for Rejection {
                 "a bearer token is required".to_owned(),
                 Some("Bearer".to_owned()),
             ),
+            Rejection::BadRequest(why) => (
+                StatusCode::BAD_REQUEST,
+                (*why).to_owned(),
+                Some(format!(
+                    "Bearer error=\"invalid_request\", error_description=\"{why}\""
+                )),
+            ),
+            // The verifier's own keys or crypto failed: not the caller's fault.
+            Rejection::Invalid(Error::Token(
+                e @ (sigil_jose::Error::KeyInvalid(_) | sigil_jose::Error::Crypto(_)),
+            )) => {
+                tracing::error!(error = %e, "token verification failed on the server side");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "token verification failed on the server".to_owned(),
+                    None,
+                )
+            }
             Rejection::Invalid(Error::KeysUnavailable(_)) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the keys to verify tokens with are unavailable; retry later".to_owned(),
@@ -136,14 +158,12 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, Rejection> {
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(Rejection::Invalid(Error::Token(
-            sigil_jose::Error::Malformed("more than one Authorization header".into()),
-        )));
+        return Err(Rejection::BadRequest("more than one Authorization header"));
     }
     let Ok(value) = value.to_str() else {
-        return Err(Rejection::Invalid(Error::Token(
-            sigil_jose::Error::Malformed("Authorization header is not ASCII".into()),
-        )));
+        return Err(Rejection::BadRequest(
+            "the Authorization header is not ASCII",
+        ));
     };
     let Some((scheme, token)) = value.split_once(' ') else {
         return Ok(None);
@@ -153,9 +173,9 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, Rejection> {
     }
     let token = token.trim_matches(' ');
     if token.is_empty() || token.contains(' ') {
-        return Err(Rejection::Invalid(Error::Token(
-            sigil_jose::Error::Malformed("the bearer token is empty or has spaces".into()),
-        )));
+        return Err(Rejection::BadRequest(
+            "the bearer token is empty or has spaces",
+        ));
     }
     Ok(Some(token))
 }

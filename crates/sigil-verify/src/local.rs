@@ -1,5 +1,6 @@
 //! A JWKS held in memory: for tests, air-gapped services, and keys pinned by configuration.
 
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -32,13 +33,26 @@ impl LocalJwks {
         Self::from_json(value.to_string().as_bytes())
     }
 
-    /// [`LocalJwks::from_json`] on a file's contents.
+    /// [`LocalJwks::from_json`] on a file's contents. Only a regular file of at most
+    /// [`crate::remote::DEFAULT_MAX_BYTES`] is read: a FIFO or device would block or never end.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| ConfigError::Io {
+        let io = |source| ConfigError::Io {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        let refuse = |why: &str| io(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
+        if !std::fs::metadata(path).map_err(io)?.is_file() {
+            return Err(refuse("not a regular file"));
+        }
+        let limit = crate::remote::DEFAULT_MAX_BYTES;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(limit as u64 + 1).read_to_end(&mut bytes))
+            .map_err(io)?;
+        if bytes.len() > limit {
+            return Err(refuse("larger than 512 KiB"));
+        }
         Self::from_json(&bytes)
     }
 

@@ -32,6 +32,9 @@ pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(3600);
 pub const DEFAULT_MAX_BYTES: usize = 512 * 1024;
 /// How long before expiry a background refresh starts (at most half the lifetime).
 pub const REFRESH_AHEAD: Duration = Duration::from_secs(30);
+/// Configured durations are capped here ("forever" for practical purposes), so that no time
+/// arithmetic can overflow.
+pub const MAX_SETTING: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 /// A remote JWKS with its cache. Cheap to clone; clones share the cache.
 #[derive(Clone)]
@@ -83,13 +86,51 @@ struct State {
     last_attempt: Option<Instant>,
     /// The last failure, when no fetch has succeeded since.
     last_failure: Option<(Instant, FetchError)>,
-    in_flight: Option<SharedFetch>,
+    /// The fetch in flight and its number (to tell it from later ones).
+    in_flight: Option<(u64, SharedFetch)>,
+    fetches: u64,
 }
 
 struct Cached {
     set: Arc<JwkSet>,
     fetched_at: Instant,
     expires_at: Instant,
+}
+
+/// Clears a fetch that ended without storing its result (task cancelled or panicked), so the
+/// source does not keep waiting on it, and counts it as a failure for the cooldown.
+struct FetchGuard {
+    inner: Arc<Inner>,
+    number: u64,
+    stored: bool,
+}
+
+impl FetchGuard {
+    /// The result was stored: nothing to clean up.
+    fn disarm(&mut self) {
+        self.stored = true;
+    }
+}
+
+impl Drop for FetchGuard {
+    fn drop(&mut self) {
+        if self.stored {
+            return;
+        }
+        let now = self.inner.clock.instant();
+        let mut st = self.inner.lock();
+        if st
+            .in_flight
+            .as_ref()
+            .is_some_and(|(n, _)| *n == self.number)
+        {
+            st.in_flight = None;
+        }
+        st.last_failure = Some((
+            now,
+            FetchError::Unreachable("the fetch ended before completing".into()),
+        ));
+    }
 }
 
 /// What a caller does once the state lock is released.
@@ -128,6 +169,11 @@ impl RemoteJwks {
         self.inner.url.as_str()
     }
 
+    /// Whether a fetch is running now (for health checks and tests).
+    pub fn fetch_in_flight(&self) -> bool {
+        self.inner.lock().in_flight.is_some()
+    }
+
     /// The keys to verify with now: the cached set while it is fresh (starting a background
     /// refresh shortly before it expires), otherwise the result of a fetch shared with every
     /// concurrent caller. While fetches fail, an expired set keeps being served for the stale
@@ -151,7 +197,7 @@ impl RemoteJwks {
             match &st.cached {
                 Some(c) if !Arc::ptr_eq(&c.set, seen) => Next::Ready(c.set.clone()),
                 _ => match &st.in_flight {
-                    Some(fetch) => Next::Wait {
+                    Some((_, fetch)) => Next::Wait {
                         fetch: fetch.clone(),
                         stale: None,
                     },
@@ -242,23 +288,30 @@ impl RemoteJwksBuilder {
                 )));
             }
         }
-        let client = reqwest::Client::builder()
+        let cap = |d: Duration| d.min(MAX_SETTING);
+        let mut client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(self.timeout)
-            .connect_timeout(self.timeout)
-            .user_agent(concat!("sigil-verify/", env!("CARGO_PKG_VERSION")))
+            .timeout(cap(self.timeout))
+            .connect_timeout(cap(self.timeout))
+            .user_agent(concat!("sigil-verify/", env!("CARGO_PKG_VERSION")));
+        if url.scheme() == "http" {
+            // Plain HTTP is allowed because the bytes never leave the host; an HTTP proxy from
+            // the environment would carry them (and could answer them) in the clear.
+            client = client.no_proxy();
+        }
+        let client = client
             .build()
             .map_err(|e| ConfigError::Client(e.to_string()))?;
         Ok(RemoteJwks {
             inner: Arc::new(Inner {
                 url,
                 client,
-                timeout: self.timeout,
+                timeout: cap(self.timeout),
                 max_bytes: self.max_bytes,
-                default_max_age: self.default_max_age,
-                fixed_max_age: self.fixed_max_age,
-                cooldown: self.cooldown,
-                max_stale: self.max_stale,
+                default_max_age: cap(self.default_max_age),
+                fixed_max_age: self.fixed_max_age.map(cap),
+                cooldown: cap(self.cooldown),
+                max_stale: cap(self.max_stale),
                 clock: self.clock,
                 state: Mutex::new(State::default()),
             }),
@@ -316,8 +369,22 @@ impl Inner {
                 return Next::Ready(set.clone());
             }
         }
-        let stale = set.filter(|_| now < expires_at + self.max_stale);
-        if let Some(fetch) = &st.in_flight {
+        let stale = set.filter(|_| {
+            expires_at
+                .checked_add(self.max_stale)
+                .is_none_or(|end| now < end)
+        });
+        if let Some(set) = &stale
+            && st.last_failure.is_some()
+        {
+            // An outage: callers do not wait on the endpoint. The expired set answers at once,
+            // and at most one fetch per cooldown probes in the background.
+            if st.in_flight.is_none() && self.recently_failed(st, now).is_none() {
+                drop(self.start_fetch(st, now));
+            }
+            return Next::Ready(set.clone());
+        }
+        if let Some((_, fetch)) = &st.in_flight {
             return Next::Wait {
                 fetch: fetch.clone(),
                 stale,
@@ -353,36 +420,50 @@ impl Inner {
     }
 
     /// Spawns one fetch and records it as the one in flight. The spawned task stores its result
-    /// before it resolves, so every waiter sees the updated cache.
+    /// before it resolves, so every waiter sees the updated cache; if it ends any other way
+    /// (cancelled at runtime shutdown, panicked), its guard clears it and records a failure.
     fn start_fetch(self: &Arc<Self>, st: &mut State, now: Instant) -> SharedFetch {
         st.last_attempt = Some(now);
-        let inner = Arc::clone(self);
-        let task = tokio::spawn(async move {
-            let result = inner.fetch().await;
-            inner.store(result)
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            let e = FetchError::Unreachable("no tokio runtime to fetch the JWKS on".into());
+            st.last_failure = Some((now, e.clone()));
+            return futures_util::future::ready(Err(e)).boxed().shared();
+        };
+        st.fetches += 1;
+        let mut guard = FetchGuard {
+            inner: Arc::clone(self),
+            number: st.fetches,
+            stored: false,
+        };
+        let task = runtime.spawn(async move {
+            let result = guard.inner.fetch().await;
+            let stored = guard.inner.store(guard.number, result);
+            guard.disarm();
+            stored
         });
-        let timeout = self.timeout;
         let fetch = async move {
             match task.await {
                 Ok(result) => result,
-                // The task panicked or the runtime is shutting down.
                 Err(e) => Err(FetchError::Unreachable(format!("fetch task ended: {e}"))),
             }
         }
         .boxed()
         .shared();
-        st.in_flight = Some(fetch.clone());
-        tracing::debug!(url = %self.url, ?timeout, "fetching JWKS");
+        st.in_flight = Some((st.fetches, fetch.clone()));
+        tracing::debug!(url = %self.url, "fetching JWKS");
         fetch
     }
 
     fn store(
         &self,
+        number: u64,
         result: Result<(JwkSet, Option<Duration>), FetchError>,
     ) -> Result<Arc<JwkSet>, FetchError> {
         let now = self.clock.instant();
         let mut st = self.lock();
-        st.in_flight = None;
+        if st.in_flight.as_ref().is_some_and(|(n, _)| *n == number) {
+            st.in_flight = None;
+        }
         match result {
             Ok((set, header_max_age)) => {
                 let max_age = self.fixed_max_age.unwrap_or_else(|| {
@@ -393,7 +474,8 @@ impl Inner {
                 st.cached = Some(Cached {
                     set: set.clone(),
                     fetched_at: now,
-                    expires_at: now + max_age,
+                    // max_age is capped at MAX_SETTING; a clock that far out keeps the set forever.
+                    expires_at: now.checked_add(max_age).unwrap_or(now),
                 });
                 st.last_failure = None;
                 metrics::fetch("ok");
@@ -451,7 +533,8 @@ impl Inner {
         for s in &skipped {
             tracing::warn!(url = %self.url, index = s.index, kid = ?s.kid, error = %s.error, "JWKS key skipped");
         }
-        if set.is_empty() && !skipped.is_empty() {
+        if set.is_empty() {
+            // An empty set (a misconfigured or half-deployed issuer) must not replace good keys.
             return Err(FetchError::Invalid("no usable key in the set".into()));
         }
         Ok((set, max_age))

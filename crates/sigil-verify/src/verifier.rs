@@ -119,8 +119,10 @@ impl Verifier {
     async fn claims(&self, token: &str) -> Result<sigil_jose::Claims, Error> {
         let now = self.inner.clock.unix_seconds();
         let validation = &self.inner.validation;
-        self.with_keys(|keys| sigil_jose::verify_jwt(token, keys, validation, now))
-            .await
+        self.with_keys(token, |keys| {
+            sigil_jose::verify_jwt(token, keys, validation, now)
+        })
+        .await
     }
 
     /// Verifies a JWS's header and signature only; the payload is returned as bytes, whatever it
@@ -128,8 +130,10 @@ impl Verifier {
     pub async fn verify_jws(&self, token: &str) -> Result<VerifiedJws, Error> {
         let validation = &self.inner.validation;
         counted(
-            self.with_keys(|keys| sigil_jose::verify_jws(token, keys, validation))
-                .await,
+            self.with_keys(token, |keys| {
+                sigil_jose::verify_jws(token, keys, validation)
+            })
+            .await,
         )
     }
 
@@ -142,9 +146,18 @@ impl Verifier {
     /// source can get one now (the refetch is rate limited by the source).
     async fn with_keys<T>(
         &self,
+        token: &str,
         check: impl Fn(&JwkSet) -> Result<T, sigil_jose::Error>,
     ) -> Result<T, Error> {
-        let keys = self.inner.source.keys().await?;
+        let keys = match self.inner.source.keys().await {
+            Ok(keys) => keys,
+            Err(unavailable) => {
+                // A token that is broken regardless of keys is the caller's problem, and is
+                // reported as such even while the keys cannot be had.
+                sigil_jose::check_header(token, &self.inner.validation)?;
+                return Err(unavailable.into());
+            }
+        };
         match check(&keys) {
             Err(sigil_jose::Error::NoMatchingKey(why)) => {
                 match self.inner.source.refresh_for_unknown_kid(&keys).await {

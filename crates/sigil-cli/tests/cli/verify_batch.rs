@@ -329,6 +329,23 @@ fn keys_unavailable_exits_3() {
     );
     assert_eq!(run.code, 3, "{run:?}");
 
+    // A token broken whatever the keys: rejected (1), not "keys unavailable" (3).
+    let run = verify(
+        &[
+            "--jwks-url",
+            &format!("http://127.0.0.1:{port}/jwks"),
+            "--alg",
+            "EdDSA",
+            "x.y",
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(
+        (run.code, run.error()["error"].clone()),
+        (1, json!("malformed"))
+    );
+
     // A token pointing at its own keys with jku: never fetched.
     let good = url_of(Behaviour::Keys(jwks(&[&k]), None));
     let attacker = key();
@@ -350,4 +367,101 @@ fn keys_unavailable_exits_3() {
         (1, json!("no_matching_key"))
     );
     assert_eq!(good.other_hits(), 0);
+}
+
+#[test]
+fn an_http_proxy_never_sees_a_loopback_jwks_fetch() {
+    let rt = runtime();
+    let (k, attacker) = (key(), key());
+    let server = rt.block_on(JwksServer::start(Behaviour::Keys(jwks(&[&k]), None)));
+    // A "proxy" that would answer with the attacker's keys.
+    let proxy = rt.block_on(JwksServer::start(Behaviour::Keys(jwks(&[&attacker]), None)));
+    let proxy_url = proxy.url().trim_end_matches("/jwks").to_owned();
+    let out = sigil()
+        .args([
+            "token",
+            "verify",
+            "--jwks-url",
+            &server.url(),
+            "--alg",
+            "EdDSA",
+            &token(&attacker),
+        ])
+        .env("http_proxy", &proxy_url)
+        .env("HTTP_PROXY", &proxy_url)
+        .env("all_proxy", &proxy_url)
+        .env_remove("no_proxy")
+        .env_remove("NO_PROXY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(proxy.hits() + proxy.other_hits(), 0);
+    assert_eq!(server.hits(), 1);
+}
+
+#[test]
+fn special_files_and_bad_stdin_never_hang() {
+    let k = key();
+    let dir = std::env::temp_dir().join(format!("sigil-fifo-{}", crate::free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("jwks.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let fifo = fifo.to_str().unwrap();
+    let t = token(&k);
+    let started = Instant::now();
+    // As the flag: a configuration error.
+    for file in [fifo, "/dev/zero"] {
+        let run = verify(&["--jwks", file, "--alg", "EdDSA", &t], "", LIMIT);
+        assert_eq!(run.code, 2, "{file}: {run:?}");
+    }
+    // As a batch line's jwks_file: that line is invalid, the process goes on.
+    let mut batch = Batch::start(&[]);
+    for file in [fifo, "/dev/zero"] {
+        let answer = batch.ask(json!({"id": file, "token": t, "jwks_file": file}));
+        assert_eq!(
+            answer,
+            json!({"id": file, "ok": false, "error": "invalid_request"})
+        );
+    }
+    let inline = batch.ask(json!({"id": 3, "token": t, "jwks": jwks(&[&k])}));
+    assert_eq!(inline["ok"], true);
+    batch.finish();
+    assert!(started.elapsed() < LIMIT);
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // A token on stdin that is not UTF-8: rejected as malformed.
+    let file = std::env::temp_dir().join(format!("sigil-jwks-{}.json", crate::free_port()));
+    std::fs::write(&file, jwks(&[&k]).to_string()).unwrap();
+    let mut child = sigil()
+        .args([
+            "token",
+            "verify",
+            "--jwks",
+            file.to_str().unwrap(),
+            "--alg",
+            "EdDSA",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"\xff\xfe.x.y")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"], "malformed");
+    std::fs::remove_file(&file).unwrap();
 }

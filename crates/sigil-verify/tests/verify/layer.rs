@@ -113,6 +113,25 @@ async fn layer_accepts_and_rejects_per_rfc_6750() {
         );
     }
 
+    // Malformed credentials: 400 invalid_request (RFC 6750 §3.1).
+    for bad in ["Bearer ", "Bearer a b"] {
+        let (status, challenge, body) = call(&app, Some(bad), "/me").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:?}");
+        assert_eq!(body["code"], "invalid_request");
+        assert!(
+            challenge
+                .unwrap()
+                .starts_with("Bearer error=\"invalid_request\"")
+        );
+    }
+    let twice = Request::get("/me")
+        .header(header::AUTHORIZATION, format!("Bearer {good}"))
+        .header(header::AUTHORIZATION, format!("Bearer {good}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(twice).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
     // A verified token whose claims do not fit the handler's type.
     let no_sub = token_with(&k, json!({"aud": "api", "exp": NOW + 60}));
     let (status, _, body) = call(&app, Some(&format!("Bearer {no_sub}")), "/me").await;
@@ -140,4 +159,10 @@ async fn layer_answers_503_when_keys_are_unavailable() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(challenge, None);
     assert_eq!(body["code"], "keys_unavailable");
+    // A token that is broken whatever the keys: still the caller's 401.
+    let (status, _, body) = call(&app, Some("Bearer garbage"), "/me").await;
+    assert_eq!(
+        (status, &body["code"]),
+        (StatusCode::UNAUTHORIZED, &json!("malformed"))
+    );
 }

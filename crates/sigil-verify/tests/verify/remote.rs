@@ -158,7 +158,8 @@ async fn stale_if_error_then_fail_closed() {
     let k = key();
     let server = JwksServer::start(Behaviour::Keys(jwks(&[&k]), Some("max-age=60"))).await;
     let clock = ManualClock::new(NOW);
-    let v = verifier(remote(&server.url(), &clock).build().unwrap(), &clock);
+    let source = remote(&server.url(), &clock).timeout(SEC).build().unwrap();
+    let v = verifier(source, &clock);
     let t = token(&k);
     v.verify_claims(&t).await.unwrap();
 
@@ -171,12 +172,28 @@ async fn stale_if_error_then_fail_closed() {
         v.verify_claims(&t).await.unwrap();
     }
     assert_eq!(server.hits(), 2);
+    // After the cooldown, one probe; during an outage callers never wait on it: even a probe
+    // that hangs leaves them answered from the expired set at once.
+    server.set(Behaviour::Slow(10 * SEC, jwks(&[&k])));
     clock.advance(31 * SEC);
+    let started = Instant::now();
     v.verify_claims(&t).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    wait_for(|| server.hits() == 3).await;
+    for _ in 0..10 {
+        v.verify_claims(&t).await.unwrap();
+    }
     assert_eq!(server.hits(), 3);
+    server.set(Behaviour::Status(500));
 
     // Past the stale window (1 h after expiry): fail closed. Tokens are judged at a later
-    // clock, so use one that is still within its own validity.
+    // clock, so use one that is still within its own validity. (The hung probe above counts as
+    // failed once its 1 s timeout passes; make sure it has.)
+    wait_for_outcome(&source_of(&v)).await;
     clock.advance(Duration::from_secs(3600));
     let late = token_with(&k, json!({"sub": "u", "exp": NOW + 7200}));
     let err = v.verify_claims(&late).await.unwrap_err();
@@ -407,6 +424,10 @@ async fn local_jwks_and_builder_rules() {
         .push(json!({"kty": "oct", "k": "AA"}));
     assert!(LocalJwks::from_value(&doc).is_err());
     assert!(LocalJwks::from_file("/nonexistent/jwks.json").is_err());
+    // Not a regular file: refused without blocking or reading forever.
+    for special in ["/dev/zero", "/dev/stdin", "/"] {
+        assert!(LocalJwks::from_file(special).is_err(), "{special}");
+    }
     // Typed claims, issuer and audience policy.
     #[derive(Debug, serde::Deserialize)]
     struct Mine {
@@ -439,4 +460,125 @@ async fn local_jwks_and_builder_rules() {
         code(v.verify::<Mine>(&missing_role).await),
         "claims_invalid"
     );
+}
+
+/// Polls `done` for at most 10 s (for work that happens in the background).
+async fn wait_for(done: impl Fn() -> bool) {
+    let deadline = Instant::now() + 10 * SEC;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "condition not reached within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn source_of(v: &sigil_verify::Verifier) -> sigil_verify::RemoteJwks {
+    match v.source() {
+        sigil_verify::KeySource::Remote(r) => r.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Waits until no fetch is in flight (the background probe has ended one way or the other).
+async fn wait_for_outcome(source: &sigil_verify::RemoteJwks) {
+    let deadline = Instant::now() + 10 * SEC;
+    while source.fetch_in_flight() {
+        assert!(
+            Instant::now() < deadline,
+            "fetch still in flight after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_empty_key_set_keeps_the_previous_one() {
+    let k = key();
+    let server = JwksServer::start(Behaviour::Keys(jwks(&[&k]), Some("max-age=60"))).await;
+    let clock = ManualClock::new(NOW);
+    let v = verifier(remote(&server.url(), &clock).build().unwrap(), &clock);
+    v.verify_claims(&token(&k)).await.unwrap();
+    server.set(Behaviour::Keys(json!({"keys": []}), None));
+    clock.advance(61 * SEC);
+    v.verify_claims(&token(&k)).await.unwrap();
+    server.set(Behaviour::Status(500));
+    clock.advance(31 * SEC);
+    v.verify_claims(&token(&k)).await.unwrap();
+    // On a cold start, an empty set is no keys at all.
+    let empty = JwksServer::start(Behaviour::Keys(json!({"keys": []}), None)).await;
+    let v = verifier(remote(&empty.url(), &clock).build().unwrap(), &clock);
+    assert_eq!(code(v.verify_claims(&token(&k)).await), "keys_unavailable");
+}
+
+#[tokio::test]
+async fn huge_settings_do_not_overflow() {
+    let k = key();
+    let server = JwksServer::start(Behaviour::Keys(jwks(&[&k]), None)).await;
+    let clock = ManualClock::new(NOW);
+    for builder in [
+        remote(&server.url(), &clock)
+            .max_stale(Duration::MAX)
+            .fixed_max_age(Duration::ZERO),
+        remote(&server.url(), &clock).fixed_max_age(Duration::MAX),
+        remote(&server.url(), &clock)
+            .default_max_age(Duration::MAX)
+            .cooldown(Duration::MAX),
+    ] {
+        let judge = ManualClock::new(NOW);
+        let v = verifier(builder.build().unwrap(), &judge);
+        v.verify_claims(&token(&k)).await.unwrap();
+        server.set(Behaviour::Status(500));
+        clock.advance(Duration::from_secs(400 * 24 * 3600));
+        let _ = v.verify_claims(&token(&k)).await;
+        server.set(Behaviour::Keys(jwks(&[&k]), None));
+    }
+}
+
+#[tokio::test]
+async fn broken_tokens_are_rejected_as_such_while_keys_are_unavailable() {
+    let clock = ManualClock::new(NOW);
+    let v = verifier(
+        remote("http://127.0.0.1:1/jwks", &clock).build().unwrap(),
+        &clock,
+    );
+    assert_eq!(code(v.verify_claims("garbage").await), "malformed");
+    let hs = format!("{}.e30.AA", sigil_jose::b64::encode(br#"{"alg":"HS256"}"#));
+    assert_eq!(code(v.verify_claims(&hs).await), "alg_not_allowed");
+    assert_eq!(
+        code(v.verify_claims(&token(&key())).await),
+        "keys_unavailable"
+    );
+}
+
+#[test]
+fn a_fetch_cancelled_with_its_runtime_does_not_wedge_the_source() {
+    let k = key();
+    let clock = ManualClock::new(NOW);
+    let main = tokio::runtime::Runtime::new().unwrap();
+    let server = main.block_on(JwksServer::start(Behaviour::Slow(10 * SEC, jwks(&[&k]))));
+    let source = remote(&server.url(), &clock).build().unwrap();
+    // A fetch starts on a runtime that is then shut down mid-fetch.
+    let doomed = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let waited = doomed
+        .block_on(async { tokio::time::timeout(Duration::from_millis(100), source.keys()).await });
+    assert!(waited.is_err(), "the slow fetch should still be running");
+    assert!(source.fetch_in_flight());
+    drop(doomed);
+    assert!(!source.fetch_in_flight());
+    // Outside any runtime: an error, not a panic.
+    use futures_util::FutureExt;
+    assert!(matches!(
+        source.keys().now_or_never(),
+        Some(Err(FetchError::Unreachable(_))) | None
+    ));
+    // Once the cooldown has passed, a healthy endpoint serves keys again.
+    server.set(Behaviour::Keys(jwks(&[&k]), None));
+    clock.advance(31 * SEC);
+    let v = verifier(source, &clock);
+    main.block_on(v.verify_claims(&token(&k))).unwrap();
 }
