@@ -15,7 +15,12 @@ pub(crate) fn encode_into(bytes: &[u8], out: &mut String) {
 
 /// Decodes unpadded base64url, rejecting padding, whitespace, `+`/`/` and non-zero trailing bits.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(text).ok()
+    // Unpadded base64 of n characters is exactly n * 3 / 4 bytes when valid; an exact buffer
+    // spares the crate's over-estimate and a reallocation when the bytes are kept (payloads).
+    let mut out = vec![0u8; text.len() / 4 * 3 + (text.len() % 4 * 3 / 4)];
+    let len = URL_SAFE_NO_PAD.decode_slice(text, &mut out).ok()?;
+    out.truncate(len);
+    Some(out)
 }
 
 /// Decodes unpadded base64url into `out`, with the same strictness as [`decode`]; `None` when
