@@ -570,13 +570,19 @@ fn a_fetch_cancelled_with_its_runtime_does_not_wedge_the_source() {
     assert!(source.fetch_in_flight());
     drop(doomed);
     assert!(!source.fetch_in_flight());
-    // Outside any runtime: an error, not a panic.
+    // The ended fetch counts as a failure: inside the cooldown, no new attempt.
     use futures_util::FutureExt;
     assert!(matches!(
         source.keys().now_or_never(),
-        Some(Err(FetchError::Unreachable(_))) | None
+        Some(Err(FetchError::Unreachable(_)))
     ));
-    // Once the cooldown has passed, a healthy endpoint serves keys again.
+    // After it, outside any runtime: an error, not a panic (and it counts as a failure too).
+    clock.advance(31 * SEC);
+    match source.keys().now_or_never() {
+        Some(Err(FetchError::Unreachable(why))) => assert!(why.contains("runtime"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    // Once the cooldown has passed again, a healthy endpoint serves keys.
     server.set(Behaviour::Keys(jwks(&[&k]), None));
     clock.advance(31 * SEC);
     let v = verifier(source, &clock);
