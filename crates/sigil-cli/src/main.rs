@@ -322,7 +322,10 @@ async fn migrate(args: ServerArgs) -> Result<()> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => std::process::exit(token::usage_error(&e)),
+    };
     // `sigil token` answers on stdout/stderr in a fixed format; logs only when RUST_LOG asks.
     let default_filter = match cli.command {
         Command::Token { .. } => "off",

@@ -273,6 +273,11 @@ fn error_line(code: &str, message: &str) -> String {
     json!({ "error": code, "message": message }).to_string()
 }
 
+/// Writes the one stderr line of a refusal (ignoring a closed stderr).
+fn report(code: &str, message: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{}", error_line(code, message));
+}
+
 /// `sigil token decode`: header and claims, pretty-printed, marked as not verified. A token that
 /// is not three base64url segments with a JSON header is answered on stderr with one JSON line
 /// `{"error":"malformed","message":…}` and exit code 1.
@@ -301,24 +306,49 @@ pub fn decode(token: &str) -> i32 {
         return fail("malformed", "the payload is not base64url");
     };
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
-    println!("NOT VERIFIED: decoded only; no signature, expiry, issuer or audience was checked.");
-    println!("header:\n{}", pretty(&header));
-    match serde_json::from_slice::<serde_json::Value>(&payload) {
-        Ok(claims) => println!("claims:\n{}", pretty(&claims)),
-        Err(_) => println!(
+    let body = match serde_json::from_slice::<serde_json::Value>(&payload) {
+        Ok(claims) => format!("claims:\n{}", pretty(&claims)),
+        Err(_) => format!(
             "payload (not JSON), base64url:\n{}",
             sigil_jose::b64::encode(&payload)
         ),
-    }
+    };
+    // Written at once; a reader that went away (`| head`) is not an error.
+    let _ = writeln!(
+        std::io::stdout().lock(),
+        "NOT VERIFIED: decoded only; no signature, expiry, issuer or audience was checked.\nheader:\n{}\n{body}",
+        pretty(&header)
+    );
     0
 }
 
 fn fail(code: &str, message: &str) -> i32 {
-    eprintln!(
-        "{}",
-        serde_json::json!({ "error": code, "message": message })
-    );
+    report(code, message);
     EXIT_REJECTED
+}
+
+/// Answers a command line clap refused. For `sigil token verify`, whose stderr is part of its
+/// contract, the error is one JSON line and the exit code [`EXIT_USAGE`]; everything else (and
+/// `--help`/`--version`) gets clap's own output and exit code.
+pub fn usage_error(error: &clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    let mut args = std::env::args().skip(1);
+    let is_verify =
+        args.next().as_deref() == Some("token") && args.next().as_deref() == Some("verify");
+    let informational = matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if !is_verify || informational {
+        error.exit();
+    }
+    let rendered = error.render().to_string();
+    let first = rendered.lines().next().unwrap_or("invalid arguments");
+    let message = first.strip_prefix("error: ").unwrap_or(first);
+    report("usage", message);
+    EXIT_USAGE
 }
 
 /// `sigil token verify`: returns the process exit code.
@@ -326,7 +356,7 @@ pub async fn verify(args: VerifyArgs) -> i32 {
     match run_verify(args).await {
         Ok(code) => code,
         Err(Usage(message)) => {
-            eprintln!("{}", error_line("usage", &message));
+            report("usage", &message);
             EXIT_USAGE
         }
     }
@@ -351,10 +381,7 @@ async fn run_verify(args: VerifyArgs) -> Result<i32, Usage> {
         Some("-") => match read_stdin_token() {
             Some(token) => token,
             None => {
-                eprintln!(
-                    "{}",
-                    error_line("malformed", "the token on standard input is not UTF-8 text")
-                );
+                report("malformed", "the token on standard input is not UTF-8 text");
                 return Ok(EXIT_REJECTED);
             }
         },
@@ -365,18 +392,20 @@ async fn run_verify(args: VerifyArgs) -> Result<i32, Usage> {
     Ok(match check(&verifier, policy.mode, &token).await {
         Ok((key, value)) => {
             // jwt: the claims object itself; jws: {"payload_b64url": "…"}.
-            match policy.mode {
-                Mode::Jwt => println!("{value}"),
-                Mode::Jws => println!("{}", json!({ key: value })),
-            }
+            let out = match policy.mode {
+                Mode::Jwt => value,
+                Mode::Jws => json!({ key: value }),
+            };
+            // A reader that went away is not a reason to change the verdict (or to panic).
+            let _ = writeln!(std::io::stdout().lock(), "{out}");
             EXIT_OK
         }
         Err(e @ Error::KeysUnavailable(_)) => {
-            eprintln!("{}", error_line(e.code(), &e.to_string()));
+            report(e.code(), &e.to_string());
             EXIT_KEYS_UNAVAILABLE
         }
         Err(e) => {
-            eprintln!("{}", error_line(e.code(), &e.to_string()));
+            report(e.code(), &e.to_string());
             EXIT_REJECTED
         }
     })
@@ -426,12 +455,18 @@ fn next_line(input: &mut impl BufRead) -> std::io::Result<Option<Option<Vec<u8>>
 /// `--batch`: one answer line per request line, flushed at once; exit 0 at end of input.
 async fn batch(source: Option<KeySource>, policy: Policy) -> i32 {
     // Reading stdin blocks; a dedicated thread feeds lines to the async side.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Option<Vec<u8>>>(16);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Option<Vec<u8>>>>(16);
     std::thread::spawn(move || {
         let stdin = std::io::stdin();
         let mut input = stdin.lock();
-        while let Ok(Some(line)) = next_line(&mut input) {
-            if tx.blocking_send(line).is_err() {
+        loop {
+            let line = match next_line(&mut input) {
+                Ok(Some(line)) => Ok(line),
+                Ok(None) => break,
+                Err(e) => Err(e),
+            };
+            let failed = line.is_err();
+            if tx.blocking_send(line).is_err() || failed {
                 break;
             }
         }
@@ -439,9 +474,14 @@ async fn batch(source: Option<KeySource>, policy: Policy) -> i32 {
     let stdout = std::io::stdout();
     while let Some(line) = rx.recv().await {
         let answer = match line {
-            None => rejected(&Value::Null, "invalid_request"),
-            Some(line) if line.iter().all(u8::is_ascii_whitespace) => continue,
-            Some(line) => answer(&line, source.as_ref(), &policy).await,
+            Err(e) => {
+                // Not the end of input: the caller must not take the answers so far as complete.
+                report("usage", &format!("cannot read standard input: {e}"));
+                return EXIT_USAGE;
+            }
+            Ok(None) => rejected(&Value::Null, "invalid_request"),
+            Ok(Some(line)) if line.iter().all(u8::is_ascii_whitespace) => continue,
+            Ok(Some(line)) => answer(&line, source.as_ref(), &policy).await,
         };
         let mut out = stdout.lock();
         if writeln!(out, "{answer}")

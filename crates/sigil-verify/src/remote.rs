@@ -89,6 +89,15 @@ struct State {
     /// The fetch in flight and its number (to tell it from later ones).
     in_flight: Option<(u64, SharedFetch)>,
     fetches: u64,
+    /// A fetch decided on under the lock, spawned once the lock is released (spawning can drop
+    /// the task at once on a runtime that is shutting down, and its guard takes the lock).
+    to_launch: Option<Launch>,
+}
+
+/// A fetch task waiting to be spawned.
+struct Launch {
+    runtime: tokio::runtime::Handle,
+    job: BoxFuture<'static, ()>,
 }
 
 struct Cached {
@@ -180,10 +189,7 @@ impl RemoteJwks {
     /// window, and failed fetches are retried at most once per cooldown.
     pub async fn keys(&self) -> Result<Arc<JwkSet>, FetchError> {
         let now = self.inner.clock.instant();
-        let next = {
-            let mut st = self.inner.lock();
-            self.inner.plan_keys(&mut st, now)
-        };
+        let next = self.inner.locked(|st| self.inner.plan_keys(st, now));
         self.inner.finish(next).await
     }
 
@@ -192,23 +198,22 @@ impl RemoteJwks {
     /// now. A failed refetch is logged and answers `None` (the cached keys still stand).
     pub async fn refresh_for_unknown_kid(&self, seen: &Arc<JwkSet>) -> Option<Arc<JwkSet>> {
         let now = self.inner.clock.instant();
-        let next = {
-            let mut st = self.inner.lock();
-            match &st.cached {
+        let next = self.inner.locked(|st| {
+            Some(match &st.cached {
                 Some(c) if !Arc::ptr_eq(&c.set, seen) => Next::Ready(c.set.clone()),
                 _ => match &st.in_flight {
                     Some((_, fetch)) => Next::Wait {
                         fetch: fetch.clone(),
                         stale: None,
                     },
-                    None if self.inner.cooling_down(&st, now) => return None,
+                    None if self.inner.cooling_down(st, now) => return None,
                     None => Next::Wait {
-                        fetch: self.inner.start_fetch(&mut st, now),
+                        fetch: self.inner.start_fetch(st, now),
                         stale: None,
                     },
                 },
-            }
-        };
+            })
+        })?;
         match self.inner.finish(next).await {
             Ok(set) if !Arc::ptr_eq(&set, seen) => Some(set),
             Ok(_) => None,
@@ -336,6 +341,20 @@ impl Inner {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Runs `f` under the state lock, then spawns the fetch it decided on, if any, after the
+    /// lock is released.
+    fn locked<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        let (out, launch) = {
+            let mut st = self.lock();
+            let out = f(&mut st);
+            (out, st.to_launch.take())
+        };
+        if let Some(Launch { runtime, job }) = launch {
+            drop(runtime.spawn(job));
+        }
+        out
+    }
+
     fn cooling_down(&self, st: &State, now: Instant) -> bool {
         st.last_attempt
             .is_some_and(|t| now.saturating_duration_since(t) < self.cooldown)
@@ -419,9 +438,10 @@ impl Inner {
         }
     }
 
-    /// Spawns one fetch and records it as the one in flight. The spawned task stores its result
-    /// before it resolves, so every waiter sees the updated cache; if it ends any other way
-    /// (cancelled at runtime shutdown, panicked), its guard clears it and records a failure.
+    /// Prepares one fetch, records it as the one in flight and leaves it in `to_launch` for
+    /// [`Inner::locked`] to spawn. The task stores its result before it resolves, so every waiter
+    /// sees the updated cache; if it ends any other way (dropped unspawned, cancelled at runtime
+    /// shutdown, panicked), its guard clears it and records a failure, and waiters get an error.
     fn start_fetch(self: &Arc<Self>, st: &mut State, now: Instant) -> SharedFetch {
         st.last_attempt = Some(now);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -435,21 +455,26 @@ impl Inner {
             number: st.fetches,
             stored: false,
         };
-        let task = runtime.spawn(async move {
-            let result = guard.inner.fetch().await;
-            let stored = guard.inner.store(guard.number, result);
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job = async move {
+            let fetched = guard.inner.fetch().await;
+            let stored = guard.inner.store(guard.number, fetched);
             guard.disarm();
-            stored
-        });
+            // Nobody may be waiting (refresh ahead); that is fine.
+            let _ = done.send(stored);
+        }
+        .boxed();
         let fetch = async move {
-            match task.await {
-                Ok(result) => result,
-                Err(e) => Err(FetchError::Unreachable(format!("fetch task ended: {e}"))),
-            }
+            result.await.unwrap_or_else(|_| {
+                Err(FetchError::Unreachable(
+                    "the fetch ended before completing".into(),
+                ))
+            })
         }
         .boxed()
         .shared();
         st.in_flight = Some((st.fetches, fetch.clone()));
+        st.to_launch = Some(Launch { runtime, job });
         tracing::debug!(url = %self.url, "fetching JWKS");
         fetch
     }
@@ -474,8 +499,12 @@ impl Inner {
                 st.cached = Some(Cached {
                     set: set.clone(),
                     fetched_at: now,
-                    // max_age is capped at MAX_SETTING; a clock that far out keeps the set forever.
-                    expires_at: now.checked_add(max_age).unwrap_or(now),
+                    // max_age is capped at MAX_SETTING; should even that overflow the clock, the
+                    // longest lifetime a server may ask for applies.
+                    expires_at: now
+                        .checked_add(max_age)
+                        .or_else(|| now.checked_add(MAX_MAX_AGE))
+                        .unwrap_or(now),
                 });
                 st.last_failure = None;
                 metrics::fetch("ok");

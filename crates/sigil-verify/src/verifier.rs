@@ -117,10 +117,11 @@ impl Verifier {
     }
 
     async fn claims(&self, token: &str) -> Result<sigil_jose::Claims, Error> {
-        let now = self.inner.clock.unix_seconds();
         let validation = &self.inner.validation;
+        // The clock is read once the keys are in hand: getting them may have taken a fetch.
+        let clock = &self.inner.clock;
         self.with_keys(token, |keys| {
-            sigil_jose::verify_jwt(token, keys, validation, now)
+            sigil_jose::verify_jwt(token, keys, validation, clock.unix_seconds())
         })
         .await
     }

@@ -585,5 +585,64 @@ fn usage_and_configuration_errors_exit_2() {
         let run = verify(&args, "", LIMIT);
         assert_eq!(run.code, 2, "{args:?}: {run:?}");
         assert!(run.stdout.is_empty(), "{args:?}");
+        assert_eq!(run.error()["error"], "usage", "{args:?}");
     }
+    // --help is not an error.
+    let run = verify(&["--help"], "", LIMIT);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("--jwks-url"));
+}
+
+#[test]
+fn output_to_a_closed_pipe_and_unreadable_stdin() {
+    use std::process::Stdio;
+    let f = fixture();
+    let now = NOW.to_string();
+    let token = forge(
+        &f.ed,
+        &header(&f.ed, json!({})),
+        &claims(json!({"aud": null})),
+    );
+    // The reader is gone before the answer is written: the verdict stands, no panic.
+    let mut child = crate::sigil()
+        .args([
+            "token",
+            "verify",
+            "--jwks",
+            f.jwks.to_str().unwrap(),
+            "--alg",
+            "EdDSA",
+            "--now",
+            &now,
+            &token,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Batch input that cannot be read (a directory): not taken for the end of input.
+    let out = crate::sigil()
+        .args([
+            "token",
+            "verify",
+            "--batch",
+            "--jwks",
+            f.jwks.to_str().unwrap(),
+            "--alg",
+            "EdDSA",
+        ])
+        .stdin(std::fs::File::open("/").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"], "usage");
 }

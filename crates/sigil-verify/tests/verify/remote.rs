@@ -588,3 +588,27 @@ fn a_fetch_cancelled_with_its_runtime_does_not_wedge_the_source() {
     let v = verifier(source, &clock);
     main.block_on(v.verify_claims(&token(&k))).unwrap();
 }
+
+#[test]
+fn a_fetch_started_on_a_runtime_that_is_shutting_down_neither_hangs_nor_wedges() {
+    let clock = ManualClock::new(NOW);
+    let source = remote("http://127.0.0.1:1/jwks", &clock).build().unwrap();
+    let probe = source.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = rt.handle().clone();
+        drop(rt);
+        let _entered = handle.enter();
+        use futures_util::FutureExt;
+        let _ = tx.send(format!("{:?}", probe.keys().now_or_never()));
+    });
+    let answer = rx
+        .recv_timeout(10 * SEC)
+        .expect("keys() hung on a runtime that is shutting down");
+    assert!(answer.contains("Unreachable"), "{answer}");
+    assert!(!source.fetch_in_flight());
+}
