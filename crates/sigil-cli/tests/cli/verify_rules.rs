@@ -345,6 +345,15 @@ fn ecdsa_signatures_are_raw_r_s_never_der() {
         &[],
         "bad_signature",
     );
+    // r||s of the wrong length: one byte short, one byte long.
+    rejected(
+        &f,
+        &format!("{input}.{}", b64(&raw[1..])),
+        &[],
+        "bad_signature",
+    );
+    let long = [&[0u8][..], &raw].concat();
+    rejected(&f, &format!("{input}.{}", b64(&long)), &[], "bad_signature");
 }
 
 #[test]
