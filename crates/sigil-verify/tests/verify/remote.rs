@@ -378,11 +378,15 @@ async fn refresh_ahead_happens_in_the_background() {
     v.verify_claims(&token(&k)).await.unwrap();
     let first = source.keys().await.unwrap();
     // 10 s before expiry: answered from the cache at once, and a refresh starts.
-    server.set(Behaviour::Slow(Duration::from_millis(300), jwks(&[&k])));
+    server.set(Behaviour::Slow(2 * SEC, jwks(&[&k])));
     clock.advance(110 * SEC);
     let started = Instant::now();
     v.verify_claims(&token(&k)).await.unwrap();
-    assert!(started.elapsed() < Duration::from_millis(250));
+    assert!(
+        started.elapsed() < SEC,
+        "waited {:?} for a background refresh",
+        started.elapsed()
+    );
     // The refresh completes by itself; poll (bounded) for the new set.
     let deadline = Instant::now() + 5 * SEC;
     loop {
