@@ -100,7 +100,8 @@ struct Request {
     #[serde(default)]
     id: Value,
     token: String,
-    jwks: Option<Value>,
+    /// Kept as written: parsed once, strictly (duplicate members refused), by `LocalJwks`.
+    jwks: Option<Box<serde_json::value::RawValue>>,
     jwks_file: Option<PathBuf>,
     alg: Option<OneOrMany>,
     iss: Option<String>,
@@ -496,7 +497,7 @@ async fn batch(source: Option<KeySource>, policy: Policy) -> i32 {
 
 async fn answer(line: &[u8], source: Option<&KeySource>, policy: &Policy) -> String {
     let invalid = |id: Value| rejected(&id, "invalid_request");
-    let request: Request = match serde_json::from_slice(line) {
+    let mut request: Request = match serde_json::from_slice(line) {
         Ok(r) => r,
         Err(_) => {
             // Echo the id when the line is at least an object carrying one.
@@ -507,33 +508,9 @@ async fn answer(line: &[u8], source: Option<&KeySource>, policy: &Policy) -> Str
             return invalid(id);
         }
     };
-    let Request {
-        id,
-        token,
-        jwks,
-        jwks_file,
-        alg,
-        iss,
-        aud,
-        typ,
-        leeway,
-        now,
-        mode,
-        max_token_bytes,
-    } = request;
-    let overrides = Overrides {
-        jwks,
-        jwks_file,
-        alg,
-        iss,
-        aud,
-        typ,
-        leeway,
-        now,
-        mode,
-        max_token_bytes,
-    };
-    let (source, policy) = match line_setup(overrides, source, policy) {
+    let id = std::mem::take(&mut request.id);
+    let token = std::mem::take(&mut request.token);
+    let (source, policy) = match line_setup(request, source, policy) {
         Ok(s) => s,
         Err(Usage(_)) => return invalid(id),
     };
@@ -555,28 +532,15 @@ fn rejected(id: &Value, code: &str) -> String {
     )
 }
 
-/// The overrides of a request, without its token and id.
-struct Overrides {
-    jwks: Option<Value>,
-    jwks_file: Option<PathBuf>,
-    alg: Option<OneOrMany>,
-    iss: Option<String>,
-    aud: Option<OneOrMany>,
-    typ: Option<String>,
-    leeway: Option<u32>,
-    now: Option<i64>,
-    mode: Option<Mode>,
-    max_token_bytes: Option<usize>,
-}
-
+/// The key source and policy of one batch request: the flags', with the request's overrides.
 fn line_setup(
-    o: Overrides,
+    o: Request,
     source: Option<&KeySource>,
     policy: &Policy,
 ) -> Result<(KeySource, Policy), Usage> {
     let source = match (o.jwks, o.jwks_file) {
         (Some(_), Some(_)) => return Err(Usage("jwks and jwks_file are exclusive".into())),
-        (Some(doc), None) => LocalJwks::from_value(&doc)?.into(),
+        (Some(doc), None) => LocalJwks::from_json(doc.get().as_bytes())?.into(),
         (None, Some(file)) => LocalJwks::from_file(file)?.into(),
         (None, None) => source.cloned().ok_or_else(|| {
             Usage("no key source: give --jwks/--jwks-url or jwks/jwks_file".into())

@@ -248,6 +248,23 @@ fn batch_lines_override_flags_and_bad_lines_are_answered() {
         line.trim(),
         r#"{"id":null,"ok":false,"error":"invalid_request"}"#
     );
+    // An inline JWKS is read as strictly as a file: a duplicate member refuses it.
+    let keys = jwks(&[&k])["keys"].to_string();
+    let stdin = batch.stdin.as_mut().unwrap();
+    writeln!(
+        stdin,
+        r#"{{"id":"dup","token":"{t}","jwks":{{"keys":{keys},"keys":{keys}}}}}"#
+    )
+    .unwrap();
+    line.clear();
+    batch.stdout.read_line(&mut line).unwrap();
+    assert_eq!(
+        line.trim(),
+        r#"{"id":"dup","ok":false,"error":"invalid_request"}"#
+    );
+    let inline =
+        batch.ask(json!({"id": "once", "token": t, "jwks": {"keys": jwks(&[&k])["keys"]}}));
+    assert_eq!(inline["ok"], true);
     // Still serving.
     assert_eq!(batch.verify(99, &t)["ok"], true);
     batch.finish();

@@ -521,21 +521,34 @@ async fn huge_settings_do_not_overflow() {
     let k = key();
     let server = JwksServer::start(Behaviour::Keys(jwks(&[&k]), None)).await;
     let clock = ManualClock::new(NOW);
-    for builder in [
-        remote(&server.url(), &clock)
-            .max_stale(Duration::MAX)
-            .fixed_max_age(Duration::ZERO),
-        remote(&server.url(), &clock).fixed_max_age(Duration::MAX),
-        remote(&server.url(), &clock)
-            .default_max_age(Duration::MAX)
-            .cooldown(Duration::MAX),
+    // (settings, fetches over 400 days with the endpoint failing): "stale forever" refetches
+    // once and keeps the old set; "cache forever" (either way of saying it) never refetches.
+    for (builder, fetches) in [
+        (
+            remote(&server.url(), &clock)
+                .max_stale(Duration::MAX)
+                .fixed_max_age(Duration::ZERO),
+            2,
+        ),
+        (
+            remote(&server.url(), &clock).fixed_max_age(Duration::MAX),
+            1,
+        ),
+        (
+            remote(&server.url(), &clock)
+                .default_max_age(Duration::MAX)
+                .cooldown(Duration::MAX),
+            1,
+        ),
     ] {
+        let before = server.hits();
         let judge = ManualClock::new(NOW);
         let v = verifier(builder.build().unwrap(), &judge);
         v.verify_claims(&token(&k)).await.unwrap();
         server.set(Behaviour::Status(500));
         clock.advance(Duration::from_secs(400 * 24 * 3600));
-        let _ = v.verify_claims(&token(&k)).await;
+        v.verify_claims(&token(&k)).await.unwrap();
+        assert_eq!(server.hits() - before, fetches);
         server.set(Behaviour::Keys(jwks(&[&k]), None));
     }
 }
