@@ -23,6 +23,38 @@ pub fn sigil() -> Command {
     cmd
 }
 
+/// Runs `sigil ARGS` with `stdin` written and closed; answers its output.
+pub fn run(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut child = sigil()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Waits (polling, at most `limit`) for `child` to exit; `what` names it in the failure.
+pub fn wait_exit(
+    child: &mut std::process::Child,
+    limit: Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not exit within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -85,17 +117,11 @@ impl Served {
             .status()
             .unwrap();
         assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let exit = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "sigil serve did not stop within 10 s of SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let exit = wait_exit(
+            &mut self.child,
+            Duration::from_secs(10),
+            "sigil serve after SIGTERM",
+        );
         let mut stdout = String::new();
         self.child
             .stdout
@@ -161,19 +187,7 @@ fn token_decode() {
     );
 
     // From stdin.
-    let mut child = sigil()
-        .args(["token", "decode", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{token}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run(&["token", "decode", "-"], format!("{token}\n").as_bytes());
     assert!(out.status.success());
     assert!(
         String::from_utf8(out.stdout)
@@ -216,23 +230,10 @@ impl Run {
 }
 
 /// Runs `sigil token verify ARGS` with `stdin`, within `limit`.
-pub fn verify(args: &[&str], stdin: &str, limit: Duration) -> Run {
+pub fn verify(args: &[&str], stdin: impl AsRef<[u8]>, limit: Duration) -> Run {
     let started = Instant::now();
-    let mut child = sigil()
-        .args(["token", "verify"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let args = [&["token", "verify"][..], args].concat();
+    let out = run(&args, stdin.as_ref());
     assert!(
         started.elapsed() < limit,
         "took {:?}: {args:?}",

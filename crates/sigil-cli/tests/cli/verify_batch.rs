@@ -87,18 +87,12 @@ impl Batch {
     /// Closes stdin; the process must exit 0 promptly.
     fn finish(mut self) {
         drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert_eq!(status.code(), Some(0));
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "batch did not exit at end of input"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let status = crate::wait_exit(
+            &mut self.child,
+            Duration::from_secs(10),
+            "batch at end of input",
+        );
+        assert_eq!(status.code(), Some(0));
     }
 }
 
@@ -455,30 +449,14 @@ fn special_files_and_bad_stdin_never_hang() {
     // A token on stdin that is not UTF-8: rejected as malformed.
     let file = std::env::temp_dir().join(format!("sigil-jwks-{}.json", crate::free_port()));
     std::fs::write(&file, jwks(&[&k]).to_string()).unwrap();
-    let mut child = sigil()
-        .args([
-            "token",
-            "verify",
-            "--jwks",
-            file.to_str().unwrap(),
-            "--alg",
-            "EdDSA",
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"\xff\xfe.x.y")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
-    assert_eq!(err["error"], "malformed");
+    let run = verify(
+        &["--jwks", file.to_str().unwrap(), "--alg", "EdDSA", "-"],
+        b"\xff\xfe.x.y",
+        LIMIT,
+    );
+    assert_eq!(
+        (run.code, run.error()["error"].clone()),
+        (1, json!("malformed"))
+    );
     std::fs::remove_file(&file).unwrap();
 }

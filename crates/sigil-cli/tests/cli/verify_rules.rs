@@ -511,7 +511,7 @@ fn jws_mode_checks_signature_only_and_stdin_token() {
     );
     let run = verify(
         &["--jwks", jwks, "--alg", "EdDSA", "--now", &now, "-"],
-        &format!("{good}\n"),
+        format!("{good}\n"),
         LIMIT,
     );
     assert_eq!(run.code, 0, "{run:?}");
