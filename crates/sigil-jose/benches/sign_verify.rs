@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
@@ -14,7 +13,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use sigil_jose::{Alg, JwkSet, KeyPair, Validation, b64, sign_jwt, verify_jwt};
 
 mod common;
-use common::{Claims, ISS, NOW, claims, jsonwebtoken_keys, raw_verifier};
+use common::{
+    Claims, ISS, NOW, claims, fresh_claims, jsonwebtoken_keys, jsonwebtoken_validation,
+    raw_verifier,
+};
 
 enum RawSigner {
     Ed(Ed25519KeyPair),
@@ -102,18 +104,8 @@ fn bench(c: &mut Criterion) {
             })
         });
         if let Some((jalg, _, decoding)) = &jwt_keys {
-            let mut v = jsonwebtoken::Validation::new(*jalg);
-            v.set_issuer(&[ISS]);
-            v.set_audience(&[ISS]);
-            v.leeway = 0;
-            // jsonwebtoken reads the wall clock; the token must be valid now for its check.
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs() as i64;
-            let mut fresh = claims.clone();
-            fresh.iat = now;
-            fresh.exp = now + 3600;
+            let v = jsonwebtoken_validation(*jalg);
+            let fresh = fresh_claims();
             let jtoken = sign_jwt(&key, &fresh).unwrap();
             verify.bench_function("jsonwebtoken", |b| {
                 b.iter(|| jsonwebtoken::decode::<Claims>(black_box(&jtoken), decoding, &v).unwrap())
@@ -125,10 +117,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(40);
+    config = common::config();
     targets = bench
 }
 criterion_main!(benches);

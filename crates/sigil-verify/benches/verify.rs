@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -21,14 +20,7 @@ use tower::ServiceExt;
 
 #[path = "../../sigil-jose/benches/common/mod.rs"]
 mod common;
-use common::{Claims, ISS, claims, jsonwebtoken_keys, raw_verifier};
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+use common::{Claims, ISS, fresh_claims, jsonwebtoken_keys, jsonwebtoken_validation, raw_verifier};
 
 /// Serves `set` on a loopback port; answers the JWKS URL.
 fn serve_jwks(rt: &tokio::runtime::Runtime, set: &JwkSet) -> String {
@@ -67,10 +59,7 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let _entered = rt.enter();
-    let now = unix_now();
-    let mut fresh = claims();
-    fresh.iat = now;
-    fresh.exp = now + 3600;
+    let fresh = fresh_claims();
 
     for alg in Alg::SIGNING {
         let key = KeyPair::generate(alg).unwrap();
@@ -128,10 +117,7 @@ fn bench(c: &mut Criterion) {
             })
         });
         if let Some((jalg, _, decoding)) = jsonwebtoken_keys(&key) {
-            let mut v = jsonwebtoken::Validation::new(jalg);
-            v.set_issuer(&[ISS]);
-            v.set_audience(&[ISS]);
-            v.leeway = 0;
+            let v = jsonwebtoken_validation(jalg);
             group.bench_function("jsonwebtoken", |b| {
                 b.iter(|| jsonwebtoken::decode::<Claims>(black_box(&token), &decoding, &v).unwrap())
             });
@@ -180,10 +166,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(40);
+    config = common::config();
     targets = bench
 }
 criterion_main!(benches);

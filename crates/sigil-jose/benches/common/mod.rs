@@ -2,7 +2,10 @@
 //! key as a raw aws-lc-rs verifier and as jsonwebtoken keys.
 #![allow(dead_code)]
 
+use std::time::Duration;
+
 use aws_lc_rs::signature::{self, ParsedPublicKey};
+use criterion::Criterion;
 use serde::{Deserialize, Serialize};
 use sigil_jose::{Alg, KeyPair};
 
@@ -93,4 +96,35 @@ pub fn jsonwebtoken_keys(
         ),
         _ => return None, // ES512: not supported by jsonwebtoken
     })
+}
+
+/// [`claims`] issued now and valid for an hour: jsonwebtoken reads the wall clock, so tokens it
+/// checks must be valid now.
+pub fn fresh_claims() -> Claims {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    Claims {
+        iat: now,
+        exp: now + 3600,
+        ..claims()
+    }
+}
+
+/// jsonwebtoken's validation equivalent to the benchmarks' policy: issuer and audience, no leeway.
+pub fn jsonwebtoken_validation(alg: jsonwebtoken::Algorithm) -> jsonwebtoken::Validation {
+    let mut v = jsonwebtoken::Validation::new(alg);
+    v.set_issuer(&[ISS]);
+    v.set_audience(&[ISS]);
+    v.leeway = 0;
+    v
+}
+
+/// Criterion settings shared by the benchmarks (short runs; the scripts repeat them in rounds).
+pub fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(40)
 }
