@@ -32,8 +32,7 @@ pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(3600);
 pub const DEFAULT_MAX_BYTES: usize = 512 * 1024;
 /// How long before expiry a background refresh starts (at most half the lifetime).
 pub const REFRESH_AHEAD: Duration = Duration::from_secs(30);
-/// Configured durations are capped here ("forever" for practical purposes), so that no time
-/// arithmetic can overflow.
+/// Configured durations are capped here (see `capped`).
 pub const MAX_SETTING: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 /// A remote JWKS with its cache. Cheap to clone; clones share the cache.
@@ -55,13 +54,38 @@ impl std::fmt::Debug for RemoteJwks {
 pub struct RemoteJwksBuilder {
     url: String,
     allow_http: bool,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+}
+
+/// The fetch and cache policy, as the builder's setters describe it. Durations are capped at
+/// [`MAX_SETTING`] when set.
+#[derive(Clone, Copy, Debug)]
+struct Settings {
     timeout: Duration,
     max_bytes: usize,
     default_max_age: Duration,
     fixed_max_age: Option<Duration>,
     cooldown: Duration,
     max_stale: Duration,
-    clock: Arc<dyn Clock>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            timeout: DEFAULT_TIMEOUT,
+            max_bytes: DEFAULT_MAX_BYTES,
+            default_max_age: DEFAULT_MAX_AGE,
+            fixed_max_age: None,
+            cooldown: DEFAULT_COOLDOWN,
+            max_stale: DEFAULT_MAX_STALE,
+        }
+    }
+}
+
+/// "Forever" for practical purposes: no time arithmetic on a capped duration can overflow.
+fn capped(d: Duration) -> Duration {
+    d.min(MAX_SETTING)
 }
 
 type SharedFetch = Shared<BoxFuture<'static, Result<Arc<JwkSet>, FetchError>>>;
@@ -69,12 +93,7 @@ type SharedFetch = Shared<BoxFuture<'static, Result<Arc<JwkSet>, FetchError>>>;
 struct Inner {
     url: reqwest::Url,
     client: reqwest::Client,
-    timeout: Duration,
-    max_bytes: usize,
-    default_max_age: Duration,
-    fixed_max_age: Option<Duration>,
-    cooldown: Duration,
-    max_stale: Duration,
+    settings: Settings,
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
 }
@@ -163,12 +182,7 @@ impl RemoteJwks {
         RemoteJwksBuilder {
             url: url.to_owned(),
             allow_http: false,
-            timeout: DEFAULT_TIMEOUT,
-            max_bytes: DEFAULT_MAX_BYTES,
-            default_max_age: DEFAULT_MAX_AGE,
-            fixed_max_age: None,
-            cooldown: DEFAULT_COOLDOWN,
-            max_stale: DEFAULT_MAX_STALE,
+            settings: Settings::default(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -235,40 +249,40 @@ impl RemoteJwksBuilder {
 
     /// Limit on one whole fetch (default 5 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.settings.timeout = capped(timeout);
         self
     }
 
     /// Cap on the response body (default 512 KiB).
     pub fn max_bytes(mut self, bytes: usize) -> Self {
-        self.max_bytes = bytes;
+        self.settings.max_bytes = bytes;
         self
     }
 
     /// Cache lifetime when the response has no `Cache-Control: max-age` (default 10 min). A
     /// response's `max-age` is honoured within [1 min, 24 h].
     pub fn default_max_age(mut self, max_age: Duration) -> Self {
-        self.default_max_age = max_age;
+        self.settings.default_max_age = capped(max_age);
         self
     }
 
     /// A cache lifetime that overrides whatever the response says (an operator's decision).
     pub fn fixed_max_age(mut self, max_age: Duration) -> Self {
-        self.fixed_max_age = Some(max_age);
+        self.settings.fixed_max_age = Some(capped(max_age));
         self
     }
 
     /// Minimum time between fetches caused by unknown key ids, and between a failed fetch and the
     /// next attempt (default 30 s).
     pub fn cooldown(mut self, cooldown: Duration) -> Self {
-        self.cooldown = cooldown;
+        self.settings.cooldown = capped(cooldown);
         self
     }
 
     /// How long past expiry cached keys are still used while fetches fail (default 1 h); after
     /// that, verification fails closed.
     pub fn max_stale(mut self, max_stale: Duration) -> Self {
-        self.max_stale = max_stale;
+        self.settings.max_stale = capped(max_stale);
         self
     }
 
@@ -293,11 +307,10 @@ impl RemoteJwksBuilder {
                 )));
             }
         }
-        let cap = |d: Duration| d.min(MAX_SETTING);
         let mut client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(cap(self.timeout))
-            .connect_timeout(cap(self.timeout))
+            .timeout(self.settings.timeout)
+            .connect_timeout(self.settings.timeout)
             .user_agent(concat!("sigil-verify/", env!("CARGO_PKG_VERSION")));
         if url.scheme() == "http" {
             // Plain HTTP is allowed because the bytes never leave the host; an HTTP proxy from
@@ -311,12 +324,7 @@ impl RemoteJwksBuilder {
             inner: Arc::new(Inner {
                 url,
                 client,
-                timeout: cap(self.timeout),
-                max_bytes: self.max_bytes,
-                default_max_age: cap(self.default_max_age),
-                fixed_max_age: self.fixed_max_age.map(cap),
-                cooldown: cap(self.cooldown),
-                max_stale: cap(self.max_stale),
+                settings: self.settings,
                 clock: self.clock,
                 state: Mutex::new(State::default()),
             }),
@@ -357,12 +365,14 @@ impl Inner {
 
     fn cooling_down(&self, st: &State, now: Instant) -> bool {
         st.last_attempt
-            .is_some_and(|t| now.saturating_duration_since(t) < self.cooldown)
+            .is_some_and(|t| now.saturating_duration_since(t) < self.settings.cooldown)
     }
 
     fn recently_failed(&self, st: &State, now: Instant) -> Option<FetchError> {
         match &st.last_failure {
-            Some((t, e)) if now.saturating_duration_since(*t) < self.cooldown => Some(e.clone()),
+            Some((t, e)) if now.saturating_duration_since(*t) < self.settings.cooldown => {
+                Some(e.clone())
+            }
             _ => None,
         }
     }
@@ -390,7 +400,7 @@ impl Inner {
         }
         let stale = set.filter(|_| {
             expires_at
-                .checked_add(self.max_stale)
+                .checked_add(self.settings.max_stale)
                 .is_none_or(|end| now < end)
         });
         if let Some(set) = &stale
@@ -491,9 +501,10 @@ impl Inner {
         }
         match result {
             Ok((set, header_max_age)) => {
-                let max_age = self.fixed_max_age.unwrap_or_else(|| {
-                    header_max_age
-                        .map_or(self.default_max_age, |a| a.clamp(MIN_MAX_AGE, MAX_MAX_AGE))
+                let max_age = self.settings.fixed_max_age.unwrap_or_else(|| {
+                    header_max_age.map_or(self.settings.default_max_age, |a| {
+                        a.clamp(MIN_MAX_AGE, MAX_MAX_AGE)
+                    })
                 });
                 let set = Arc::new(set);
                 st.cached = Some(Cached {
@@ -522,9 +533,9 @@ impl Inner {
 
     /// One HTTP round trip, bounded in time and size; answers the set and the response's max-age.
     async fn fetch(&self) -> Result<(JwkSet, Option<Duration>), FetchError> {
-        match tokio::time::timeout(self.timeout, self.fetch_unbounded()).await {
+        match tokio::time::timeout(self.settings.timeout, self.fetch_unbounded()).await {
             Ok(result) => result,
-            Err(_) => Err(FetchError::Timeout(self.timeout)),
+            Err(_) => Err(FetchError::Timeout(self.settings.timeout)),
         }
     }
 
@@ -545,15 +556,15 @@ impl Inner {
         }
         if response
             .content_length()
-            .is_some_and(|n| n > self.max_bytes as u64)
+            .is_some_and(|n| n > self.settings.max_bytes as u64)
         {
-            return Err(FetchError::TooLarge(self.max_bytes));
+            return Err(FetchError::TooLarge(self.settings.max_bytes));
         }
         let max_age = max_age(response.headers());
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| self.request_error(&e))? {
-            if body.len() + chunk.len() > self.max_bytes {
-                return Err(FetchError::TooLarge(self.max_bytes));
+            if body.len() + chunk.len() > self.settings.max_bytes {
+                return Err(FetchError::TooLarge(self.settings.max_bytes));
             }
             body.extend_from_slice(&chunk);
         }
@@ -571,7 +582,7 @@ impl Inner {
 
     fn request_error(&self, e: &reqwest::Error) -> FetchError {
         if e.is_timeout() {
-            FetchError::Timeout(self.timeout)
+            FetchError::Timeout(self.settings.timeout)
         } else {
             // reqwest's Display carries the URL and the cause chain's first link; the source
             // chain says what actually failed (refused, reset, DNS).
