@@ -796,65 +796,42 @@ impl Store {
         user_id: &str,
         fields: &[crate::config::UserField],
     ) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
-        use crate::config::FieldKind;
-        use serde_json::Value;
-        let mut out = serde_json::Map::new();
         if fields.is_empty() {
-            return Ok(out);
+            return Ok(serde_json::Map::new());
         }
         let columns: Vec<String> = fields.iter().map(|f| format!("\"{}\"", f.name)).collect();
         let sql = format!(
             r#"select {} from "user" where "id" = $1"#,
             columns.join(", ")
         );
-        self.timed(async {
-            match &self.pool {
-                Pool::Sqlite(p) => {
-                    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .bind(user_id)
-                        .fetch_optional(p)
-                        .await?
-                    else {
-                        return Ok(out);
-                    };
-                    for (i, f) in fields.iter().enumerate() {
-                        let v = match f.kind {
-                            FieldKind::String => {
-                                row.try_get::<Option<String>, _>(i)?.map(Value::String)
-                            }
-                            FieldKind::Number => row.try_get::<Option<i64>, _>(i)?.map(Value::from),
-                            FieldKind::Boolean => {
-                                row.try_get::<Option<bool>, _>(i)?.map(Value::Bool)
-                            }
-                        };
-                        out.insert(f.name.clone(), v.unwrap_or_else(|| f.default.clone()));
+        let row = self
+            .timed(async {
+                Ok(match &self.pool {
+                    // The column type of numbers differs: INTEGER (i64) in SQLite, int4 in PostgreSQL.
+                    Pool::Sqlite(p) => {
+                        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(user_id)
+                            .fetch_optional(p)
+                            .await?;
+                        row.map(|r| field_values(&r, fields, |i| r.try_get::<Option<i64>, _>(i)))
+                            .transpose()?
                     }
-                }
-                Pool::Postgres(p) => {
-                    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .bind(user_id)
-                        .fetch_optional(p)
-                        .await?
-                    else {
-                        return Ok(out);
-                    };
-                    for (i, f) in fields.iter().enumerate() {
-                        let v = match f.kind {
-                            FieldKind::String => {
-                                row.try_get::<Option<String>, _>(i)?.map(Value::String)
-                            }
-                            FieldKind::Number => row.try_get::<Option<i32>, _>(i)?.map(Value::from),
-                            FieldKind::Boolean => {
-                                row.try_get::<Option<bool>, _>(i)?.map(Value::Bool)
-                            }
-                        };
-                        out.insert(f.name.clone(), v.unwrap_or_else(|| f.default.clone()));
+                    Pool::Postgres(p) => {
+                        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(user_id)
+                            .fetch_optional(p)
+                            .await?;
+                        row.map(|r| {
+                            field_values(&r, fields, |i| {
+                                Ok(r.try_get::<Option<i32>, _>(i)?.map(i64::from))
+                            })
+                        })
+                        .transpose()?
                     }
-                }
-            }
-            Ok(out)
-        })
-        .await
+                })
+            })
+            .await?;
+        Ok(row.unwrap_or_default())
     }
 
     /// Sets one additional field of the user with this email; whether the user exists.
@@ -903,6 +880,33 @@ impl Store {
         })
         .await
     }
+}
+
+/// The declared user fields of one row, in `fields` order, a field's default where the column is
+/// null; `number` reads a numeric column (its SQL type differs per dialect).
+fn field_values<R>(
+    row: &R,
+    fields: &[crate::config::UserField],
+    number: impl Fn(usize) -> Result<Option<i64>, sqlx::Error>,
+) -> Result<serde_json::Map<String, serde_json::Value>, sqlx::Error>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    use crate::config::FieldKind;
+    use serde_json::Value;
+    let mut out = serde_json::Map::new();
+    for (i, f) in fields.iter().enumerate() {
+        let v = match f.kind {
+            FieldKind::String => row.try_get::<Option<String>, _>(i)?.map(Value::String),
+            FieldKind::Number => number(i)?.map(Value::from),
+            FieldKind::Boolean => row.try_get::<Option<bool>, _>(i)?.map(Value::Bool),
+        };
+        out.insert(f.name.clone(), v.unwrap_or_else(|| f.default.clone()));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
