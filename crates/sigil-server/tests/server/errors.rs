@@ -229,10 +229,7 @@ async fn rate_limit_on_sign_in() {
         let retry: u64 = headers["x-retry-after"].to_str().unwrap().parse().unwrap();
         assert!((1..=10).contains(&retry));
         // Other paths have their own budget.
-        assert_eq!(
-            s.client.get(s.url("/ok")).send().await.unwrap().status(),
-            200
-        );
+        assert_eq!(s.get("/ok").await.status(), 200);
     }
 }
 
@@ -240,18 +237,8 @@ async fn rate_limit_on_sign_in() {
 async fn unknown_routes_and_methods() {
     for engine in engines() {
         let s = TestServer::start(&engine, |_| {}).await;
-        expect(
-            s.client.get(s.url("/nope")).send().await.unwrap(),
-            404,
-            "NOT_FOUND",
-        )
-        .await;
-        expect(
-            s.client.get(s.url("/sign-in/email")).send().await.unwrap(),
-            405,
-            "METHOD_NOT_ALLOWED",
-        )
-        .await;
+        expect(s.get("/nope").await, 404, "NOT_FOUND").await;
+        expect(s.get("/sign-in/email").await, 405, "METHOD_NOT_ALLOWED").await;
         expect(
             s.client.post(s.url("/get-session")).send().await.unwrap(),
             405,

@@ -24,15 +24,7 @@ fn encode_uri_component(s: &str) -> String {
 async fn sign_up_sign_in_session_sign_out() {
     for engine in engines() {
         let s = TestServer::start(&engine, |_| {}).await;
-        let ok: Value = s
-            .client
-            .get(s.url("/ok"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let ok: Value = s.get("/ok").await.json().await.unwrap();
         assert_eq!(ok, json!({"ok": true}));
 
         // Sign-up: Better Auth's body, cookie and set-auth-token, byte for byte.
@@ -120,7 +112,7 @@ async fn sign_up_sign_in_session_sign_out() {
         assert_eq!(body["session"]["token"], session_token.as_str());
 
         // No session: 200 null.
-        let r = s.client.get(s.url("/get-session")).send().await.unwrap();
+        let r = s.get("/get-session").await;
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["cache-control"], "no-store");
         assert_eq!(r.text().await.unwrap(), "null");

@@ -168,6 +168,11 @@ impl TestServer {
         self.origin.clone()
     }
 
+    /// `GET` of a path under the base path, without credentials.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
     pub async fn post_json(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
         self.client
             .post(self.url(path))

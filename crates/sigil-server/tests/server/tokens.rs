@@ -28,8 +28,14 @@ async fn get_token(s: &TestServer, bearer: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// The JWT `/token` answers for this session (which must be valid).
+async fn token_for(s: &TestServer, bearer: &str) -> String {
+    let body: Value = get_token(s, bearer).await.json().await.unwrap();
+    body["token"].as_str().unwrap().to_owned()
+}
+
 async fn jwks(s: &TestServer) -> (Value, JwkSet) {
-    let r = s.client.get(s.url("/jwks")).send().await.unwrap();
+    let r = s.get("/jwks").await;
     assert_eq!(r.status(), 200);
     let text = r.text().await.unwrap();
     (
@@ -142,17 +148,14 @@ async fn every_alg_with_and_without_encryption() {
 async fn token_needs_a_session_and_never_accepts_a_jwt() {
     for engine in engines() {
         let s = TestServer::start(&engine, |_| {}).await;
-        let r = s.client.get(s.url("/token")).send().await.unwrap();
+        let r = s.get("/token").await;
         assert_eq!(r.status(), 401);
         assert_eq!(
             r.json::<Value>().await.unwrap(),
             json!({"message": "Unauthorized", "code": "UNAUTHORIZED"})
         );
         let (bearer, _) = bearer_for(&s, "a@b.co").await;
-        let token = get_token(&s, &bearer).await.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let token = token_for(&s, &bearer).await;
         // The JWT itself is not a session credential, for /token or get-session.
         let r = get_token(&s, &token).await;
         assert_eq!(r.status(), 401);
@@ -160,7 +163,7 @@ async fn token_needs_a_session_and_never_accepts_a_jwt() {
         assert!(r.headers().get("set-auth-jwt").is_none());
         assert_eq!(r.text().await.unwrap(), "null");
         // No session, no set-auth-jwt.
-        let r = s.client.get(s.url("/get-session")).send().await.unwrap();
+        let r = s.get("/get-session").await;
         assert!(r.headers().get("set-auth-jwt").is_none());
         // Server-only: there is no HTTP route for signing arbitrary payloads (§7 item 14).
         assert_eq!(
@@ -181,7 +184,7 @@ async fn jwks_caching_headers() {
         c.jwks.max_age = Some(sigil_server::config::TimeSpan::Seconds(120))
     })
     .await;
-    let r = s.client.get(s.url("/jwks")).send().await.unwrap();
+    let r = s.get("/jwks").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "public, max-age=120");
     let etag = r.headers()["etag"].to_str().unwrap().to_owned();
@@ -209,26 +212,8 @@ async fn jwks_caching_headers() {
         c.jwks.path = Some("/.well-known/jwks.json".into())
     })
     .await;
-    assert_eq!(
-        moved
-            .client
-            .get(moved.url("/.well-known/jwks.json"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        moved
-            .client
-            .get(moved.url("/jwks"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    assert_eq!(moved.get("/.well-known/jwks.json").await.status(), 200);
+    assert_eq!(moved.get("/jwks").await.status(), 404);
 }
 
 #[tokio::test]
@@ -299,14 +284,7 @@ async fn changed_alg_gets_its_own_key_and_old_tokens_still_verify() {
         })
         .await;
         let (bearer, _) = bearer_for(&first, "a@b.co").await;
-        let old = get_token(&first, &bearer)
-            .await
-            .json::<Value>()
-            .await
-            .unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let old = token_for(&first, &bearer).await;
         assert_eq!(header_of(&old)["alg"], "EdDSA");
         drop(first);
         let second = TestServer::start(&engine, |c| {
@@ -315,14 +293,7 @@ async fn changed_alg_gets_its_own_key_and_old_tokens_still_verify() {
             c.jwt.alg = Some("ES256".into());
         })
         .await;
-        let new = get_token(&second, &bearer)
-            .await
-            .json::<Value>()
-            .await
-            .unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let new = token_for(&second, &bearer).await;
         assert_eq!(header_of(&new)["alg"], "ES256");
         let (doc, set) = jwks(&second).await;
         assert_eq!(doc["keys"].as_array().unwrap().len(), 2, "{engine:?}");
@@ -363,7 +334,7 @@ async fn database_down_jwks_from_memory_token_503() {
     let (bearer, _) = bearer_for(&s, "a@b.co").await;
     assert_eq!(get_token(&s, &bearer).await.status(), 200);
     proxy.set_up(false);
-    let r = s.client.get(s.url("/jwks")).send().await.unwrap();
+    let r = s.get("/jwks").await;
     assert_eq!(r.status(), 200, "the key set is served from memory");
     let r = get_token(&s, &bearer).await;
     assert_eq!(r.status(), 503);
@@ -399,10 +370,7 @@ async fn rotation_lifecycle() {
                 .collect()
         };
         let token_kid = async || {
-            let t = get_token(&s, &bearer).await.json::<Value>().await.unwrap()["token"]
-                .as_str()
-                .unwrap()
-                .to_owned();
+            let t = token_for(&s, &bearer).await;
             header_of(&t)["kid"].as_str().unwrap().to_owned()
         };
 
@@ -419,7 +387,7 @@ async fn rotation_lifecycle() {
         // successor...
         s.advance(Duration::minutes(4));
         s.auth.keys().tick().await.unwrap();
-        let r = s.client.get(s.url("/jwks")).send().await.unwrap();
+        let r = s.get("/jwks").await;
         let max_age: u64 = r.headers()["cache-control"]
             .to_str()
             .unwrap()
@@ -434,7 +402,7 @@ async fn rotation_lifecycle() {
         // ...but does not sign yet; as the switch nears, caches are told to expire by then.
         assert_eq!(token_kid().await, k1);
         s.advance(Duration::minutes(4));
-        let r = s.client.get(s.url("/jwks")).send().await.unwrap();
+        let r = s.get("/jwks").await;
         let cache = r.headers()["cache-control"].to_str().unwrap().to_owned();
         let max_age: u64 = cache
             .trim_start_matches("public, max-age=")
@@ -495,12 +463,7 @@ async fn scheduled_and_immediate_rotate() {
         let s = TestServer::start(&engine, |_| {}).await;
         let (bearer, _) = bearer_for(&s, "a@b.co").await;
         let kid = |t: String| header_of(&t)["kid"].as_str().unwrap().to_owned();
-        let token = async || {
-            get_token(&s, &bearer).await.json::<Value>().await.unwrap()["token"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        };
+        let token = async || token_for(&s, &bearer).await;
         let k1 = kid(token().await);
         let k2 = s.auth.keys().rotate(false).await.unwrap();
         // Published now, signing only after the lead.
@@ -543,10 +506,7 @@ async fn custom_claims_hooks() {
     .await
     .unwrap();
     let (bearer, user) = bearer_for(&s, "admin@b.co").await;
-    let token = get_token(&s, &bearer).await.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = token_for(&s, &bearer).await;
     let (_, set) = jwks(&s).await;
     let origin = s.origin();
     let claims = verify_jwt(
@@ -640,10 +600,7 @@ async fn signs_with_a_key_better_auth_wrote() {
             .unwrap();
         s.auth.keys().reload().await.unwrap();
         let (bearer, _) = bearer_for(&s, "a@b.co").await;
-        let token = get_token(&s, &bearer).await.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let token = token_for(&s, &bearer).await;
         assert_eq!(header_of(&token)["kid"], BA_KID, "{engine:?}");
         let (doc, set) = jwks(&s).await;
         assert_eq!(doc["keys"][0]["kid"], BA_KID);
@@ -751,14 +708,7 @@ async fn secret_rotation_with_versions_and_rewrap() {
         })
         .await;
         let (bearer, _) = bearer_for(&third, "a@b.co").await;
-        let token = get_token(&third, &bearer)
-            .await
-            .json::<Value>()
-            .await
-            .unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let token = token_for(&third, &bearer).await;
         assert_eq!(header_of(&token)["kid"], kid.as_str(), "{engine:?}");
     }
 }
@@ -803,10 +753,7 @@ async fn configured_user_fields_and_claims() {
             .issuer(&origin)
             .audience(&origin);
         let claims_now = async || {
-            let token = get_token(&s, &bearer).await.json::<Value>().await.unwrap()["token"]
-                .as_str()
-                .unwrap()
-                .to_owned();
+            let token = token_for(&s, &bearer).await;
             let (_, set) = jwks(&s).await;
             verify_jwt(&token, &set, &policy, now()).unwrap()
         };
@@ -873,10 +820,7 @@ async fn changes_propagate_between_instances() {
         let b = TestServer::start(&engine, |c| c.database_url = Some(url.clone())).await;
         let (bearer, _) = bearer_for(&a, "a@b.co").await;
         let kid_via = async |s: &TestServer| {
-            let t = get_token(s, &bearer).await.json::<Value>().await.unwrap()["token"]
-                .as_str()
-                .unwrap()
-                .to_owned();
+            let t = token_for(s, &bearer).await;
             header_of(&t)["kid"].as_str().unwrap().to_owned()
         };
         let k1 = kid_via(&a).await;
