@@ -3,25 +3,13 @@
 // (Node's fetch keeps no cookies): the session token comes from the `set-auth-token` header.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createAuthClient } from "better-auth/client";
+import { bearerClient } from "./bearer-client.mjs";
 
 const BASE_URL = process.env.BASE_URL;
 assert.ok(BASE_URL, "BASE_URL must point at a running sigil serve (run.sh starts one)");
 
 test("Better Auth client: sign-up, sign-in, get-session, sign-out", async () => {
-  let sessionToken = "";
-  const client = createAuthClient({
-    baseURL: BASE_URL,
-    fetchOptions: {
-      // Node's fetch sends Sec-Fetch-Mode: cors, so an Origin is required, as in a browser.
-      headers: { origin: BASE_URL },
-      auth: { type: "Bearer", token: () => sessionToken },
-      onSuccess: (ctx) => {
-        const token = ctx.response.headers.get("set-auth-token");
-        if (token) sessionToken = token;
-      },
-    },
-  });
+  const { client, sessionToken } = bearerClient(BASE_URL);
   const email = `interop-${Date.now()}@example.com`;
   const password = "correct horse battery";
 
@@ -30,7 +18,7 @@ test("Better Auth client: sign-up, sign-in, get-session, sign-out", async () => 
   assert.equal(up.data.user.email, email);
   assert.equal(up.data.user.emailVerified, false);
   assert.match(up.data.token, /^[A-Za-z0-9]{32}$/);
-  assert.ok(sessionToken.startsWith(up.data.token + "."), "set-auth-token carries the signed token");
+  assert.ok(sessionToken().startsWith(up.data.token + "."), "set-auth-token carries the signed token");
 
   const wrong = await client.signIn.email({ email, password: "not the password" });
   assert.equal(wrong.error.status, 401);

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createRemoteJWKSet, jwtVerify, decodeProtectedHeader } from "jose";
 import jwt from "jsonwebtoken";
 import jwksClient from "jwks-rsa";
-import { createAuthClient } from "better-auth/client";
+import { bearerClient } from "./bearer-client.mjs";
 import { jwtClient } from "better-auth/client/plugins";
 
 const BASE_URL = process.env.BASE_URL;
@@ -15,23 +15,11 @@ const ORIGIN = new URL(BASE_URL).origin;
 const JWKS_URL = `${BASE_URL}/api/auth/jwks`;
 
 async function signedInClient() {
-  let sessionToken = "";
-  const client = createAuthClient({
-    baseURL: BASE_URL,
-    plugins: [jwtClient()],
-    fetchOptions: {
-      headers: { origin: BASE_URL },
-      auth: { type: "Bearer", token: () => sessionToken },
-      onSuccess: (ctx) => {
-        const token = ctx.response.headers.get("set-auth-token");
-        if (token) sessionToken = token;
-      },
-    },
-  });
+  const { client, sessionToken } = bearerClient(BASE_URL, [jwtClient()]);
   const email = `tokens-${ALG}-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
   const up = await client.signUp.email({ name: "Token User", email, password: "correct horse battery" });
   assert.equal(up.error, null, JSON.stringify(up.error));
-  return { client, user: up.data.user, sessionToken: () => sessionToken };
+  return { client, user: up.data.user, sessionToken };
 }
 
 test(`${ALG}: three ways to get a token, each verified by jose`, async () => {
