@@ -119,51 +119,63 @@ macro_rules! session_columns {
     };
 }
 
-fn user_sqlite(row: &SqliteRow, at: usize) -> Result<User, StoreError> {
+/// Reading a row the same way on both dialects; only times differ: ISO-8601 text in SQLite (as
+/// Better Auth writes them), `timestamptz` in PostgreSQL.
+trait RowTimes: Row {
+    fn time(&self, i: usize) -> Result<DateTime<Utc>, StoreError>;
+    fn opt_time(&self, i: usize) -> Result<Option<DateTime<Utc>>, StoreError>;
+}
+
+impl RowTimes for SqliteRow {
+    fn time(&self, i: usize) -> Result<DateTime<Utc>, StoreError> {
+        parse_time(&self.try_get::<String, _>(i)?)
+    }
+    fn opt_time(&self, i: usize) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let text: Option<String> = self.try_get(i)?;
+        text.as_deref().map(parse_time).transpose()
+    }
+}
+
+impl RowTimes for PgRow {
+    fn time(&self, i: usize) -> Result<DateTime<Utc>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_time(&self, i: usize) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+}
+
+fn user_from<R>(row: &R, at: usize) -> Result<User, StoreError>
+where
+    R: RowTimes,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
     Ok(User {
         id: row.try_get(at)?,
         name: row.try_get(at + 1)?,
         email: row.try_get(at + 2)?,
         email_verified: row.try_get(at + 3)?,
         image: row.try_get(at + 4)?,
-        created_at: parse_time(&row.try_get::<String, _>(at + 5)?)?,
-        updated_at: parse_time(&row.try_get::<String, _>(at + 6)?)?,
+        created_at: row.time(at + 5)?,
+        updated_at: row.time(at + 6)?,
     })
 }
 
-fn user_pg(row: &PgRow, at: usize) -> Result<User, StoreError> {
-    Ok(User {
-        id: row.try_get(at)?,
-        name: row.try_get(at + 1)?,
-        email: row.try_get(at + 2)?,
-        email_verified: row.try_get(at + 3)?,
-        image: row.try_get(at + 4)?,
-        created_at: row.try_get(at + 5)?,
-        updated_at: row.try_get(at + 6)?,
-    })
-}
-
-fn session_sqlite(row: &SqliteRow) -> Result<Session, StoreError> {
+fn session_from<R>(row: &R) -> Result<Session, StoreError>
+where
+    R: RowTimes,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
     Ok(Session {
         id: row.try_get(0)?,
         token: row.try_get(1)?,
         user_id: row.try_get(2)?,
-        expires_at: parse_time(&row.try_get::<String, _>(3)?)?,
-        created_at: parse_time(&row.try_get::<String, _>(4)?)?,
-        updated_at: parse_time(&row.try_get::<String, _>(5)?)?,
-        ip_address: row.try_get(6)?,
-        user_agent: row.try_get(7)?,
-    })
-}
-
-fn session_pg(row: &PgRow) -> Result<Session, StoreError> {
-    Ok(Session {
-        id: row.try_get(0)?,
-        token: row.try_get(1)?,
-        user_id: row.try_get(2)?,
-        expires_at: row.try_get(3)?,
-        created_at: row.try_get(4)?,
-        updated_at: row.try_get(5)?,
+        expires_at: row.time(3)?,
+        created_at: row.time(4)?,
+        updated_at: row.time(5)?,
         ip_address: row.try_get(6)?,
         user_agent: row.try_get(7)?,
     })
@@ -335,11 +347,11 @@ impl Store {
         self.timed(async {
             Ok(match &self.pool {
                 Pool::Sqlite(p) => match sqlx::query(SQL).bind(email).fetch_optional(p).await? {
-                    Some(row) => Some((user_sqlite(&row, 0)?, row.try_get(7)?)),
+                    Some(row) => Some((user_from(&row, 0)?, row.try_get(7)?)),
                     None => None,
                 },
                 Pool::Postgres(p) => match sqlx::query(SQL).bind(email).fetch_optional(p).await? {
-                    Some(row) => Some((user_pg(&row, 0)?, row.try_get(7)?)),
+                    Some(row) => Some((user_from(&row, 0)?, row.try_get(7)?)),
                     None => None,
                 },
             })
@@ -373,11 +385,11 @@ impl Store {
         self.timed(async {
             Ok(match &self.pool {
                 Pool::Sqlite(p) => match sqlx::query(SQL).bind(token).fetch_optional(p).await? {
-                    Some(row) => Some((session_sqlite(&row)?, user_sqlite(&row, 8)?)),
+                    Some(row) => Some((session_from(&row)?, user_from(&row, 8)?)),
                     None => None,
                 },
                 Pool::Postgres(p) => match sqlx::query(SQL).bind(token).fetch_optional(p).await? {
-                    Some(row) => Some((session_pg(&row)?, user_pg(&row, 8)?)),
+                    Some(row) => Some((session_from(&row)?, user_from(&row, 8)?)),
                     None => None,
                 },
             })
@@ -511,26 +523,18 @@ macro_rules! key_columns {
     };
 }
 
-fn key_sqlite(row: &SqliteRow) -> Result<KeyRow, StoreError> {
-    let expires: Option<String> = row.try_get(4)?;
+fn key_from<R>(row: &R) -> Result<KeyRow, StoreError>
+where
+    R: RowTimes,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
     Ok(KeyRow {
         id: row.try_get(0)?,
         public_key: row.try_get(1)?,
         private_key: row.try_get(2)?,
-        created_at: parse_time(&row.try_get::<String, _>(3)?)?,
-        expires_at: expires.as_deref().map(parse_time).transpose()?,
-        alg: row.try_get(5)?,
-        crv: row.try_get(6)?,
-    })
-}
-
-fn key_pg(row: &PgRow) -> Result<KeyRow, StoreError> {
-    Ok(KeyRow {
-        id: row.try_get(0)?,
-        public_key: row.try_get(1)?,
-        private_key: row.try_get(2)?,
-        created_at: row.try_get(3)?,
-        expires_at: row.try_get(4)?,
+        created_at: row.time(3)?,
+        expires_at: row.opt_time(4)?,
         alg: row.try_get(5)?,
         crv: row.try_get(6)?,
     })
@@ -567,7 +571,7 @@ impl Store {
                         .fetch_all(p)
                         .await?
                         .iter()
-                        .map(key_sqlite)
+                        .map(key_from)
                         .collect(),
                 ),
                 Pool::Postgres(p) => keep(
@@ -575,7 +579,7 @@ impl Store {
                         .fetch_all(p)
                         .await?
                         .iter()
-                        .map(key_pg)
+                        .map(key_from)
                         .collect(),
                 ),
             })
@@ -628,7 +632,7 @@ impl Store {
                         .fetch_all(&mut *tx)
                         .await?
                         .iter()
-                        .map(key_sqlite)
+                        .map(key_from)
                         .collect::<Result<_, _>>()?;
                     if !still_needed(&rows) {
                         return Ok(false);
@@ -664,7 +668,7 @@ impl Store {
                         .fetch_all(&mut *tx)
                         .await?
                         .iter()
-                        .map(key_pg)
+                        .map(key_from)
                         .collect::<Result<_, _>>()?;
                     if !still_needed(&rows) {
                         return Ok(false);
