@@ -244,9 +244,9 @@ async fn keys(action: KeysAction, args: ServerArgs) -> Result<()> {
                     row.id,
                     row.alg.as_deref().unwrap_or("-"),
                     state,
-                    sigil_server::store::iso(row.created_at),
+                    sigil_server::time::iso(row.created_at),
                     row.expires_at
-                        .map_or_else(|| "-".to_owned(), sigil_server::store::iso),
+                        .map_or_else(|| "-".to_owned(), sigil_server::time::iso),
                 );
             }
         }
@@ -257,7 +257,7 @@ async fn keys(action: KeysAction, args: ServerArgs) -> Result<()> {
             } else {
                 println!(
                     "{kid} is published and signs from {}",
-                    sigil_server::store::iso(chrono_now() + keys.publish_lead())
+                    sigil_server::time::iso(chrono_now() + keys.publish_lead())
                 );
             }
         }

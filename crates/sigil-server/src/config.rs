@@ -10,6 +10,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::origin::origin_of;
+pub use crate::user_fields::{FieldKind, UserField};
+
 /// Why a configuration was refused.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -144,55 +147,6 @@ pub struct UserFieldSettings {
     pub kind: FieldKind,
     /// Value for users that have none.
     pub default: Option<serde_json::Value>,
-}
-
-/// The type of an additional user field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FieldKind {
-    /// Text.
-    String,
-    /// A number.
-    Number,
-    /// A boolean.
-    Boolean,
-}
-
-impl FieldKind {
-    /// Parses a command-line value of this type (`null` clears it).
-    pub fn parse(self, text: &str) -> Option<serde_json::Value> {
-        if text == "null" {
-            return Some(serde_json::Value::Null);
-        }
-        match self {
-            FieldKind::String => Some(serde_json::Value::String(text.to_owned())),
-            FieldKind::Number => text.parse::<i32>().ok().map(serde_json::Value::from),
-            FieldKind::Boolean => text.parse::<bool>().ok().map(serde_json::Value::Bool),
-        }
-    }
-
-    /// Whether `value` has this type (null always fits).
-    pub fn accepts(self, value: &serde_json::Value) -> bool {
-        matches!(
-            (self, value),
-            (_, serde_json::Value::Null)
-                | (FieldKind::String, serde_json::Value::String(_))
-                | (FieldKind::Number, serde_json::Value::Number(_))
-                | (FieldKind::Boolean, serde_json::Value::Bool(_))
-        )
-    }
-}
-
-/// A validated additional user field.
-#[derive(Clone, Debug, PartialEq)]
-pub struct UserField {
-    /// Column and JSON name.
-    pub name: String,
-    /// Type.
-    pub kind: FieldKind,
-    /// Default value (`null` when none). Users cannot set these fields themselves (a user must
-    /// not pick their own role); `sigil user set` does.
-    pub default: serde_json::Value,
 }
 
 /// `[jwt]`: how tokens are issued.
@@ -688,26 +642,6 @@ impl Config {
     }
 }
 
-/// `scheme://host[:port]` of an http(s) URL, lowercased scheme and host.
-pub fn origin_of(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "http" && scheme != "https" {
-        return None;
-    }
-    let authority = rest.split(['/', '?', '#']).next()?;
-    if authority.is_empty()
-        || authority.contains(['@', '\\'])
-        || authority.contains(|c: char| c.is_whitespace() || c.is_control())
-    {
-        return None;
-    }
-    let authority = authority.to_ascii_lowercase();
-    let default_port = if scheme == "http" { ":80" } else { ":443" };
-    let authority = authority.strip_suffix(default_port).unwrap_or(&authority);
-    Some(format!("{scheme}://{authority}"))
-}
-
 fn user_fields(declared: &[UserFieldSettings]) -> Result<Vec<UserField>, ConfigError> {
     let mut out: Vec<UserField> = Vec::new();
     for f in declared {
@@ -826,7 +760,7 @@ fn token_config(
         || jwks_path.contains("//")
         || jwks_path.contains("..")
         || jwks_path.contains(['?', '#', ' ', '{', '}', '*', ':'])
-        || crate::routes::ROUTES.contains(&jwks_path.as_str())
+        || crate::paths::FIXED.contains(&jwks_path.as_str())
     {
         return Err(invalid(
             "jwks.path",
@@ -1200,17 +1134,5 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn origins() {
-        assert_eq!(
-            origin_of("http://localhost:3000/api").as_deref(),
-            Some("http://localhost:3000")
-        );
-        assert_eq!(origin_of("https://a.b:443").as_deref(), Some("https://a.b"));
-        assert_eq!(origin_of("javascript:alert(1)"), None);
-        assert_eq!(origin_of("http://user@evil.com"), None);
-        assert_eq!(origin_of("https://evil.com\\.example.org"), None);
     }
 }

@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use sigil_proto::ErrorCode;
 
-use crate::config::origin_of;
 use crate::error::ApiError;
+use crate::origin::origin_of;
 
 /// Reads and parses a JSON or form body, at most `limit` bytes. An empty body without a content
 /// type reads as `{}`.
@@ -258,7 +258,7 @@ impl Default for RateLimiter {
 impl RateLimiter {
     /// Counts a request at `now`; `Err(retry_after_secs)` when over the limit.
     pub fn check(&self, client: Option<IpAddr>, path: &str, now: Instant) -> Result<(), u64> {
-        let route = crate::routes::ROUTES
+        let route = crate::paths::FIXED
             .iter()
             .copied()
             .find(|r| *r == path)

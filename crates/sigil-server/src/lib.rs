@@ -21,20 +21,24 @@ mod error;
 pub mod guard;
 pub mod ids;
 pub mod keys;
+mod origin;
 pub mod password;
+mod paths;
 mod routes;
 pub mod store;
+pub mod time;
 pub mod tokens;
+pub mod user_fields;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use thiserror::Error;
 
 pub use config::{Config, ConfigError, Mode, Secret, Settings};
 pub use error::ApiError;
 pub use sigil_proto::ErrorCode;
 pub use store::{Store, StoreError};
+pub use time::Clock;
 
 /// How often the key table is checked for changes made by other processes (`sigil keys`, other
 /// instances): the bound on how long a rotation or revocation takes to reach this process.
@@ -55,9 +59,6 @@ fn spawn_key_watch(manager: std::sync::Weak<keys::KeyManager>, every: std::time:
         }
     });
 }
-
-/// The clock the server reads; tests replace it to control expiry.
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// Why [`Auth::verify_jwt`] refused a token.
 #[derive(Debug, Error)]
@@ -101,7 +102,7 @@ impl Auth {
     pub fn builder(config: Config) -> AuthBuilder {
         AuthBuilder {
             config,
-            clock: Arc::new(Utc::now),
+            clock: time::system_clock(),
             hooks: routes::Hooks::default(),
         }
     }

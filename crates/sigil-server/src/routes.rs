@@ -21,8 +21,10 @@ use crate::cookies::{CookieSigner, DONT_REMEMBER, SESSION_TOKEN};
 use crate::error::ApiError;
 use crate::guard::{self, RateLimiter, TrustedOrigins};
 use crate::keys::{KeyError, KeyManager};
-use crate::store::{Session, Store, User, iso};
-use crate::{Clock, Config, ids, password};
+use crate::store::{Session, Store, User};
+use crate::time::Clock;
+use crate::time::iso;
+use crate::{Config, ids, password};
 
 /// Session lifetime (Better Auth's `session.expiresIn`).
 const SESSION_DAYS: i64 = 7;
@@ -83,16 +85,6 @@ impl State {
 }
 
 type Shared = Arc<State>;
-
-/// The fixed routes (the JWKS path is configurable and must not collide with them).
-pub(crate) const ROUTES: [&str; 6] = [
-    "/sign-up/email",
-    "/sign-in/email",
-    "/get-session",
-    "/sign-out",
-    "/ok",
-    "/token",
-];
 
 pub(crate) fn router(state: Shared) -> Router {
     Router::new()

@@ -6,13 +6,16 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
 };
 use thiserror::Error;
+
+use crate::time::{iso, parse_iso};
+use crate::user_fields::{FieldKind, UserField};
 
 /// A storage failure, classified by what the caller should answer.
 #[derive(Debug, Error)]
@@ -97,15 +100,8 @@ pub struct Store {
     timeout: Duration,
 }
 
-/// ISO-8601 with milliseconds and `Z`, as JavaScript's `Date.toJSON` writes it.
-pub fn iso(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 fn parse_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt(format!("time {text:?}: {e}")))
+    parse_iso(text).map_err(|e| StoreError::Corrupt(format!("time {text:?}: {e}")))
 }
 
 macro_rules! user_columns {
@@ -742,8 +738,7 @@ impl Store {
 /// `additionalFields` are. Names are validated by the configuration (letters, digits, `_`), which
 /// is what makes the dynamic SQL below safe.
 impl Store {
-    fn column_type(&self, kind: crate::config::FieldKind) -> &'static str {
-        use crate::config::FieldKind;
+    fn column_type(&self, kind: FieldKind) -> &'static str {
         match (&self.pool, kind) {
             (_, FieldKind::String) => "text",
             (_, FieldKind::Number) => "integer",
@@ -753,10 +748,7 @@ impl Store {
     }
 
     /// Adds the columns of declared fields that the `user` table lacks.
-    pub async fn ensure_user_fields(
-        &self,
-        fields: &[crate::config::UserField],
-    ) -> Result<(), StoreError> {
+    pub async fn ensure_user_fields(&self, fields: &[UserField]) -> Result<(), StoreError> {
         if fields.is_empty() {
             return Ok(());
         }
@@ -798,7 +790,7 @@ impl Store {
     pub async fn user_fields(
         &self,
         user_id: &str,
-        fields: &[crate::config::UserField],
+        fields: &[UserField],
     ) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
         if fields.is_empty() {
             return Ok(serde_json::Map::new());
@@ -842,10 +834,9 @@ impl Store {
     pub async fn set_user_field(
         &self,
         email: &str,
-        field: &crate::config::UserField,
+        field: &UserField,
         value: &serde_json::Value,
     ) -> Result<bool, StoreError> {
-        use crate::config::FieldKind;
         use serde_json::Value;
         let sql = format!(
             r#"update "user" set "{}" = $1, "updatedAt" = $2 where "email" = $3"#,
@@ -890,7 +881,7 @@ impl Store {
 /// null; `number` reads a numeric column (its SQL type differs per dialect).
 fn field_values<R>(
     row: &R,
-    fields: &[crate::config::UserField],
+    fields: &[UserField],
     number: impl Fn(usize) -> Result<Option<i64>, sqlx::Error>,
 ) -> Result<serde_json::Map<String, serde_json::Value>, sqlx::Error>
 where
@@ -899,7 +890,6 @@ where
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    use crate::config::FieldKind;
     use serde_json::Value;
     let mut out = serde_json::Map::new();
     for (i, f) in fields.iter().enumerate() {

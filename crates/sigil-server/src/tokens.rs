@@ -85,11 +85,11 @@ pub fn default_payload(user: &User) -> Map<String, Value> {
     );
     map.insert(
         "createdAt".into(),
-        Value::String(crate::store::iso(user.created_at)),
+        Value::String(crate::time::iso(user.created_at)),
     );
     map.insert(
         "updatedAt".into(),
-        Value::String(crate::store::iso(user.updated_at)),
+        Value::String(crate::time::iso(user.updated_at)),
     );
     map
 }
@@ -113,8 +113,8 @@ pub fn mapped_payload(
             ClaimSource::Session(field) => match field.as_str() {
                 "id" => Some(Value::String(session.id.clone())),
                 "userId" => Some(Value::String(session.user_id.clone())),
-                "expiresAt" => Some(Value::String(crate::store::iso(session.expires_at))),
-                "createdAt" => Some(Value::String(crate::store::iso(session.created_at))),
+                "expiresAt" => Some(Value::String(crate::time::iso(session.expires_at))),
+                "createdAt" => Some(Value::String(crate::time::iso(session.created_at))),
                 "ipAddress" => session.ip_address.clone().map(Value::String),
                 "userAgent" => session.user_agent.clone().map(Value::String),
                 _ => None,

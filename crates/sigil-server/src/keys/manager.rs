@@ -15,9 +15,9 @@ use sigil_jose::{Alg, KeyPair, PublicKey, b64};
 use thiserror::Error;
 
 use super::envelope::{EnvelopeError, SecretRing};
-use crate::Clock;
 use crate::config::TokenConfig;
 use crate::store::{KeyRow, Store, StoreError};
+use crate::time::Clock;
 
 /// A key-management failure.
 #[derive(Debug, Error)]
@@ -434,7 +434,7 @@ impl KeyManager {
             })
             .await?;
         if inserted {
-            tracing::info!(kid = %row.id, starts = %crate::store::iso(starts), "published the next signing key");
+            tracing::info!(kid = %row.id, starts = %crate::time::iso(starts), "published the next signing key");
         }
         self.reload().await
     }

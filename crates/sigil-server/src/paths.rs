@@ -1,0 +1,18 @@
+//! The fixed route paths under the base path. A leaf module: the configuration checks the JWKS
+//! path against them and the guards exempt some, without either depending on the router.
+
+/// Sign-up with email and password.
+pub(crate) const SIGN_UP: &str = "/sign-up/email";
+/// Sign-in with email and password.
+pub(crate) const SIGN_IN: &str = "/sign-in/email";
+/// The current session.
+pub(crate) const GET_SESSION: &str = "/get-session";
+/// Ends the session.
+pub(crate) const SIGN_OUT: &str = "/sign-out";
+/// Health check.
+pub(crate) const OK: &str = "/ok";
+/// A JWT for the session.
+pub(crate) const TOKEN: &str = "/token";
+
+/// Every fixed route (the JWKS path is configurable and must not collide with them).
+pub(crate) const FIXED: [&str; 6] = [SIGN_UP, SIGN_IN, GET_SESSION, SIGN_OUT, OK, TOKEN];
