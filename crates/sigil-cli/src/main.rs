@@ -112,7 +112,7 @@ struct ServerArgs {
     #[arg(long)]
     database_url: Option<String>,
     /// production or dev.
-    #[arg(long, value_parser = parse_mode)]
+    #[arg(long)]
     mode: Option<Mode>,
     /// Turn rate limits on or off.
     #[arg(long)]
@@ -120,14 +120,6 @@ struct ServerArgs {
     /// Do not migrate the database at start.
     #[arg(long)]
     no_migrate: bool,
-}
-
-fn parse_mode(s: &str) -> Result<Mode, String> {
-    match s {
-        "production" => Ok(Mode::Production),
-        "dev" => Ok(Mode::Dev),
-        _ => Err("expected production or dev".into()),
-    }
 }
 
 impl ServerArgs {
@@ -163,7 +155,7 @@ impl ServerArgs {
 }
 
 fn log_secret_source(config: &Config) {
-    match &config.secret_source {
+    match &config.secrets.source {
         SecretSource::Configured => {}
         SecretSource::DataDir(path) => {
             tracing::info!(path = %path.display(), "using the secret stored in the data directory")
@@ -228,11 +220,11 @@ async fn serve(args: ServerArgs) -> Result<()> {
 
 async fn keys(action: KeysAction, args: ServerArgs) -> Result<()> {
     let config = args.config()?;
-    let auth = Auth::builder(config)
-        .build()
+    // Key administration decrypts nothing it does not need: a key this secret cannot open is
+    // listed as such and can be revoked.
+    let keys = sigil_server::key_admin(&config)
         .await
         .context("opening the key store")?;
-    let keys = auth.keys();
     match action {
         KeysAction::List => {
             println!(
@@ -243,7 +235,7 @@ async fn keys(action: KeysAction, args: ServerArgs) -> Result<()> {
                     "{:<44} {:<6} {:<8} {:<25} {}",
                     row.id,
                     row.alg.as_deref().unwrap_or("-"),
-                    state,
+                    state.to_string(),
                     sigil_server::time::iso(row.created_at),
                     row.expires_at
                         .map_or_else(|| "-".to_owned(), sigil_server::time::iso),
@@ -283,8 +275,7 @@ fn chrono_now() -> chrono::DateTime<chrono::Utc> {
 async fn user(action: UserAction, args: ServerArgs) -> Result<()> {
     let config = args.config()?;
     let fields = config.user_fields.clone();
-    let auth = Auth::builder(config)
-        .build()
+    let store = sigil_server::open_store(&config)
         .await
         .context("opening the database")?;
     match action {
@@ -302,7 +293,7 @@ async fn user(action: UserAction, args: ServerArgs) -> Result<()> {
                     .kind
                     .parse(text)
                     .with_context(|| format!("{text:?} is not a {:?}", field.kind))?;
-                if !auth.store().set_user_field(&email, field, &value).await? {
+                if !store.set_user_field(&email, field, &value).await? {
                     anyhow::bail!("no user with email {email}");
                 }
                 println!("{email}: {name} = {value}");
@@ -315,8 +306,10 @@ async fn user(action: UserAction, args: ServerArgs) -> Result<()> {
 async fn migrate(args: ServerArgs) -> Result<()> {
     let mut config = args.config()?;
     config.migrate = true;
-    let auth = Auth::builder(config).build().await.context("migrating")?;
-    println!("database is up to date ({})", auth.store().engine());
+    let store = sigil_server::open_store(&config)
+        .await
+        .context("migrating")?;
+    println!("database is up to date ({})", store.engine());
     Ok(())
 }
 
@@ -326,10 +319,13 @@ async fn main() -> Result<()> {
         Ok(cli) => cli,
         Err(e) => std::process::exit(token::usage_error(&e)),
     };
-    // `sigil token` answers on stdout/stderr in a fixed format; logs only when RUST_LOG asks.
+    // The server logs its work; `sigil token` answers on stdout/stderr in a fixed format and
+    // logs only when RUST_LOG asks; the other one-shot commands print their result and only
+    // warnings and errors besides.
     let default_filter = match cli.command {
+        Command::Serve(_) => "info",
         Command::Token { .. } => "off",
-        _ => "info",
+        _ => "warn",
     };
     tracing_subscriber::fmt()
         .with_env_filter(

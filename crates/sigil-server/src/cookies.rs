@@ -9,20 +9,20 @@ use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode
 use crate::config::Secret;
 
 /// Cookie name of the session token (without the `__Secure-` prefix).
-pub const SESSION_TOKEN: &str = "better-auth.session_token";
+pub(crate) const SESSION_TOKEN: &str = "better-auth.session_token";
 /// Cookie set when the user chose not to be remembered.
-pub const DONT_REMEMBER: &str = "better-auth.dont_remember";
+pub(crate) const DONT_REMEMBER: &str = "better-auth.dont_remember";
 
 /// Signs and checks cookie values with the current secret.
 #[derive(Clone)]
-pub struct CookieSigner {
+pub(crate) struct CookieSigner {
     key: hmac::Key,
     secure: bool,
 }
 
 impl CookieSigner {
     /// A signer for `secret`; `secure` adds `Secure` and the `__Secure-` prefix.
-    pub fn new(secret: &Secret, secure: bool) -> Self {
+    pub(crate) fn new(secret: &Secret, secure: bool) -> Self {
         CookieSigner {
             key: hmac::Key::new(hmac::HMAC_SHA256, secret.expose().as_bytes()),
             secure,
@@ -34,13 +34,13 @@ impl CookieSigner {
     }
 
     /// `value.signature`, not yet URL-encoded (the `set-auth-token` header form).
-    pub fn sign(&self, value: &str) -> String {
+    pub(crate) fn sign(&self, value: &str) -> String {
         format!("{value}.{}", self.signature(value))
     }
 
     /// Checks a decoded `value.signature` (split at the last dot; the signature must be 44
     /// characters of standard base64 ending in `=`) and returns the value.
-    pub fn verify<'a>(&self, signed: &'a str) -> Option<&'a str> {
+    pub(crate) fn verify<'a>(&self, signed: &'a str) -> Option<&'a str> {
         let (value, signature) = signed.rsplit_once('.')?;
         if signature.len() != 44 || !signature.ends_with('=') {
             return None;
@@ -51,7 +51,7 @@ impl CookieSigner {
     }
 
     /// The full cookie name, with `__Secure-` on https.
-    pub fn name(&self, base: &str) -> String {
+    pub(crate) fn name(&self, base: &str) -> String {
         if self.secure {
             format!("__Secure-{base}")
         } else {
@@ -61,7 +61,7 @@ impl CookieSigner {
 
     /// A `Set-Cookie` value: signed, URL-encoded, `Max-Age` when given, `Path=/; HttpOnly;
     /// SameSite=Lax`, and `Secure` on https.
-    pub fn set_cookie(&self, base: &str, value: &str, max_age: Option<i64>) -> String {
+    pub(crate) fn set_cookie(&self, base: &str, value: &str, max_age: Option<i64>) -> String {
         let signed = self.sign(value);
         let mut out = format!(
             "{}={}",
@@ -80,7 +80,7 @@ impl CookieSigner {
     }
 
     /// A `Set-Cookie` value that deletes the cookie.
-    pub fn expire_cookie(&self, base: &str) -> String {
+    pub(crate) fn expire_cookie(&self, base: &str) -> String {
         let secure = if self.secure { "; Secure" } else { "" };
         format!(
             "{}=; Max-Age=0; Path=/; HttpOnly{secure}; SameSite=Lax",
@@ -89,7 +89,7 @@ impl CookieSigner {
     }
 
     /// The session token from a `Cookie` header, if its signature is valid.
-    pub fn session_from_cookie_header(&self, header: &str) -> Option<String> {
+    pub(crate) fn session_from_cookie_header(&self, header: &str) -> Option<String> {
         let name = self.name(SESSION_TOKEN);
         header
             .split(';')
@@ -102,7 +102,7 @@ impl CookieSigner {
     }
 
     /// Whether a `Cookie` header holds the signed "don't remember me" flag.
-    pub fn dont_remember(&self, header: &str) -> bool {
+    pub(crate) fn dont_remember(&self, header: &str) -> bool {
         let name = self.name(DONT_REMEMBER);
         header
             .split(';')
@@ -120,7 +120,7 @@ impl CookieSigner {
     /// scheme is case-insensitive; `token.signature` (URL-decoded if it contains `%`) must verify;
     /// a bare token without a dot is accepted as is. Anything else is ignored (`None`), so that a
     /// valid cookie still works.
-    pub fn session_from_authorization(&self, header: &str) -> Option<String> {
+    pub(crate) fn session_from_authorization(&self, header: &str) -> Option<String> {
         let (scheme, rest) = header.split_once(' ')?;
         if !scheme.eq_ignore_ascii_case("bearer") {
             return None;

@@ -6,6 +6,8 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sigil_proto::ErrorCode;
 
+use crate::keys::KeyError;
+use crate::password::HashError;
 use crate::store::StoreError;
 
 /// An error answer.
@@ -68,6 +70,42 @@ impl From<StoreError> for ApiError {
             }
         }
     }
+}
+
+impl From<KeyError> for ApiError {
+    fn from(e: KeyError) -> Self {
+        match e {
+            KeyError::Store(store) => store.into(),
+            other => {
+                tracing::error!(error = %chain(&other), "no usable signing key");
+                ApiError::new(ErrorCode::SigningKeyUnavailable)
+            }
+        }
+    }
+}
+
+impl From<HashError> for ApiError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy(_) => ApiError::new(ErrorCode::ServerBusy),
+            other => {
+                tracing::error!(error = %chain(&other), "password hashing");
+                ApiError::new(ErrorCode::InternalError)
+            }
+        }
+    }
+}
+
+/// An error and its causes on one line (`a: b: c`), for logs.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 impl IntoResponse for ApiError {

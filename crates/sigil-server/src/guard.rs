@@ -1,145 +1,17 @@
-//! Request guards that run before the handlers: body limits and parsing, trusted origins and
-//! CSRF checks, per-client rate limits.
+//! Request guards that run before the handlers: origin and CSRF checks, the client address
+//! behind trusted proxies, per-client rate limits.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, ORIGIN, REFERER};
+use axum::http::header::{COOKIE, ORIGIN, REFERER};
 use axum::http::{HeaderMap, HeaderValue, Method};
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
 use sigil_proto::ErrorCode;
 
 use crate::error::ApiError;
-use crate::origin::origin_of;
-
-/// Reads and parses a JSON or form body, at most `limit` bytes. An empty body without a content
-/// type reads as `{}`.
-pub async fn read_body<T: DeserializeOwned>(
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-) -> Result<T, ApiError> {
-    if let Some(len) = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        && len > limit as u64
-    {
-        return Err(ErrorCode::PayloadTooLarge.into());
-    }
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge))?;
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        });
-    let value: Value = match content_type.as_deref() {
-        Some("application/json") | None if !bytes.is_empty() || content_type.is_some() => {
-            serde_json::from_slice(&bytes).map_err(|e| {
-                ApiError::with_message(ErrorCode::ValidationError, format!("invalid JSON: {e}"))
-            })?
-        }
-        None => Value::Object(Map::new()),
-        Some("application/x-www-form-urlencoded") => {
-            let pairs: Vec<(String, String)> =
-                serde_urlencoded::from_bytes(&bytes).map_err(|e| {
-                    ApiError::with_message(ErrorCode::ValidationError, format!("invalid form: {e}"))
-                })?;
-            Value::Object(
-                pairs
-                    .into_iter()
-                    .map(|(k, v)| {
-                        // Form fields are text; booleans Better Auth's schemas coerce.
-                        let value = match (k.as_str(), v.as_str()) {
-                            ("rememberMe", "true") => Value::Bool(true),
-                            ("rememberMe", "false") => Value::Bool(false),
-                            _ => Value::String(v),
-                        };
-                        (k, value)
-                    })
-                    .collect(),
-            )
-        }
-        Some(_) => return Err(ErrorCode::UnsupportedMediaType.into()),
-    };
-    if !value.is_object() {
-        return Err(ApiError::with_message(
-            ErrorCode::ValidationError,
-            "the body must be a JSON object",
-        ));
-    }
-    serde_json::from_value(value)
-        .map_err(|e| ApiError::with_message(ErrorCode::ValidationError, e.to_string()))
-}
-
-/// The origins allowed to send credentials: the base URL's origin plus configured patterns
-/// (`https://app.example.com`, `*.example.com`, `https://*.example.com`).
-#[derive(Clone, Debug)]
-pub struct TrustedOrigins {
-    patterns: Vec<String>,
-}
-
-impl TrustedOrigins {
-    /// The base origin plus patterns.
-    pub fn new(base_origin: &str, extra: &[String]) -> Self {
-        let mut patterns = vec![base_origin.to_owned()];
-        patterns.extend(
-            extra
-                .iter()
-                .map(|p| p.trim_end_matches('/').to_ascii_lowercase()),
-        );
-        TrustedOrigins { patterns }
-    }
-
-    /// Whether an origin (`scheme://host[:port]`) is trusted.
-    pub fn allows(&self, origin: &str) -> bool {
-        let Some(origin) = origin_of(origin) else {
-            return false;
-        };
-        let (scheme, host) = origin.split_once("://").unwrap_or(("", &origin));
-        self.patterns.iter().any(|p| match p.split_once("://") {
-            Some((ps, ph)) => ps == scheme && glob(ph, host),
-            None => glob(p, host),
-        })
-    }
-
-    /// Whether a `callbackURL` is acceptable: a relative path, or a URL on a trusted origin.
-    pub fn allows_callback(&self, url: &str) -> bool {
-        // Browsers drop tabs and newlines and read `\` as `/`, so "/\t/evil.com" would become
-        // "//evil.com": refuse anything that a browser would rewrite.
-        if url.contains(|c: char| c.is_whitespace() || c.is_control() || c == '\\') {
-            return false;
-        }
-        if url.starts_with('/') && !url.starts_with("//") {
-            return true;
-        }
-        origin_of(url).is_some_and(|o| self.allows(&o))
-    }
-}
-
-/// `*` matches any run of characters; everything else literally.
-fn glob(pattern: &str, text: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == text,
-        Some((prefix, rest)) => {
-            let Some(tail) = text.strip_prefix(prefix) else {
-                return false;
-            };
-            (0..=tail.len()).any(|i| tail.is_char_boundary(i) && glob(rest, &tail[i..]))
-        }
-    }
-}
+use crate::origin::{TrustedOrigins, origin_of};
 
 /// The request's claimed origin: `Origin`, else the origin of `Referer`; `None` when absent or
 /// `"null"` — except that `Origin: null` with `Sec-Fetch-Site: same-origin` (a same-origin request
@@ -149,7 +21,7 @@ fn request_origin(headers: &HeaderMap, trusted: &TrustedOrigins) -> Option<Strin
     let same_origin =
         headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("same-origin");
     match origin {
-        Some("null") if same_origin => trusted.patterns.first().cloned(),
+        Some("null") if same_origin => Some(trusted.base().to_owned()),
         Some("null") => None,
         Some(o) => Some(o.to_owned()),
         None => headers
@@ -161,7 +33,7 @@ fn request_origin(headers: &HeaderMap, trusted: &TrustedOrigins) -> Option<Strin
 
 /// Better Auth's origin checks for state-changing requests. `login` marks sign-in and sign-up,
 /// which also get the Fetch-Metadata checks when no cookie is present.
-pub fn check_origin(
+pub(crate) fn check_origin(
     method: &Method,
     headers: &HeaderMap,
     trusted: &TrustedOrigins,
@@ -198,7 +70,7 @@ pub fn check_origin(
 /// The client address: the socket peer; when the peer is a trusted proxy, the right-most
 /// `X-Forwarded-For` entry that is not itself a trusted proxy (entries to its left are whatever the
 /// client sent). IPv4-mapped IPv6 addresses are compared as IPv4.
-pub fn client_ip(
+pub(crate) fn client_ip(
     peer: Option<SocketAddr>,
     headers: &HeaderMap,
     trusted_proxies: &[IpAddr],
@@ -228,7 +100,7 @@ pub fn client_ip(
 /// 10 s, 3 per 10 s on sign-in and sign-up. Keys are bounded: known routes by name, every other
 /// path in one bucket per client, and the table is swept once per window and capped.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     window: Duration,
     windows: Mutex<Windows>,
 }
@@ -257,7 +129,12 @@ impl Default for RateLimiter {
 
 impl RateLimiter {
     /// Counts a request at `now`; `Err(retry_after_secs)` when over the limit.
-    pub fn check(&self, client: Option<IpAddr>, path: &str, now: Instant) -> Result<(), u64> {
+    pub(crate) fn check(
+        &self,
+        client: Option<IpAddr>,
+        path: &str,
+        now: Instant,
+    ) -> Result<(), u64> {
         let route = crate::paths::FIXED
             .iter()
             .copied()
@@ -294,7 +171,7 @@ impl RateLimiter {
 }
 
 /// Adds `name` to `Access-Control-Expose-Headers`, keeping what is there.
-pub fn expose_header(headers: &mut HeaderMap, name: &str) {
+pub(crate) fn expose_header(headers: &mut HeaderMap, name: &str) {
     let key = axum::http::header::ACCESS_CONTROL_EXPOSE_HEADERS;
     let mut names: Vec<String> = headers
         .get(&key)
@@ -318,53 +195,6 @@ pub fn expose_header(headers: &mut HeaderMap, name: &str) {
 mod tests {
     use super::*;
 
-    fn trusted() -> TrustedOrigins {
-        TrustedOrigins::new(
-            "http://127.0.0.1:3000",
-            &[
-                "https://app.example.com".into(),
-                "*.example.org".into(),
-                "https://*.corp.io".into(),
-            ],
-        )
-    }
-
-    #[test]
-    fn origin_patterns() {
-        let t = trusted();
-        for ok in [
-            "http://127.0.0.1:3000",
-            "https://app.example.com",
-            "http://a.example.org",
-            "https://x.y.corp.io",
-        ] {
-            assert!(t.allows(ok), "{ok}");
-        }
-        for bad in [
-            "http://127.0.0.1:3001",
-            "http://app.example.com",
-            "https://example.org.evil.com",
-            "http://x.corp.io",
-            "null",
-            "",
-        ] {
-            assert!(!t.allows(bad), "{bad}");
-        }
-        assert!(t.allows_callback("/dashboard"));
-        assert!(t.allows_callback("https://app.example.com/x"));
-        assert!(!t.allows_callback("//evil.com"));
-        assert!(!t.allows_callback("https://evil.com/"));
-        assert!(!t.allows_callback("javascript:alert(1)"));
-        for sneaky in [
-            "/\t/evil.com",
-            "/\n/evil.com",
-            "/\\evil.com",
-            "https://evil.com\\.example.org/",
-        ] {
-            assert!(!t.allows_callback(sneaky), "{sneaky:?}");
-        }
-    }
-
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
@@ -375,7 +205,7 @@ mod tests {
 
     #[test]
     fn csrf_rules() {
-        let t = trusted();
+        let t = crate::origin::example_trusted();
         let post = Method::POST;
         let code = |h: HeaderMap, login: bool| {
             check_origin(&post, &h, &t, login)

@@ -6,7 +6,7 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /// A random string of `len` characters from `[A-Za-z0-9]`, without modulo bias.
-pub fn random_string(len: usize) -> String {
+pub(crate) fn random_string(len: usize) -> String {
     let rng = SystemRandom::new();
     let mut out = String::with_capacity(len);
     let mut buf = [0u8; 64];
@@ -27,7 +27,7 @@ pub fn random_string(len: usize) -> String {
 }
 
 /// A new 32-character id (users, sessions, accounts).
-pub fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     random_string(32)
 }
 

@@ -14,17 +14,21 @@
 //! ```
 
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 pub mod config;
-pub mod cookies;
+mod cookies;
 mod error;
-pub mod guard;
-pub mod ids;
+mod extract;
+mod guard;
+mod ids;
 pub mod keys;
 mod origin;
-pub mod password;
+mod password;
 mod paths;
 mod routes;
+mod sessions;
+mod state;
 pub mod store;
 pub mod time;
 pub mod tokens;
@@ -36,15 +40,17 @@ use thiserror::Error;
 
 pub use config::{Config, ConfigError, Mode, Secret, Settings};
 pub use error::ApiError;
+pub use keys::{KeyError, KeyManager, KeyState};
 pub use sigil_proto::ErrorCode;
 pub use store::{Store, StoreError};
 pub use time::Clock;
+pub use tokens::{SignOverrides, VerifyError};
 
 /// How often the key table is checked for changes made by other processes (`sigil keys`, other
 /// instances): the bound on how long a rotation or revocation takes to reach this process.
 pub const KEY_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
-fn spawn_key_watch(manager: std::sync::Weak<keys::KeyManager>, every: std::time::Duration) {
+fn spawn_key_watch(manager: std::sync::Weak<KeyManager>, every: std::time::Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -54,47 +60,59 @@ fn spawn_key_watch(manager: std::sync::Weak<keys::KeyManager>, every: std::time:
                 return;
             };
             if let Err(e) = manager.tick().await {
-                tracing::warn!(error = %e, "key watch");
+                tracing::warn!(error = %error::chain(&e), "key watch");
             }
         }
     });
 }
 
-/// Why [`Auth::verify_jwt`] refused a token.
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum VerifyError {
-    /// The token is invalid (the code says why).
-    #[error(transparent)]
-    Token(#[from] sigil_jose::Error),
-    /// The keys could not be loaded.
-    #[error(transparent)]
-    Keys(#[from] keys::KeyError),
-}
-
-/// Why the server could not start.
+/// Why the server (or a tool on its database) could not start. The message says which part
+/// failed; the cause is the `source`.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum StartError {
     /// The database could not be opened or migrated.
-    #[error("database: {0}")]
+    #[error("database")]
     Store(#[from] StoreError),
     /// A stored signing key cannot be used with this configuration.
-    #[error("signing keys: {0}")]
-    Keys(#[from] keys::KeyError),
+    #[error("signing keys")]
+    Keys(#[from] KeyError),
+}
+
+/// Connects to the configured database and, unless turned off, migrates it and adds the
+/// declared user-field columns. What the server and the one-shot commands share.
+pub async fn open_store(config: &Config) -> Result<Store, StoreError> {
+    let store = Store::connect(&config.database_url, config.database_timeout)?;
+    if config.migrate {
+        store.migrate().await?;
+        store.ensure_user_fields(&config.user_fields).await?;
+    }
+    Ok(store)
+}
+
+/// The key manager of the configured database, for key administration (`sigil keys`): it
+/// decrypts nothing until asked, so keys the secret cannot open can still be listed and revoked.
+pub async fn key_admin(config: &Config) -> Result<KeyManager, StartError> {
+    let store = open_store(config).await?;
+    Ok(KeyManager::new(
+        store,
+        keys::SecretRing::from_secrets(&config.secrets),
+        config.keys.clone(),
+        time::system_clock(),
+    ))
 }
 
 /// A configured auth server: build it once, mount [`Auth::router`] where you like.
 #[derive(Clone)]
 pub struct Auth {
-    state: Arc<routes::State>,
+    state: Arc<state::AppState>,
 }
 
 /// Builds an [`Auth`].
 pub struct AuthBuilder {
     config: Config,
     clock: Clock,
-    hooks: routes::Hooks,
+    hooks: tokens::Hooks,
 }
 
 impl Auth {
@@ -103,13 +121,14 @@ impl Auth {
         AuthBuilder {
             config,
             clock: time::system_clock(),
-            hooks: routes::Hooks::default(),
+            hooks: tokens::Hooks::default(),
         }
     }
 
-    /// The routes (`/sign-up/email`, `/sign-in/email`, `/get-session`, `/sign-out`, `/ok`), to be
-    /// nested under the base path. Serve with `into_make_service_with_connect_info::<SocketAddr>`
-    /// so that rate limits see client addresses.
+    /// The routes (`/sign-up/email`, `/sign-in/email`, `/get-session`, `/sign-out`, `/token`,
+    /// the key set, `/ok`), to be nested under the base path. Serve with
+    /// `into_make_service_with_connect_info::<SocketAddr>` so that rate limits see client
+    /// addresses.
     pub fn router(&self) -> axum::Router {
         routes::router(self.state.clone())
     }
@@ -125,8 +144,8 @@ impl Auth {
     }
 
     /// The signing keys (rotation, revocation, listing).
-    pub fn keys(&self) -> &keys::KeyManager {
-        &self.state.keys
+    pub fn keys(&self) -> &KeyManager {
+        self.state.minter.keys()
     }
 
     /// Signs any claims with the current key (Better Auth's server-only `signJWT`; no HTTP
@@ -134,37 +153,15 @@ impl Auth {
     pub async fn sign_jwt(
         &self,
         payload: serde_json::Map<String, serde_json::Value>,
-        overrides: tokens::SignOverrides,
-    ) -> Result<String, keys::KeyError> {
-        let key = self.state.keys.signing_key().await?;
-        let claims = tokens::apply_claim_rules(
-            payload,
-            &self.state.config.tokens,
-            &overrides,
-            self.state.now(),
-        );
-        sigil_jose::sign_jwt(&key.pair, &claims)
-            .map_err(|e| keys::KeyError::Generation(e.to_string()))
+        overrides: SignOverrides,
+    ) -> Result<String, KeyError> {
+        self.state.minter.sign(payload, &overrides).await
     }
 
     /// Verifies a token issued here (Better Auth's server-only `verifyJWT`): a published key, the
     /// configured issuer and audience, `exp`/`nbf`, and a `sub`.
     pub async fn verify_jwt(&self, token: &str) -> Result<sigil_jose::Claims, VerifyError> {
-        let keys = self.state.keys.published_set().await?;
-        let algs: Vec<sigil_jose::Alg> =
-            keys.keys().iter().map(sigil_jose::PublicKey::alg).collect();
-        let tokens = &self.state.config.tokens;
-        let mut policy = sigil_jose::Validation::new(algs).issuer(tokens.issuer.clone());
-        for aud in &tokens.audience {
-            policy = policy.audience(aud.clone());
-        }
-        let claims = sigil_jose::verify_jwt(token, &keys, &policy, self.state.now().timestamp())?;
-        if claims.sub.as_deref().is_none_or(str::is_empty) {
-            return Err(VerifyError::Token(sigil_jose::Error::ClaimsInvalid(
-                "\"sub\" is required".into(),
-            )));
-        }
-        Ok(claims)
+        self.state.minter.verify(token).await
     }
 }
 
@@ -204,24 +201,11 @@ impl AuthBuilder {
     /// once (a key the secret cannot open stops the start, naming the key), and starts watching
     /// the key table for changes made by other processes.
     pub async fn build(self) -> Result<Auth, StartError> {
-        let store = Store::connect(&self.config.database_url, self.config.database_timeout)?;
-        if self.config.migrate {
-            store.migrate().await?;
-            store.ensure_user_fields(&self.config.user_fields).await?;
-        }
-        let ring = if self.config.secret_versions.is_empty() {
-            keys::SecretRing::single(self.config.secret.clone())
-        } else {
-            keys::SecretRing::versioned(
-                self.config.secret_versions.clone(),
-                self.config.legacy_secret.clone(),
-            )
-            .unwrap_or_else(|| keys::SecretRing::single(self.config.secret.clone()))
-        };
-        let manager = Arc::new(keys::KeyManager::new(
+        let store = open_store(&self.config).await?;
+        let manager = Arc::new(KeyManager::new(
             store.clone(),
-            ring,
-            self.config.tokens.clone(),
+            keys::SecretRing::from_secrets(&self.config.secrets),
+            self.config.keys.clone(),
             self.clock.clone(),
         ));
         match manager.self_test().await {
@@ -231,20 +215,20 @@ impl AuthBuilder {
             }
             // A database that is down now is not a configuration error: start, answer 503, and
             // load the keys when it is back (the key watch below does).
-            Err(keys::KeyError::Store(StoreError::Unavailable(why))) => {
-                tracing::warn!(error = %why, "database unavailable at start; keys load when it answers");
+            Err(KeyError::Store(e)) if e.is_unavailable() => {
+                tracing::warn!(error = %error::chain(&e), "database unavailable at start; keys load when it answers");
             }
             Err(other) => return Err(other.into()),
         }
         spawn_key_watch(Arc::downgrade(&manager), KEY_WATCH_INTERVAL);
+        let minter = tokens::Minter::new(
+            manager,
+            self.config.jwt.clone(),
+            self.hooks,
+            self.clock.clone(),
+        );
         Ok(Auth {
-            state: Arc::new(routes::State::new(
-                self.config,
-                store,
-                self.clock,
-                manager,
-                self.hooks,
-            )),
+            state: Arc::new(state::AppState::new(self.config, store, minter, self.clock)),
         })
     }
 }

@@ -1,16 +1,20 @@
 //! Passwords in Better Auth's format: scrypt (N=16384, r=16, p=1, 64-byte key) over the
 //! NFKC-normalized password, stored as `"<salt hex>:<key hex>"` where the 32-character salt *hex
-//! string* is the scrypt salt. Hashing is CPU-heavy, so callers run it on the blocking pool.
+//! string* is the scrypt salt. Hashing is CPU-heavy (32 MiB, tens of milliseconds), so the
+//! [`Hasher`] runs it on the blocking pool, a bounded number at a time.
+
+use std::time::Duration;
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use thiserror::Error;
 use unicode_normalization::UnicodeNormalization;
 use zeroize::Zeroizing;
 
 /// Shortest password accepted at sign-up.
-pub const MIN_LENGTH: usize = 8;
+pub(crate) const MIN_LENGTH: usize = 8;
 /// Longest password accepted.
-pub const MAX_LENGTH: usize = 128;
+pub(crate) const MAX_LENGTH: usize = 128;
 
 const LOG_N: u8 = 14;
 const R: u32 = 16;
@@ -47,7 +51,7 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 
 /// Hashes a password into Better Auth's `salt:key` format. `None` only if the system RNG or the
 /// scrypt parameters fail, which does not happen on a working system.
-pub fn hash(password: &str) -> Option<String> {
+pub(crate) fn hash(password: &str) -> Option<String> {
     let mut salt = [0u8; 16];
     SystemRandom::new().fill(&mut salt).ok()?;
     let salt_hex = hex(&salt);
@@ -57,7 +61,7 @@ pub fn hash(password: &str) -> Option<String> {
 
 /// Checks a password against a stored `salt:key` hash in constant time. A malformed hash never
 /// matches.
-pub fn verify(password: &str, stored: &str) -> bool {
+pub(crate) fn verify(password: &str, stored: &str) -> bool {
     let Some((salt_hex, key_hex)) = stored.split_once(':') else {
         return false;
     };
@@ -72,9 +76,66 @@ pub fn verify(password: &str, stored: &str) -> bool {
 
 /// A fixed hash to verify against when the user does not exist, so that an unknown email costs
 /// the same time as a wrong password.
-pub const DUMMY_HASH: &str = "00000000000000000000000000000000:\
+pub(crate) const DUMMY_HASH: &str = "00000000000000000000000000000000:\
 0000000000000000000000000000000000000000000000000000000000000000\
 0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Why a password could not be hashed or checked.
+#[derive(Debug, Error)]
+pub(crate) enum HashError {
+    /// Every hashing slot stayed busy for the whole wait: the server is overloaded.
+    #[error("no password hashing slot within {0:?}")]
+    Busy(Duration),
+    /// The hashing task panicked or was cancelled.
+    #[error("the password hashing task did not finish")]
+    Task(#[source] tokio::task::JoinError),
+    /// The system RNG or the scrypt parameters failed.
+    #[error("password hashing failed")]
+    Failed,
+}
+
+/// Hashes and checks passwords on the blocking pool, at most one per core at a time, so that a
+/// flood of sign-ins queues (for at most `wait`) instead of running hundreds of 32 MiB scrypt
+/// instances at once.
+pub(crate) struct Hasher {
+    slots: tokio::sync::Semaphore,
+    wait: Duration,
+}
+
+impl Hasher {
+    /// One slot per core (at least two); a request waits at most `wait` for one.
+    pub(crate) fn new(wait: Duration) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        Hasher {
+            slots: tokio::sync::Semaphore::new(cores),
+            wait,
+        }
+    }
+
+    async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, HashError> {
+        match tokio::time::timeout(self.wait, self.slots.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(HashError::Busy(self.wait)),
+        }
+    }
+
+    /// A new `salt:key` hash of `password`.
+    pub(crate) async fn hash(&self, password: String) -> Result<String, HashError> {
+        let _slot = self.slot().await?;
+        tokio::task::spawn_blocking(move || hash(&password))
+            .await
+            .map_err(HashError::Task)?
+            .ok_or(HashError::Failed)
+    }
+
+    /// Whether `password` matches the stored `hash`.
+    pub(crate) async fn verify(&self, password: String, hash: String) -> Result<bool, HashError> {
+        let _slot = self.slot().await?;
+        tokio::task::spawn_blocking(move || verify(&password, &hash))
+            .await
+            .map_err(HashError::Task)
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -35,6 +35,13 @@ pub enum StoreError {
     Migration(String),
 }
 
+impl StoreError {
+    /// Whether the database is down or too slow (retry later), rather than the data wrong.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {

@@ -1,5 +1,6 @@
-//! Token minting: the claims of session tokens (Better Auth's default payload, or the caller's),
-//! and the server-side `sign_jwt` / `verify_jwt` API (Better Auth's `signJWT` / `verifyJWT`).
+//! Token minting: the claims of session tokens (Better Auth's default payload, configured claims,
+//! or the caller's hooks), and the server-side `sign_jwt` / `verify_jwt` API (Better Auth's
+//! `signJWT` / `verifyJWT`). One [`Minter`] serves the routes and [`crate::Auth`] alike.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -7,9 +8,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
+use sigil_proto::UserView;
+use thiserror::Error;
 
-use crate::config::TokenConfig;
+use crate::config::{ClaimSource, JwtConfig};
+use crate::keys::{KeyError, KeyManager};
 use crate::store::{Session, User};
+use crate::time::{Clock, iso};
 
 /// The future a claims hook returns.
 pub type HookFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -20,6 +25,13 @@ pub type PayloadHook = Arc<dyn Fn(User, Session) -> HookFuture<Map<String, Value
 
 /// Better Auth's `getSubject`: the `sub` of a session token (default: the user id).
 pub type SubjectHook = Arc<dyn Fn(User, Session) -> HookFuture<Option<String>> + Send + Sync>;
+
+/// The claims hooks of session tokens.
+#[derive(Clone, Default)]
+pub(crate) struct Hooks {
+    pub(crate) payload: Option<PayloadHook>,
+    pub(crate) subject: Option<SubjectHook>,
+}
 
 /// Overrides for [`crate::Auth::sign_jwt`], like Better Auth's `overrideOptions.jwt`.
 #[derive(Clone, Debug, Default)]
@@ -32,6 +44,114 @@ pub struct SignOverrides {
     pub audience: Option<Vec<String>>,
 }
 
+/// Why [`crate::Auth::verify_jwt`] refused a token.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The token is invalid (the code says why).
+    #[error(transparent)]
+    Token(#[from] sigil_jose::Error),
+    /// The keys could not be loaded.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+}
+
+/// Mints and checks this server's tokens: the claim rules, the hooks and the signing keys.
+pub(crate) struct Minter {
+    keys: Arc<KeyManager>,
+    config: JwtConfig,
+    hooks: Hooks,
+    clock: Clock,
+}
+
+impl Minter {
+    pub(crate) fn new(
+        keys: Arc<KeyManager>,
+        config: JwtConfig,
+        hooks: Hooks,
+        clock: Clock,
+    ) -> Self {
+        Minter {
+            keys,
+            config,
+            hooks,
+            clock,
+        }
+    }
+
+    /// The signing keys.
+    pub(crate) fn keys(&self) -> &Arc<KeyManager> {
+        &self.keys
+    }
+
+    /// Whether get-session carries `set-auth-jwt`.
+    pub(crate) fn sets_jwt_header(&self) -> bool {
+        self.config.set_jwt_header
+    }
+
+    /// The token of a session: `{iat, ...payload, sub}` under the claim rules, where the payload
+    /// is the hook's, the configured claims, or the public user object `view`.
+    pub(crate) async fn session_token(
+        &self,
+        user: &User,
+        session: &Session,
+        view: &UserView,
+    ) -> Result<String, KeyError> {
+        let payload = match &self.hooks.payload {
+            Some(hook) => hook(user.clone(), session.clone()).await,
+            None if self.config.claims.is_empty() && self.config.static_claims.is_empty() => {
+                public_user_claims(view)
+            }
+            None => mapped_payload(&self.config, view, session),
+        };
+        let subject = match &self.hooks.subject {
+            Some(hook) => hook(user.clone(), session.clone()).await,
+            None => None,
+        }
+        .unwrap_or_else(|| user.id.clone());
+        let now = (self.clock)();
+        let claims = session_claims(payload, subject, &self.config, now);
+        // Taken last, after every await above, so that a key revoked meanwhile is not used.
+        let key = self.keys.signing_key().await?;
+        sigil_jose::sign_jwt(&key.pair, &claims).map_err(KeyError::Sign)
+    }
+
+    /// Signs any claims with the current key; `exp`, `iss` and `aud` are filled in when absent.
+    pub(crate) async fn sign(
+        &self,
+        payload: Map<String, Value>,
+        overrides: &SignOverrides,
+    ) -> Result<String, KeyError> {
+        let key = self.keys.signing_key().await?;
+        let claims = apply_claim_rules(payload, &self.config, overrides, (self.clock)());
+        sigil_jose::sign_jwt(&key.pair, &claims).map_err(KeyError::Sign)
+    }
+
+    /// Verifies a token issued here: a published key, the configured issuer and audience,
+    /// `exp`/`nbf`, and a `sub`.
+    pub(crate) async fn verify(&self, token: &str) -> Result<sigil_jose::Claims, VerifyError> {
+        let doc = self.keys.jwks().await?;
+        let algs: Vec<sigil_jose::Alg> = doc
+            .set
+            .keys()
+            .iter()
+            .map(sigil_jose::PublicKey::alg)
+            .collect();
+        let mut policy = sigil_jose::Validation::new(algs).issuer(self.config.issuer.clone());
+        for aud in &self.config.audience {
+            policy = policy.audience(aud.clone());
+        }
+        let now = (self.clock)().timestamp();
+        let claims = sigil_jose::verify_jwt(token, &doc.set, &policy, now)?;
+        if claims.sub.as_deref().is_none_or(str::is_empty) {
+            return Err(VerifyError::Token(sigil_jose::Error::ClaimsInvalid(
+                "\"sub\" is required".into(),
+            )));
+        }
+        Ok(claims)
+    }
+}
+
 fn audience_value(audience: &[String]) -> Value {
     match audience {
         [one] => Value::String(one.clone()),
@@ -42,9 +162,9 @@ fn audience_value(audience: &[String]) -> Value {
 /// Better Auth's claim rules for every signing path: `exp` from the payload or `iat` (or now) +
 /// lifetime; `iss`/`aud` from the payload or the configuration; everything else passes through.
 /// No `iat` is added here.
-pub fn apply_claim_rules(
+fn apply_claim_rules(
     mut claims: Map<String, Value>,
-    config: &TokenConfig,
+    config: &JwtConfig,
     overrides: &SignOverrides,
     now: DateTime<Utc>,
 ) -> Map<String, Value> {
@@ -55,7 +175,7 @@ pub fn apply_claim_rules(
             .unwrap_or_else(|| now.timestamp());
         let lifetime = overrides
             .expiration_secs
-            .unwrap_or_else(|| i64::try_from(config.expiration.as_secs()).unwrap_or(900));
+            .unwrap_or_else(|| config.expiration.num_seconds());
         claims.insert("exp".into(), Value::from(base.saturating_add(lifetime)));
     }
     if !claims.contains_key("iss") {
@@ -73,48 +193,26 @@ pub fn apply_claim_rules(
 }
 
 /// The default payload: the public user object as Better Auth serializes it.
-pub fn default_payload(user: &User) -> Map<String, Value> {
-    let mut map = Map::new();
-    map.insert("id".into(), Value::String(user.id.clone()));
-    map.insert("name".into(), Value::String(user.name.clone()));
-    map.insert("email".into(), Value::String(user.email.clone()));
-    map.insert("emailVerified".into(), Value::Bool(user.email_verified));
-    map.insert(
-        "image".into(),
-        user.image.clone().map_or(Value::Null, Value::String),
-    );
-    map.insert(
-        "createdAt".into(),
-        Value::String(crate::time::iso(user.created_at)),
-    );
-    map.insert(
-        "updatedAt".into(),
-        Value::String(crate::time::iso(user.updated_at)),
-    );
-    map
+fn public_user_claims(view: &UserView) -> Map<String, Value> {
+    match serde_json::to_value(view) {
+        Ok(Value::Object(map)) => map,
+        // A struct of strings, booleans and a map always serializes to an object.
+        _ => Map::new(),
+    }
 }
 
 /// The payload from `[jwt] claims` (user and session fields) and `[jwt] static_claims`.
-pub fn mapped_payload(
-    config: &TokenConfig,
-    user: &User,
-    session: &Session,
-    additional: &Map<String, Value>,
-) -> Map<String, Value> {
-    use crate::config::ClaimSource;
-    let user_json = default_payload(user);
+fn mapped_payload(config: &JwtConfig, view: &UserView, session: &Session) -> Map<String, Value> {
+    let user = public_user_claims(view);
     let mut payload = config.static_claims.clone();
     for (claim, source) in &config.claims {
         let value = match source {
-            ClaimSource::User(field) => user_json
-                .get(field)
-                .or_else(|| additional.get(field))
-                .cloned(),
+            ClaimSource::User(field) => user.get(field).cloned(),
             ClaimSource::Session(field) => match field.as_str() {
                 "id" => Some(Value::String(session.id.clone())),
                 "userId" => Some(Value::String(session.user_id.clone())),
-                "expiresAt" => Some(Value::String(crate::time::iso(session.expires_at))),
-                "createdAt" => Some(Value::String(crate::time::iso(session.created_at))),
+                "expiresAt" => Some(Value::String(iso(session.expires_at))),
+                "createdAt" => Some(Value::String(iso(session.created_at))),
                 "ipAddress" => session.ip_address.clone().map(Value::String),
                 "userAgent" => session.user_agent.clone().map(Value::String),
                 _ => None,
@@ -129,10 +227,10 @@ pub fn mapped_payload(
 }
 
 /// The claims of a session token: `{iat, ...payload, sub}` then the claim rules.
-pub fn session_claims(
+fn session_claims(
     payload: Map<String, Value>,
     subject: String,
-    config: &TokenConfig,
+    config: &JwtConfig,
     now: DateTime<Utc>,
 ) -> Map<String, Value> {
     let mut claims = Map::new();
@@ -145,20 +243,12 @@ pub fn session_claims(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
-    fn config() -> TokenConfig {
-        TokenConfig {
-            alg: sigil_jose::Alg::EdDSA,
-            expiration: Duration::from_secs(900),
+    fn config() -> JwtConfig {
+        JwtConfig {
+            expiration: chrono::TimeDelta::seconds(900),
             issuer: "https://iss".into(),
             audience: vec!["https://aud".into()],
-            jwks_path: "/jwks".into(),
-            rotation_interval: None,
-            grace_period: Duration::from_secs(86_400),
-            jwks_max_age: Duration::from_secs(300),
-            encrypt_private_keys: true,
-            rsa_bits: 2048,
             claims: Vec::new(),
             static_claims: Map::new(),
             set_jwt_header: true,

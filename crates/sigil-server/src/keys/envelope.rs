@@ -15,7 +15,7 @@ use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
-use crate::config::Secret;
+use crate::config::{Secret, Secrets};
 
 /// Why a stored private key could not be opened.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -46,6 +46,16 @@ pub struct SecretRing {
 }
 
 impl SecretRing {
+    /// The ring of the configured secrets: versioned when versions are configured, else the one
+    /// plain secret.
+    pub fn from_secrets(secrets: &Secrets) -> Self {
+        if secrets.versions.is_empty() {
+            return SecretRing::single(secrets.current.clone());
+        }
+        SecretRing::versioned(secrets.versions.clone(), secrets.legacy.clone())
+            .unwrap_or_else(|| SecretRing::single(secrets.current.clone()))
+    }
+
     /// One plain secret (Better Auth's `secret`): envelopes without a version prefix.
     pub fn single(secret: Secret) -> Self {
         SecretRing {

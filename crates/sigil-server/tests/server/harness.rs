@@ -49,13 +49,24 @@ impl Drop for TempDir {
     }
 }
 
+/// A name no other test of this run (or a concurrent run) uses: process id, time and a counter.
+pub fn unique_name() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{}x{nanos}x{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// A fresh, empty PostgreSQL database on the test server.
 pub async fn fresh_pg_database(admin_url: &str) -> String {
     use sqlx::Connection;
-    let name = format!(
-        "sigil_test_{}",
-        sigil_server::ids::random_string(12).to_lowercase()
-    );
+    let name = format!("sigil_test_{}", unique_name());
     let mut conn = sqlx::PgConnection::connect(admin_url)
         .await
         .expect("connect to test PostgreSQL");
@@ -76,8 +87,7 @@ impl TestServer {
     pub async fn fresh_database(engine: &Engine) -> String {
         match engine {
             Engine::Sqlite => {
-                let dir = std::env::temp_dir()
-                    .join(format!("sigil-db-{}", sigil_server::ids::random_string(10)));
+                let dir = std::env::temp_dir().join(format!("sigil-db-{}", unique_name()));
                 std::fs::create_dir_all(&dir).unwrap();
                 format!("sqlite://{}", dir.join("t.db").display())
             }
@@ -98,10 +108,7 @@ impl TestServer {
         tweak: impl FnOnce(&mut Settings),
         customize: impl FnOnce(sigil_server::AuthBuilder) -> sigil_server::AuthBuilder,
     ) -> Result<TestServer, sigil_server::StartError> {
-        let dir = std::env::temp_dir().join(format!(
-            "sigil-test-{}",
-            sigil_server::ids::random_string(10)
-        ));
+        let dir = std::env::temp_dir().join(format!("sigil-test-{}", unique_name()));
         std::fs::create_dir_all(&dir).unwrap();
         let database_url = match engine {
             Engine::Sqlite => format!("sqlite://{}", dir.join("t.db").display()),

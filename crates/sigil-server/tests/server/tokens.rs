@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 use sigil_jose::{Alg, JwkSet, Validation, b64, verify_jwt};
+use sigil_server::KeyState;
 
 use crate::harness::{Engine, TestServer, engines};
 
@@ -104,7 +105,7 @@ async fn every_alg_with_and_without_encryption() {
                 let (row, state) = &rows[0];
                 assert_eq!(
                     (row.alg.as_deref(), *state),
-                    (Some(alg.as_str()), "current")
+                    (Some(alg.as_str()), KeyState::Current)
                 );
                 let want_crv = match alg {
                     Alg::EdDSA => Some("Ed25519"),
@@ -320,8 +321,14 @@ async fn wrong_secret_refuses_to_start_with_the_key_named() {
         .await
         .err()
         .expect("start must be refused");
-        let message = err.to_string();
-        assert!(message.contains(&kid), "{message}");
+        // The error chain, as `sigil serve` prints it: each message once.
+        let mut message = err.to_string();
+        let mut cause = std::error::Error::source(&err);
+        while let Some(c) = cause {
+            message = format!("{message}: {c}");
+            cause = c.source();
+        }
+        assert_eq!(message.matches(&kid).count(), 2, "{message}"); // the key, and its revoke command
         assert!(message.contains("secret"), "{message}");
     }
 }
@@ -433,7 +440,8 @@ async fn rotation_lifecycle() {
             .map(|(r, st)| (r.id, st))
             .collect();
         assert!(
-            states.contains(&(k1.clone(), "retired")) && states.contains(&(k2.clone(), "current")),
+            states.contains(&(k1.clone(), KeyState::Retired))
+                && states.contains(&(k2.clone(), KeyState::Current)),
             "{states:?}"
         );
 

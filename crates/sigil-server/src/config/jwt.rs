@@ -1,0 +1,266 @@
+//! The `[jwt]` and `[jwks]` settings resolved: how session tokens are minted, which claims they
+//! carry, and how signing keys live (algorithm, rotation, publication). Also the validation of
+//! `[[user_fields]]`, since claims may name those fields.
+
+use chrono::TimeDelta;
+use serde_json::{Map, Value};
+
+use super::settings::{Audiences, JwksSettings, JwtSettings, TimeSpan, UserFieldSettings};
+use super::{ConfigError, invalid};
+use crate::user_fields::UserField;
+
+/// How session tokens are minted (`[jwt]`).
+#[derive(Clone, Debug)]
+pub struct JwtConfig {
+    /// Token lifetime.
+    pub expiration: TimeDelta,
+    /// `iss`.
+    pub issuer: String,
+    /// `aud` (serialized as a string when there is one).
+    pub audience: Vec<String>,
+    /// Claims mapped from user/session fields (empty: the default payload).
+    pub claims: Vec<(String, ClaimSource)>,
+    /// Fixed claims.
+    pub static_claims: Map<String, Value>,
+    /// Whether get-session carries `set-auth-jwt`.
+    pub set_jwt_header: bool,
+}
+
+/// How signing keys are made, rotated and published (`[jwks]`, and `[jwt] alg`).
+#[derive(Clone, Debug)]
+pub struct KeysConfig {
+    /// Signing algorithm of new keys.
+    pub alg: sigil_jose::Alg,
+    /// RSA modulus size.
+    pub rsa_bits: usize,
+    /// Route of the key set.
+    pub jwks_path: String,
+    /// Rotation interval, if any.
+    pub rotation_interval: Option<TimeDelta>,
+    /// How long retired keys stay published.
+    pub grace_period: TimeDelta,
+    /// JWKS `Cache-Control: max-age`.
+    pub max_age: TimeDelta,
+    /// Whether private keys are encrypted at rest.
+    pub encrypt_private_keys: bool,
+}
+
+/// Where a mapped claim comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimSource {
+    /// A user field (core or additional).
+    User(String),
+    /// A session field.
+    Session(String),
+}
+
+/// Registered claim names: set by Sigil's rules, never by configuration or user data.
+pub const REGISTERED_CLAIMS: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
+
+/// The user fields a claim may name (besides additional fields).
+pub const USER_FIELDS: [&str; 7] = [
+    "id",
+    "name",
+    "email",
+    "emailVerified",
+    "image",
+    "createdAt",
+    "updatedAt",
+];
+/// The session fields a claim may name (never the session token).
+pub const SESSION_FIELDS: [&str; 6] = [
+    "id",
+    "userId",
+    "expiresAt",
+    "createdAt",
+    "ipAddress",
+    "userAgent",
+];
+
+/// A positive span, in seconds, of at most ten years (so that date arithmetic cannot overflow).
+fn span(value: Option<&TimeSpan>, key: &str, default: i64) -> Result<TimeDelta, ConfigError> {
+    let seconds = value.map_or(Ok(default), |s| s.seconds(key))?;
+    if seconds <= 0 {
+        return Err(invalid(key, "must be a positive time span"));
+    }
+    if seconds > 10 * 366 * 86_400 {
+        return Err(invalid(key, "must be at most 10 years"));
+    }
+    TimeDelta::try_seconds(seconds).ok_or_else(|| invalid(key, "is out of range"))
+}
+
+pub(super) fn keys_config(
+    jwt: &JwtSettings,
+    jwks: &JwksSettings,
+) -> Result<KeysConfig, ConfigError> {
+    let alg: sigil_jose::Alg = jwt
+        .alg
+        .as_deref()
+        .unwrap_or("EdDSA")
+        .parse()
+        .ok()
+        .filter(|a: &sigil_jose::Alg| a.can_sign())
+        .ok_or_else(|| {
+            invalid(
+                "jwt.alg",
+                "must be one of EdDSA, ES256, ES512, PS256, RS256",
+            )
+        })?;
+    let expiration = span(jwt.expiration_time.as_ref(), "jwt.expiration_time", 900)?;
+    let max_age = span(jwks.max_age.as_ref(), "jwks.max_age", 300)?;
+    let rotation_interval = jwks
+        .rotation_interval
+        .as_ref()
+        .map(|s| span(Some(s), "jwks.rotation_interval", 0))
+        .transpose()?;
+    let grace_period = span(jwks.grace_period.as_ref(), "jwks.grace_period", 30 * 86_400)?;
+    // The successor is published max-age + 1 min before it signs; the interval must leave room
+    // for that twice over.
+    if let Some(interval) = rotation_interval
+        && interval < (max_age + TimeDelta::minutes(1)) * 2
+    {
+        return Err(invalid(
+            "jwks.rotation_interval",
+            "must be at least twice (JWKS max-age + 1 minute), so that each key is published ahead of use",
+        ));
+    }
+    if grace_period < expiration + max_age {
+        return Err(invalid(
+            "jwks.grace_period",
+            "must be at least the token lifetime plus the JWKS max-age, or verifiers could meet a \
+             token whose key is no longer published",
+        ));
+    }
+    let jwks_path = jwks.path.clone().unwrap_or_else(|| "/jwks".to_owned());
+    if !jwks_path.starts_with('/')
+        || jwks_path.len() < 2
+        || jwks_path.ends_with('/')
+        || jwks_path.contains("//")
+        || jwks_path.contains("..")
+        || jwks_path.contains(['?', '#', ' ', '{', '}', '*', ':'])
+        || crate::paths::FIXED.contains(&jwks_path.as_str())
+    {
+        return Err(invalid(
+            "jwks.path",
+            "must be a path like /jwks or /.well-known/jwks.json, not another route",
+        ));
+    }
+    let rsa_bits = jwks.rsa_modulus_bits.unwrap_or(2048);
+    if ![2048, 3072, 4096].contains(&rsa_bits) {
+        return Err(invalid(
+            "jwks.rsa_modulus_bits",
+            "must be 2048, 3072 or 4096",
+        ));
+    }
+    Ok(KeysConfig {
+        alg,
+        rsa_bits,
+        jwks_path,
+        rotation_interval,
+        grace_period,
+        max_age,
+        encrypt_private_keys: !jwks.disable_private_key_encryption.unwrap_or(false),
+    })
+}
+
+pub(super) fn jwt_config(
+    jwt: &JwtSettings,
+    origin: &str,
+    fields: &[UserField],
+) -> Result<JwtConfig, ConfigError> {
+    let audience = match &jwt.audience {
+        None => vec![origin.to_owned()],
+        Some(Audiences::One(a)) => vec![a.clone()],
+        Some(Audiences::Many(all)) if !all.is_empty() => all.clone(),
+        Some(Audiences::Many(_)) => {
+            return Err(invalid("jwt.audience", "must not be an empty list"));
+        }
+    };
+    let mut claims = Vec::new();
+    for (claim, source) in jwt.claims.iter().flatten() {
+        if REGISTERED_CLAIMS.contains(&claim.as_str()) {
+            return Err(invalid(
+                "jwt.claims",
+                format!("{claim} is a registered claim that Sigil sets; it cannot be mapped"),
+            ));
+        }
+        let parsed = match source.split_once('.') {
+            Some(("user", f)) if USER_FIELDS.contains(&f) || fields.iter().any(|u| u.name == f) => {
+                ClaimSource::User(f.to_owned())
+            }
+            Some(("session", f)) if SESSION_FIELDS.contains(&f) => {
+                ClaimSource::Session(f.to_owned())
+            }
+            _ => {
+                return Err(invalid(
+                    "jwt.claims",
+                    format!(
+                        "{claim} = {source:?}: expected \"user.<field>\" or \"session.<field>\" naming an existing field"
+                    ),
+                ));
+            }
+        };
+        claims.push((claim.clone(), parsed));
+    }
+    let static_claims = jwt.static_claims.clone().unwrap_or_default();
+    if let Some(name) = REGISTERED_CLAIMS
+        .iter()
+        .find(|n| static_claims.contains_key(**n))
+    {
+        return Err(invalid(
+            "jwt.static_claims",
+            format!("{name} is a registered claim that Sigil sets; it cannot be static"),
+        ));
+    }
+    Ok(JwtConfig {
+        expiration: span(jwt.expiration_time.as_ref(), "jwt.expiration_time", 900)?,
+        issuer: jwt.issuer.clone().unwrap_or_else(|| origin.to_owned()),
+        audience,
+        claims,
+        static_claims,
+        set_jwt_header: !jwt.disable_setting_jwt_header.unwrap_or(false),
+    })
+}
+
+pub(super) fn user_fields(declared: &[UserFieldSettings]) -> Result<Vec<UserField>, ConfigError> {
+    let mut out: Vec<UserField> = Vec::new();
+    for f in declared {
+        let name_ok = f.name.len() <= 63
+            && f.name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && f.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !name_ok {
+            return Err(invalid(
+                "user_fields.name",
+                format!("{:?} must be letters, digits and _", f.name),
+            ));
+        }
+        let taken = |n: &str| n.eq_ignore_ascii_case(&f.name);
+        if USER_FIELDS.iter().any(|n| taken(n))
+            || REGISTERED_CLAIMS.iter().any(|n| taken(n))
+            || out.iter().any(|o| taken(&o.name))
+        {
+            return Err(invalid(
+                "user_fields.name",
+                format!("{:?} is already a user field", f.name),
+            ));
+        }
+        let default = f.default.clone().unwrap_or(Value::Null);
+        if !f.kind.accepts(&default) {
+            return Err(invalid(
+                "user_fields.default",
+                format!("default of {:?} is not a {:?}", f.name, f.kind),
+            ));
+        }
+        out.push(UserField {
+            name: f.name.clone(),
+            kind: f.kind,
+            default,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,471 @@
+//! Configuration: one validated [`Config`], built from defaults, a `sigil.toml` file, environment
+//! variables and command-line overrides, in rising order of precedence.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+mod jwt;
+mod secret;
+mod settings;
+
+pub use jwt::{ClaimSource, JwtConfig, KeysConfig, REGISTERED_CLAIMS, SESSION_FIELDS, USER_FIELDS};
+pub use secret::{Secret, SecretSource, Secrets};
+pub use settings::{Audiences, JwksSettings, JwtSettings, Settings, TimeSpan, UserFieldSettings};
+
+use crate::origin::origin_of;
+pub use crate::user_fields::{FieldKind, UserField};
+
+/// Why a configuration was refused.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("invalid setting {key}: {message}")]
+    Invalid {
+        /// The setting (`base_url`, `SIGIL_LISTEN`, …).
+        key: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The data directory or its secret file could not be created.
+    #[error("data directory {path}")]
+    DataDir {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+pub(crate) fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Production refuses weak secrets and limits rates; dev only warns and does not limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "&'static str")]
+pub enum Mode {
+    /// The default.
+    Production,
+    /// For local development.
+    Dev,
+}
+
+impl Mode {
+    /// `production` or `dev`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Production => "production",
+            Mode::Dev => "dev",
+        }
+    }
+}
+
+impl FromStr for Mode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "production" => Ok(Mode::Production),
+            "dev" => Ok(Mode::Dev),
+            _ => Err(format!("{s:?}: expected production or dev")),
+        }
+    }
+}
+
+impl TryFrom<String> for Mode {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Mode> for &'static str {
+    fn from(mode: Mode) -> Self {
+        mode.as_str()
+    }
+}
+
+/// The validated configuration of a Sigil server.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Public base URL, without a trailing slash.
+    pub base_url: String,
+    /// Origin of the base URL (scheme://host[:port]).
+    pub origin: String,
+    /// Route prefix, e.g. `/api/auth`.
+    pub base_path: String,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Database URL.
+    pub database_url: String,
+    /// The secrets (cookie signatures, key encryption).
+    pub secrets: Secrets,
+    /// Trusted origins besides the base URL's.
+    pub trusted_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Mode.
+    pub mode: Mode,
+    /// Whether rate limits apply.
+    pub rate_limit: bool,
+    /// Whether to migrate at start.
+    pub migrate: bool,
+    /// Body size limit.
+    pub max_body_bytes: usize,
+    /// Database call timeout.
+    pub database_timeout: Duration,
+    /// How session tokens are minted.
+    pub jwt: JwtConfig,
+    /// How signing keys are made, rotated and published.
+    pub keys: KeysConfig,
+    /// Additional user fields.
+    pub user_fields: Vec<UserField>,
+}
+
+impl Config {
+    /// Validates merged settings. When no secret is configured, one is read from (or generated
+    /// into) `<data_dir>/secret`, created with mode 0600.
+    pub fn from_settings(s: Settings) -> Result<Config, ConfigError> {
+        let mode = s.mode.unwrap_or(Mode::Production);
+        let listen: SocketAddr = s
+            .listen
+            .as_deref()
+            .unwrap_or("127.0.0.1:3000")
+            .parse()
+            .map_err(|_| invalid("listen", "expected ADDRESS:PORT, e.g. 127.0.0.1:3000"))?;
+        let base_url = s
+            .base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let origin = origin_of(&base_url).ok_or_else(|| {
+            invalid(
+                "base_url",
+                format!("{base_url:?} is not an http(s) URL like https://auth.example.com"),
+            )
+        })?;
+        let base_path = s.base_path.unwrap_or_else(|| "/api/auth".to_owned());
+        if !base_path.starts_with('/') || base_path.ends_with('/') || base_path.contains("//") {
+            return Err(invalid(
+                "base_path",
+                "must start with / and not end with / (e.g. /api/auth)",
+            ));
+        }
+        let data_dir = s.data_dir.unwrap_or_else(|| PathBuf::from("./sigil-data"));
+        let database_url = s
+            .database_url
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("sigil.db").display()));
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite: or postgres://",
+            ));
+        }
+        let secrets = Secrets::resolve(s.secrets.as_deref(), s.secret, &data_dir, mode)?;
+        for o in s.trusted_origins.iter().flatten() {
+            if o.is_empty() || o.contains(char::is_whitespace) {
+                return Err(invalid(
+                    "trusted_origins",
+                    format!("{o:?} is not an origin or pattern"),
+                ));
+            }
+        }
+        let max_body_bytes = s.max_body_bytes.unwrap_or(64 * 1024);
+        if max_body_bytes < 1024 {
+            return Err(invalid("max_body_bytes", "must be at least 1024"));
+        }
+        let timeout = s.database_timeout_secs.unwrap_or(5);
+        if !(1..=300).contains(&timeout) {
+            return Err(invalid(
+                "database_timeout_secs",
+                "must be between 1 and 300",
+            ));
+        }
+        let user_fields = jwt::user_fields(s.user_fields.as_deref().unwrap_or_default())?;
+        Ok(Config {
+            jwt: jwt::jwt_config(&s.jwt, &origin, &user_fields)?,
+            keys: jwt::keys_config(&s.jwt, &s.jwks)?,
+            user_fields,
+            listen,
+            base_url,
+            origin,
+            base_path,
+            data_dir,
+            database_url,
+            secrets,
+            trusted_origins: s.trusted_origins.unwrap_or_default(),
+            trusted_proxies: s.trusted_proxies.unwrap_or_default(),
+            mode,
+            rate_limit: s.rate_limit.unwrap_or(mode == Mode::Production),
+            migrate: s.migrate.unwrap_or(true),
+            max_body_bytes,
+            database_timeout: Duration::from_secs(timeout),
+        })
+    }
+
+    /// Whether cookies get `Secure` and the `__Secure-` prefix (an https base URL).
+    pub fn secure_cookies(&self) -> bool {
+        self.origin.starts_with("https://")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(secret: &str) -> Settings {
+        Settings {
+            secret: Some(secret.to_owned()),
+            ..Settings::default()
+        }
+    }
+
+    const GOOD: &str = "q8Vf2LmZ7xT1rB9nK4pW6sY0cH3jD5gA";
+
+    #[test]
+    fn defaults() {
+        let c = Config::from_settings(settings(GOOD)).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.base_url, "http://127.0.0.1:3000");
+        assert_eq!(c.origin, "http://127.0.0.1:3000");
+        assert_eq!(c.base_path, "/api/auth");
+        assert!(c.rate_limit);
+        assert!(!c.secure_cookies());
+        assert_eq!(c.database_url, "sqlite://./sigil-data/sigil.db");
+        assert!(
+            !format!("{c:?}").contains(GOOD),
+            "Debug never shows the secret"
+        );
+    }
+
+    #[test]
+    fn weak_secrets_refused_in_production_only() {
+        for weak in [
+            "short",
+            "better-auth-secret-12345678901234567890",
+            &"a".repeat(40),
+            "abababababababababababababababab",
+        ] {
+            let err = Config::from_settings(settings(weak)).unwrap_err();
+            assert!(err.to_string().contains("secret"), "{weak}: {err}");
+            let dev = Settings {
+                mode: Some(Mode::Dev),
+                ..settings(weak)
+            };
+            assert!(Config::from_settings(dev).is_ok());
+        }
+    }
+
+    #[test]
+    fn precedence_file_env_flags() {
+        let file: Settings =
+            toml::from_str("listen = \"127.0.0.1:1\"\nbase_path = \"/auth\"").unwrap();
+        let env = Settings::from_env(&HashMap::from([
+            ("SIGIL_LISTEN".to_owned(), "127.0.0.1:2".to_owned()),
+            ("BETTER_AUTH_SECRET".to_owned(), GOOD.to_owned()),
+            (
+                "BETTER_AUTH_URL".to_owned(),
+                "https://Auth.Example.com:443/x".to_owned(),
+            ),
+        ]))
+        .unwrap();
+        let flags = Settings {
+            listen: Some("127.0.0.1:3".into()),
+            ..Settings::default()
+        };
+        let c = Config::from_settings(file.overridden_by(env).overridden_by(flags)).unwrap();
+        assert_eq!(c.listen.port(), 3);
+        assert_eq!(c.base_path, "/auth");
+        assert_eq!(c.origin, "https://auth.example.com");
+        assert!(c.secure_cookies());
+        let upper = Settings {
+            base_url: Some("HTTPS://A.EXAMPLE".into()),
+            ..settings(GOOD)
+        };
+        assert!(Config::from_settings(upper).unwrap().secure_cookies());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        assert!(toml::from_str::<Settings>("lisen = \"x\"").is_err());
+        for bad in [
+            Settings {
+                listen: Some("nope".into()),
+                ..settings(GOOD)
+            },
+            Settings {
+                base_url: Some("ftp://x".into()),
+                ..settings(GOOD)
+            },
+            Settings {
+                base_path: Some("api".into()),
+                ..settings(GOOD)
+            },
+            Settings {
+                database_url: Some("mysql://x".into()),
+                ..settings(GOOD)
+            },
+            Settings {
+                max_body_bytes: Some(10),
+                ..settings(GOOD)
+            },
+            Settings {
+                database_timeout_secs: Some(0),
+                ..settings(GOOD)
+            },
+        ] {
+            assert!(matches!(
+                Config::from_settings(bad),
+                Err(ConfigError::Invalid { .. })
+            ));
+        }
+        let env = HashMap::from([("SIGIL_RATE_LIMIT".to_owned(), "maybe".to_owned())]);
+        assert!(Settings::from_env(&env).is_err());
+    }
+
+    #[test]
+    fn generated_secret_is_private_and_stable() {
+        let dir = std::env::temp_dir().join(format!(
+            "sigil-config-test-{}",
+            crate::ids::random_string(8)
+        ));
+        let s = || Settings {
+            data_dir: Some(dir.clone()),
+            ..Settings::default()
+        };
+        let first = Config::from_settings(s()).unwrap();
+        assert!(matches!(first.secrets.source, SecretSource::Generated(_)));
+        let second = Config::from_settings(s()).unwrap();
+        assert!(matches!(second.secrets.source, SecretSource::DataDir(_)));
+        assert_eq!(
+            first.secrets.current.expose(),
+            second.secrets.current.expose()
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("secret"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn token_settings() {
+        let c = Config::from_settings(settings(GOOD)).unwrap();
+        assert_eq!(c.keys.alg, sigil_jose::Alg::EdDSA);
+        assert_eq!(c.jwt.expiration, chrono::TimeDelta::seconds(900));
+        assert_eq!(c.jwt.issuer, "http://127.0.0.1:3000");
+        assert_eq!(c.jwt.audience, vec!["http://127.0.0.1:3000".to_owned()]);
+        assert_eq!(c.keys.jwks_path, "/jwks");
+        assert!(c.keys.encrypt_private_keys);
+        let file: Settings = toml::from_str(
+            "[jwt]\nalg = \"ES512\"\nexpiration_time = \"1h\"\naudience = [\"a\", \"b\"]\n[jwks]\nmax_age = 60\npath = \"/.well-known/jwks.json\"",
+        )
+        .unwrap();
+        let c = Config::from_settings(Settings {
+            secret: Some(GOOD.into()),
+            ..file
+        })
+        .unwrap();
+        assert_eq!(c.keys.alg, sigil_jose::Alg::ES512);
+        assert_eq!(c.jwt.expiration, chrono::TimeDelta::seconds(3600));
+        assert_eq!(c.jwt.audience, vec!["a".to_owned(), "b".to_owned()]);
+        assert_eq!(c.keys.max_age, chrono::TimeDelta::seconds(60));
+        for bad in [
+            "[jwt]\nalg = \"HS256\"",
+            "[jwt]\nalg = \"ES384\"",
+            "[jwt]\nexpiration_time = \"soon\"",
+            "[jwt]\nexpiration_time = -5",
+            "[jwks]\npath = \"/token\"",
+            "[jwks]\npath = \"jwks\"",
+            "[jwks]\ngrace_period = \"10m\"",
+            "[jwks]\nrsa_modulus_bits = 1024",
+            "[jwks]\npath = \"/a/../token\"",
+            "[jwks]\nrotation_interval = \"5m\"",
+            "[jwks]\nrotation_interval = \"300000y\"",
+            "[jwt.claims]\nexp = \"user.id\"",
+            "[jwt.claims]\nrole = \"user.nope\"",
+            "[jwt.claims]\ntoken = \"session.token\"",
+            "[jwt.static_claims]\naud = \"x\"",
+            "[[user_fields]]\nname = \"Email\"\ntype = \"string\"",
+            "[[user_fields]]\nname = \"iss\"\ntype = \"string\"",
+            "[[user_fields]]\nname = \"x y\"\ntype = \"string\"",
+            "[[user_fields]]\nname = \"n\"\ntype = \"number\"\ndefault = \"one\"",
+        ] {
+            let file: Settings = toml::from_str(bad).unwrap();
+            let err = Config::from_settings(Settings {
+                secret: Some(GOOD.into()),
+                ..file
+            });
+            assert!(matches!(err, Err(ConfigError::Invalid { .. })), "{bad}");
+        }
+        assert!(toml::from_str::<Settings>("[jwt]\nalgo = \"EdDSA\"").is_err());
+    }
+
+    #[test]
+    fn versioned_secrets() {
+        let s = Settings {
+            secrets: Some(format!("2:{GOOD}x, 1:{GOOD}")),
+            secret: Some("legacy-secret-Q8vF2lMz7Xt1Rb9nK4pW6sY0cH3j".into()),
+            ..Settings::default()
+        };
+        let c = Config::from_settings(s).unwrap();
+        assert_eq!(c.secrets.current.expose(), format!("{GOOD}x"));
+        assert_eq!(
+            c.secrets
+                .versions
+                .iter()
+                .map(|(v, _)| *v)
+                .collect::<Vec<_>>(),
+            vec![2, 1]
+        );
+        assert!(c.secrets.legacy.is_some());
+        for bad in ["2", "x:abc", &format!("1:{GOOD},1:{GOOD}y"), "1:short"] {
+            let s = Settings {
+                secrets: Some(bad.to_owned()),
+                ..Settings::default()
+            };
+            assert!(
+                matches!(Config::from_settings(s), Err(ConfigError::Invalid { .. })),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! One layer of settings — a `sigil.toml` file, the environment or the command line — and how
+//! layers combine. Each setting is declared once, as a field below; the environment table names
+//! its variables; layering is generic (a later layer's value wins wherever it sets one).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{ConfigError, Mode, invalid};
+use crate::user_fields::FieldKind;
+
+/// One layer of settings: a file, the environment or the command line. Every field is optional;
+/// later layers override earlier ones.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on (`127.0.0.1:3000`).
+    pub listen: Option<String>,
+    /// Public URL of this server; its origin is the cookie scope and default token issuer.
+    pub base_url: Option<String>,
+    /// Path prefix of the routes (`/api/auth`).
+    pub base_path: Option<String>,
+    /// Directory for the SQLite file and the generated secret (`./sigil-data`).
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: Option<String>,
+    /// Secret for cookie signatures and key encryption (at least 32 characters).
+    pub secret: Option<String>,
+    /// Versioned secrets, `"2:new-secret,1:old-secret"`, first = current (Better Auth's
+    /// `BETTER_AUTH_SECRETS`): new keys are encrypted under the first, older ones still open.
+    pub secrets: Option<String>,
+    /// Extra origins allowed to call the API with credentials (`https://app.example.com`,
+    /// `*.example.com`).
+    pub trusted_origins: Option<Vec<String>>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Option<Vec<IpAddr>>,
+    /// `production` (default) or `dev`.
+    pub mode: Option<Mode>,
+    /// Rate limits on or off (default: on in production, off in dev).
+    pub rate_limit: Option<bool>,
+    /// Run migrations at start (default true).
+    pub migrate: Option<bool>,
+    /// Largest request body accepted, in bytes (default 64 KiB).
+    pub max_body_bytes: Option<usize>,
+    /// How long a database call may take before the request gets a 503 (default 5 s).
+    pub database_timeout_secs: Option<u64>,
+    /// Token settings (`[jwt]`).
+    #[serde(default)]
+    pub jwt: JwtSettings,
+    /// Key settings (`[jwks]`).
+    #[serde(default)]
+    pub jwks: JwksSettings,
+    /// Additional user fields (`[[user_fields]]`), stored as columns of the `user` table as
+    /// Better Auth's `additionalFields` are.
+    pub user_fields: Option<Vec<UserFieldSettings>>,
+}
+
+/// `[[user_fields]]`: one additional user field.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserFieldSettings {
+    /// Column and JSON name (`role`).
+    pub name: String,
+    /// `string`, `number` or `boolean`.
+    #[serde(rename = "type")]
+    pub kind: FieldKind,
+    /// Value for users that have none.
+    pub default: Option<Value>,
+}
+
+/// `[jwt]`: how tokens are issued.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSettings {
+    /// `EdDSA` (default), `ES256`, `ES512`, `PS256` or `RS256`.
+    pub alg: Option<String>,
+    /// Token lifetime: a Better Auth time span (`"15m"`) or seconds (default `"15m"`).
+    pub expiration_time: Option<TimeSpan>,
+    /// `iss` (default: the base URL's origin).
+    pub issuer: Option<String>,
+    /// `aud`: one value or a list (default: the base URL's origin).
+    pub audience: Option<Audiences>,
+    /// Claims taken from the user or the session: `role = "user.role"`, `sid = "session.id"`.
+    /// When this or `static_claims` is set, they replace the default payload.
+    pub claims: Option<std::collections::BTreeMap<String, String>>,
+    /// Fixed claims added to every session token.
+    pub static_claims: Option<Map<String, Value>>,
+    /// Do not add `set-auth-jwt` to get-session responses (Better Auth's `disableSettingJwtHeader`).
+    pub disable_setting_jwt_header: Option<bool>,
+}
+
+/// `[jwks]`: keys and their publication.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwksSettings {
+    /// Route of the key set (default `/jwks`), validated like Better Auth's `jwksPath`.
+    pub path: Option<String>,
+    /// Rotate keys this often (unset: never, as Better Auth).
+    pub rotation_interval: Option<TimeSpan>,
+    /// How long a retired key stays published (default 30 days).
+    pub grace_period: Option<TimeSpan>,
+    /// `Cache-Control: max-age` of the key set (default 5 minutes).
+    pub max_age: Option<TimeSpan>,
+    /// Store private keys as plain JWK JSON (Better Auth's `disablePrivateKeyEncryption`).
+    pub disable_private_key_encryption: Option<bool>,
+    /// RSA modulus size for RS256/PS256 keys (default 2048).
+    pub rsa_modulus_bits: Option<usize>,
+}
+
+/// A time span: Better Auth's grammar (`"15m"`, `"7d"`) or a number of seconds.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum TimeSpan {
+    /// Seconds.
+    Seconds(i64),
+    /// A time-span string.
+    Text(String),
+}
+
+impl TimeSpan {
+    /// The span in seconds; `key` names the setting in the error.
+    pub(crate) fn seconds(&self, key: &str) -> Result<i64, ConfigError> {
+        match self {
+            TimeSpan::Seconds(s) => Ok(*s),
+            TimeSpan::Text(t) => {
+                sigil_jose::parse_time_span(t).map_err(|e| invalid(key, e.to_string()))
+            }
+        }
+    }
+}
+
+/// One audience or several.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Audiences {
+    /// A single audience.
+    One(String),
+    /// Several audiences.
+    Many(Vec<String>),
+}
+
+/// How an environment variable's text becomes a setting's value.
+#[derive(Clone, Copy)]
+enum EnvKind {
+    Text,
+    Bool,
+    Number,
+    /// Comma-separated text.
+    List,
+    /// Comma-separated IP addresses.
+    Ips,
+    Mode,
+    /// One audience, or a comma-separated list of several.
+    Audience,
+}
+
+/// The environment variables of each setting (the first set one wins; `SIGIL_` names come
+/// first, Better Auth's names are read for drop-in use), as `section.field` paths of [`Settings`].
+const ENVIRONMENT: &[(&[&str], &str, EnvKind)] = {
+    use EnvKind::*;
+    &[
+        (&["SIGIL_LISTEN"], "listen", Text),
+        (&["SIGIL_BASE_URL", "BETTER_AUTH_URL"], "base_url", Text),
+        (&["SIGIL_BASE_PATH"], "base_path", Text),
+        (&["SIGIL_DATA_DIR"], "data_dir", Text),
+        (&["SIGIL_DATABASE_URL"], "database_url", Text),
+        (&["SIGIL_SECRET", "BETTER_AUTH_SECRET"], "secret", Text),
+        (&["SIGIL_SECRETS", "BETTER_AUTH_SECRETS"], "secrets", Text),
+        (
+            &["SIGIL_TRUSTED_ORIGINS", "BETTER_AUTH_TRUSTED_ORIGINS"],
+            "trusted_origins",
+            List,
+        ),
+        (&["SIGIL_TRUSTED_PROXIES"], "trusted_proxies", Ips),
+        (&["SIGIL_MODE"], "mode", Mode),
+        (&["SIGIL_RATE_LIMIT"], "rate_limit", Bool),
+        (&["SIGIL_MIGRATE"], "migrate", Bool),
+        (&["SIGIL_MAX_BODY_BYTES"], "max_body_bytes", Number),
+        (
+            &["SIGIL_DATABASE_TIMEOUT_SECS"],
+            "database_timeout_secs",
+            Number,
+        ),
+        (&["SIGIL_JWT_ALG"], "jwt.alg", Text),
+        (&["SIGIL_JWT_EXPIRATION_TIME"], "jwt.expiration_time", Text),
+        (&["SIGIL_JWT_ISSUER"], "jwt.issuer", Text),
+        (&["SIGIL_JWT_AUDIENCE"], "jwt.audience", Audience),
+        (
+            &["SIGIL_JWT_DISABLE_SETTING_JWT_HEADER"],
+            "jwt.disable_setting_jwt_header",
+            Bool,
+        ),
+        (&["SIGIL_JWKS_PATH"], "jwks.path", Text),
+        (
+            &["SIGIL_JWKS_ROTATION_INTERVAL"],
+            "jwks.rotation_interval",
+            Text,
+        ),
+        (&["SIGIL_JWKS_GRACE_PERIOD"], "jwks.grace_period", Text),
+        (&["SIGIL_JWKS_MAX_AGE"], "jwks.max_age", Text),
+        (
+            &["SIGIL_JWKS_DISABLE_PRIVATE_KEY_ENCRYPTION"],
+            "jwks.disable_private_key_encryption",
+            Bool,
+        ),
+        (
+            &["SIGIL_JWKS_RSA_MODULUS_BITS"],
+            "jwks.rsa_modulus_bits",
+            Number,
+        ),
+    ]
+};
+
+/// Sections of [`Settings`] whose members layer one by one; every other value (lists, claim
+/// maps) is replaced whole by a later layer.
+const SECTIONS: [&str; 2] = ["jwt", "jwks"];
+
+fn env_value(name: &str, text: &str, kind: EnvKind) -> Result<Value, ConfigError> {
+    let list = || -> Vec<String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    Ok(match kind {
+        EnvKind::Text => Value::String(text.to_owned()),
+        EnvKind::Bool => Value::Bool(match text.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" => false,
+            _ => return Err(invalid(name, format!("{text:?} is not a boolean"))),
+        }),
+        EnvKind::Number => Value::from(
+            text.parse::<u64>()
+                .map_err(|_| invalid(name, format!("{text:?} is not a whole number")))?,
+        ),
+        EnvKind::List => Value::from(list()),
+        EnvKind::Ips => {
+            for ip in list() {
+                ip.parse::<IpAddr>()
+                    .map_err(|_| invalid(name, format!("{ip:?} is not an IP")))?;
+            }
+            Value::from(list())
+        }
+        EnvKind::Mode => {
+            let mode: Mode = text.parse().map_err(|e: String| invalid(name, e))?;
+            Value::String(mode.as_str().to_owned())
+        }
+        EnvKind::Audience => match list().as_slice() {
+            [one] => Value::String(one.clone()),
+            all => Value::from(all.to_vec()),
+        },
+    })
+}
+
+/// Deep-merges `over` into `base` for the sections; elsewhere a non-null `over` value wins.
+fn layer(base: &mut Map<String, Value>, over: Map<String, Value>, sections: &[&str]) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(Value::Object(inner)), Value::Object(top))
+                if sections.contains(&key.as_str()) =>
+            {
+                layer(inner, top, &[]);
+            }
+            (_, Value::Null) => {}
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+impl Settings {
+    /// Reads a `sigil.toml`.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads `SIGIL_*` variables (and `BETTER_AUTH_SECRET`, `BETTER_AUTH_URL`, … for drop-in
+    /// use; the `SIGIL_` names win). Empty variables count as unset.
+    pub fn from_env(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let mut root = Map::new();
+        for (names, path, kind) in ENVIRONMENT {
+            let Some((name, text)) = names
+                .iter()
+                .find_map(|n| env.get(*n).filter(|v| !v.is_empty()).map(|v| (*n, v)))
+            else {
+                continue;
+            };
+            let value = env_value(name, text, *kind)?;
+            match path.split_once('.') {
+                Some((section, field)) => {
+                    let entry = root
+                        .entry(section)
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    if let Value::Object(inner) = entry {
+                        inner.insert(field.to_owned(), value);
+                    }
+                }
+                None => {
+                    root.insert((*path).to_owned(), value);
+                }
+            }
+        }
+        serde_json::from_value(Value::Object(root))
+            .map_err(|e| invalid("environment", e.to_string()))
+    }
+
+    /// `other`'s values where set, else `self`'s.
+    #[must_use]
+    pub fn overridden_by(self, other: Settings) -> Settings {
+        let as_map = |s: Settings| match serde_json::to_value(s) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        let mut merged = as_map(self.clone());
+        layer(&mut merged, as_map(other), &SECTIONS);
+        // Both layers were valid settings, so their merge is one too; `self` is kept if not.
+        serde_json::from_value(Value::Object(merged)).unwrap_or(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variable_reaches_its_setting() {
+        let mut env = HashMap::new();
+        for (names, path, kind) in ENVIRONMENT {
+            let text = match kind {
+                EnvKind::Text => "x",
+                EnvKind::Bool => "true",
+                EnvKind::Number => "7",
+                EnvKind::List => "a, b",
+                EnvKind::Ips => "10.0.0.1",
+                EnvKind::Mode => "dev",
+                EnvKind::Audience => "a,b",
+            };
+            env.insert(names[0].to_owned(), text.to_owned());
+            let _ = path;
+        }
+        let s = Settings::from_env(&env).unwrap();
+        let json = serde_json::to_value(&s).unwrap();
+        for (_, path, _) in ENVIRONMENT {
+            let pointer = format!("/{}", path.replace('.', "/"));
+            assert!(
+                !json.pointer(&pointer).unwrap_or(&Value::Null).is_null(),
+                "{path} not set from the environment"
+            );
+        }
+        assert_eq!(s.trusted_origins, Some(vec!["a".into(), "b".into()]));
+    }
+
+    #[test]
+    fn sections_layer_by_member_and_maps_replace() {
+        let file: Settings = toml::from_str(
+            "listen = \"127.0.0.1:1\"\n[jwt]\nalg = \"ES256\"\nissuer = \"i\"\n[jwt.static_claims]\na = 1\nb = 2",
+        )
+        .unwrap();
+        let over: Settings =
+            toml::from_str("[jwt]\nissuer = \"j\"\n[jwt.static_claims]\nc = 3").unwrap();
+        let s = file.overridden_by(over);
+        assert_eq!(s.listen.as_deref(), Some("127.0.0.1:1"));
+        assert_eq!(s.jwt.alg.as_deref(), Some("ES256"));
+        assert_eq!(s.jwt.issuer.as_deref(), Some("j"));
+        let claims = s.jwt.static_claims.unwrap();
+        assert_eq!(
+            claims.len(),
+            1,
+            "a later claim map replaces the earlier one"
+        );
+    }
+
+    #[test]
+    fn bad_environment_values_name_the_variable() {
+        for (name, value) in [
+            ("SIGIL_RATE_LIMIT", "maybe"),
+            ("SIGIL_MODE", "staging"),
+            ("SIGIL_TRUSTED_PROXIES", "10.0.0.1, nope"),
+            ("SIGIL_MAX_BODY_BYTES", "-1"),
+        ] {
+            let env = HashMap::from([(name.to_owned(), value.to_owned())]);
+            let err = Settings::from_env(&env).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! The key lifecycle: a first key on demand, scheduled and immediate rotation, revocation,
+//! re-encryption under a new secret, and the listing `sigil keys list` prints.
+
+use std::fmt;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+use sigil_jose::KeyPair;
+
+use super::KeyError;
+use super::manager::{KeyManager, row_alg};
+use crate::store::KeyRow;
+use crate::time::iso;
+
+/// The state of a stored key, as `sigil keys list` shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyState {
+    /// Published, signs later.
+    Next,
+    /// Signs now.
+    Current,
+    /// No longer signs; still published for the grace period.
+    Retired,
+    /// Past its grace period.
+    Expired,
+    /// Its private key does not open with the configured secrets (it can still be revoked).
+    Undecryptable,
+}
+
+impl fmt::Display for KeyState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KeyState::Next => "next",
+            KeyState::Current => "current",
+            KeyState::Retired => "retired",
+            KeyState::Expired => "expired",
+            KeyState::Undecryptable => "undecryptable",
+        })
+    }
+}
+
+impl KeyManager {
+    async fn generate(&self) -> Result<KeyPair, KeyError> {
+        let alg = self.config.alg;
+        let bits = self.config.rsa_bits;
+        tokio::task::spawn_blocking(move || KeyPair::generate_with_rsa_bits(alg, bits))
+            .await
+            .map_err(KeyError::Task)?
+            .map_err(|reason| KeyError::Generate { alg, reason })
+    }
+
+    /// How long before a key stops signing its successor is published: a verifier that cached
+    /// the key set just before must have refetched it (max-age) — plus a minute of slack for the
+    /// key watch and clocks.
+    pub fn publish_lead(&self) -> Duration {
+        self.config.max_age + Duration::minutes(1)
+    }
+
+    /// Rotation, run periodically: when the current key stops signing within the publish lead
+    /// and no successor exists, creates the successor now, starting when the current key ends.
+    /// A no-op without a rotation interval.
+    pub(crate) async fn maintain(&self) -> Result<(), KeyError> {
+        let Some(interval) = self.config.rotation_interval else {
+            return Ok(());
+        };
+        let current = self.signing_key().await?;
+        let now = self.now();
+        let Some(until) = current.until else {
+            return Ok(());
+        };
+        if now < until - self.publish_lead() {
+            return Ok(());
+        }
+        // Never start sooner than one lead after publication, even if this runs late.
+        let starts = until.max(now + self.publish_lead());
+        let pair = self.generate().await?;
+        let row = self.row_for(&pair, starts, starts.checked_add_signed(interval))?;
+        let alg = self.config.alg;
+        // Started late: the current key keeps signing until its successor may start.
+        let retire = current
+            .pair
+            .kid()
+            .filter(|_| starts > until)
+            .map(|kid| (kid, starts));
+        let inserted = self
+            .store
+            .insert_key_if(&row, retire, |rows| {
+                !rows.iter().any(|r| {
+                    row_alg(r, alg).ok() == Some(alg)
+                        && r.created_at >= until - Duration::seconds(1)
+                })
+            })
+            .await?;
+        if inserted {
+            tracing::info!(kid = %row.id, starts = %iso(starts), "published the next signing key");
+        }
+        self.reload().await
+    }
+
+    /// Schedules a rotation: a new key is published now and takes over after the publish lead
+    /// (`immediate`: at once — verifiers with a cached key set will meet an unknown kid and
+    /// refetch). The current key keeps verifying for the grace period.
+    pub async fn rotate(&self, immediate: bool) -> Result<String, KeyError> {
+        let now = self.now();
+        let starts = if immediate {
+            now
+        } else {
+            now + self.publish_lead()
+        };
+        let current = self.signing_key().await.ok();
+        let pair = self.generate().await?;
+        let expires = self
+            .config
+            .rotation_interval
+            .and_then(|i| starts.checked_add_signed(i));
+        let row = self.row_for(&pair, starts, expires)?;
+        let retire = current
+            .as_ref()
+            .and_then(|c| c.pair.kid())
+            .map(|kid| (kid, starts));
+        self.store.insert_key_if(&row, retire, |_| true).await?;
+        self.reload().await?;
+        Ok(row.id)
+    }
+
+    /// Removes a key: gone from the key set and from signing at once. Tokens it signed no longer
+    /// verify once verifiers refetch. Needs no secret: an undecryptable key can be revoked.
+    pub async fn revoke(&self, kid: &str) -> Result<bool, KeyError> {
+        let removed = self.store.delete_key(kid).await?;
+        self.reload().await?;
+        Ok(removed)
+    }
+
+    /// Re-encrypts every private key under the current secret; returns how many changed.
+    pub async fn rewrap(&self) -> Result<usize, KeyError> {
+        let mut changed = 0;
+        for row in self.store.list_keys().await? {
+            if self.config.encrypt_private_keys && self.ring.is_current(&row.private_key) {
+                continue;
+            }
+            let stored = self.stored_private(&self.open(&row)?)?;
+            if stored != row.private_key {
+                self.store.set_key_private(&row.id, &stored).await?;
+                changed += 1;
+            }
+        }
+        self.reload().await?;
+        Ok(changed)
+    }
+
+    /// Every stored key with its state now, for `sigil keys list`. Works whatever the secret:
+    /// a key that does not open is listed as [`KeyState::Undecryptable`].
+    pub async fn list(&self) -> Result<Vec<(KeyRow, KeyState)>, KeyError> {
+        let now = self.now();
+        let rows = self.store.list_keys().await?;
+        let opens: Vec<bool> = rows.iter().map(|r| self.open(r).is_ok()).collect();
+        let current = rows
+            .iter()
+            .zip(&opens)
+            .filter(|(r, opens)| **opens && self.may_sign(r, now))
+            .max_by_key(|(r, _)| (r.created_at, r.id.clone()))
+            .map(|(r, _)| r.id.clone());
+        Ok(rows
+            .into_iter()
+            .zip(opens)
+            .map(|(r, opens)| {
+                let state = if !opens {
+                    KeyState::Undecryptable
+                } else if Some(&r.id) == current.as_ref() {
+                    KeyState::Current
+                } else if r.created_at > now {
+                    KeyState::Next
+                } else if self.published(&r, now) {
+                    KeyState::Retired
+                } else {
+                    KeyState::Expired
+                };
+                (r, state)
+            })
+            .collect())
+    }
+
+    /// Generates a key and inserts it unless another process did so first.
+    pub(super) async fn mint(&self, now: DateTime<Utc>) -> Result<(), KeyError> {
+        let alg = self.config.alg;
+        // A live key this process cannot open means a wrong secret here (or a damaged row): making
+        // a second current key would split the instances. Say so instead; revoking the row, or
+        // fixing the secret, resolves it.
+        let skew = now + Duration::seconds(60);
+        for row in self.store.list_keys().await? {
+            if self.may_sign(&row, skew) && row.expires_at.is_none_or(|e| e > now) {
+                self.open(&row)?;
+            }
+        }
+        let pair = self.generate().await?;
+        let expires_at = self
+            .config
+            .rotation_interval
+            .and_then(|i| now.checked_add_signed(i));
+        let row = self.row_for(&pair, now, expires_at)?;
+        // Another process may have created a key a moment "later" by its clock than ours: any
+        // key of this alg that starts within a minute of now counts as present.
+        let inserted = self
+            .store
+            .insert_key_if(&row, None, |rows| {
+                !rows
+                    .iter()
+                    .any(|r| self.may_sign(r, skew) && r.expires_at.is_none_or(|e| e > now))
+            })
+            .await?;
+        if inserted {
+            tracing::info!(kid = %row.id, %alg, "created a signing key");
+        }
+        Ok(())
+    }
+
+    /// The private key as the `privateKey` column holds it: sealed under the current secret, or
+    /// the plain private JWK when encryption is off.
+    fn stored_private(&self, pair: &KeyPair) -> Result<String, KeyError> {
+        let private = pair.to_private_jwk().map_err(KeyError::Export)?;
+        if self.config.encrypt_private_keys {
+            self.ring.seal(&private).map_err(KeyError::Seal)
+        } else {
+            Ok(private.to_string())
+        }
+    }
+
+    /// The `jwks` row for a new key: id = RFC 7638 thumbprint, public JWK as `jose` exports it,
+    /// private JWK sealed (or plain when encryption is off).
+    fn row_for(
+        &self,
+        pair: &KeyPair,
+        created_at: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<KeyRow, KeyError> {
+        let mut public = pair.public_key().to_jwk();
+        if let Some(map) = public.as_object_mut() {
+            for member in ["alg", "kid", "use"] {
+                map.remove(member);
+            }
+        }
+        let private_key = self.stored_private(pair)?;
+        Ok(KeyRow {
+            id: pair.public_key().thumbprint(),
+            crv: public.get("crv").and_then(Value::as_str).map(str::to_owned),
+            public_key: public.to_string(),
+            private_key,
+            created_at,
+            expires_at,
+            alg: Some(pair.alg().to_string()),
+        })
+    }
+}

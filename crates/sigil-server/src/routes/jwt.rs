@@ -1,0 +1,71 @@
+//! `GET /token` (a JWT for the session) and `GET /jwks` (the published keys, from memory).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sigil_proto::{ErrorCode, TokenResponse};
+
+use super::no_store;
+use crate::error::ApiError;
+use crate::extract::Presented;
+use crate::sessions::{load_live, user_view};
+use crate::state::SharedState;
+
+/// `GET /token`: a JWT for the session. A JWT is never accepted as a session credential here.
+pub(super) async fn token(
+    State(state): State<SharedState>,
+    presented: Presented,
+) -> Result<Response, ApiError> {
+    let token = presented.token.ok_or(ErrorCode::Unauthorized)?;
+    let (session, user) = load_live(&state.store, &token, state.now())
+        .await?
+        .ok_or(ErrorCode::Unauthorized)?;
+    let fields = state
+        .store
+        .user_fields(&user.id, &state.config.user_fields)
+        .await?;
+    let view = user_view(&user, fields);
+    let jwt = state.minter.session_token(&user, &session, &view).await?;
+    let mut response = Json(TokenResponse { token: jwt }).into_response();
+    no_store(&mut response);
+    Ok(response)
+}
+
+/// `GET /jwks`: the published keys, from memory, with `Cache-Control` bounded by the next key
+/// change and a strong `ETag`.
+pub(super) async fn jwks(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let keys = state.minter.keys();
+    let doc = match keys.cached_jwks() {
+        Some(doc) => doc,
+        None => keys.jwks().await?,
+    };
+    let max_age = keys.cache_max_age(&doc).as_secs();
+    let cache = HeaderValue::from_str(&format!("public, max-age={max_age}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("no-cache"));
+    let etag =
+        HeaderValue::from_str(&doc.etag).unwrap_or_else(|_| HeaderValue::from_static("\"\""));
+    let matches = headers
+        .get(IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == doc.etag || t.trim() == "*")
+        });
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            doc.body.clone(),
+        )
+            .into_response()
+    };
+    response.headers_mut().insert(CACHE_CONTROL, cache);
+    response.headers_mut().insert(ETAG, etag);
+    Ok(response)
+}

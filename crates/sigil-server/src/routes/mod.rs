@@ -1,0 +1,97 @@
+//! The `/api/auth` routes, by feature: sessions (sign-up, sign-in, get-session, sign-out), JWTs
+//! (token, key set) and health; and what runs before them (CORS, origin checks, rate limits).
+
+mod health;
+mod jwt;
+mod session;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::header::{CACHE_CONTROL, PRAGMA};
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use sigil_proto::ErrorCode;
+
+use crate::error::ApiError;
+use crate::extract::ClientIp;
+use crate::guard;
+use crate::origin::TrustedOrigins;
+use crate::paths;
+use crate::state::SharedState;
+
+/// The router over `state`, to be nested under the base path.
+pub(crate) fn router(state: SharedState) -> Router {
+    Router::new()
+        .route(paths::SIGN_UP, post(session::sign_up))
+        .route(paths::SIGN_IN, post(session::sign_in))
+        .route(
+            paths::GET_SESSION,
+            get(session::get_session)
+                .post(|| async { ApiError::new(ErrorCode::MethodNotAllowedDeferSessionRequired) }),
+        )
+        .route(paths::SIGN_OUT, post(session::sign_out))
+        .route(paths::OK, get(health::ok))
+        .route(paths::TOKEN, get(jwt::token))
+        .route(&state.config.keys.jwks_path, get(jwt::jwks))
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
+        .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
+        .layer(middleware::from_fn_with_state(state.clone(), guards))
+        .layer(cors(&state.trusted))
+        .with_state(state)
+}
+
+/// CORS for the trusted origins, with credentials: browsers on those origins may call the API
+/// with cookies.
+fn cors(trusted: &TrustedOrigins) -> tower_http::cors::CorsLayer {
+    use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let trusted = trusted.clone();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origin.to_str().is_ok_and(|o| trusted.allows(o))
+        }))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([CONTENT_TYPE, AUTHORIZATION])
+        // `Access-Control-Expose-Headers` is merged by the handlers that set the exposed
+        // headers, so that the layer does not overwrite it.
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+/// Origin/CSRF checks and rate limits, before any handler.
+async fn guards(
+    State(state): State<SharedState>,
+    ClientIp(ip): ClientIp,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let login = path == paths::SIGN_IN || path == paths::SIGN_UP;
+    if let Err(e) = guard::check_origin(request.method(), request.headers(), &state.trusted, login)
+    {
+        return e.into_response();
+    }
+    // The key set and the health check are served from memory; limiting them protects nothing.
+    let exempt = path == paths::OK || path == state.config.keys.jwks_path;
+    if state.config.rate_limit
+        && !exempt
+        && let Err(retry) = state.limiter.check(ip, path, std::time::Instant::now())
+    {
+        return ApiError::new(ErrorCode::TooManyRequests)
+            .header(
+                HeaderName::from_static("x-retry-after"),
+                HeaderValue::from(retry),
+            )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// Marks a response as not to be stored by any cache (it carries a session or a token).
+fn no_store(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+}

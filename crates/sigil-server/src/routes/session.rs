@@ -1,0 +1,322 @@
+//! Sessions: sign-up and sign-in with email and password, get-session (with the sliding refresh
+//! and `set-auth-jwt`), sign-out.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+use sigil_proto::{
+    ErrorCode, SessionResponse, SignInRequest, SignInResponse, SignOutResponse, SignUpRequest,
+    SignUpResponse,
+};
+
+use super::no_store;
+use crate::cookies::{DONT_REMEMBER, SESSION_TOKEN};
+use crate::error::ApiError;
+use crate::extract::{ClientIp, JsonOrForm, Presented, UserAgent};
+use crate::guard;
+use crate::sessions::{self, SESSION_DAYS, load_live, new_session, session_view, user_view};
+use crate::state::{AppState, SharedState};
+use crate::store::User;
+use crate::{ids, password};
+
+/// Better Auth's email check: one `@`, a non-empty local part, a dotted domain, no spaces.
+fn valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+}
+
+/// A `callbackURL` must be relative or on a trusted origin (no open redirects).
+fn check_callback(state: &AppState, url: Option<&str>) -> Result<(), ApiError> {
+    match url {
+        Some(url) if !state.trusted.allows_callback(url) => {
+            Err(ErrorCode::InvalidCallbackUrl.into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The checks sign-up and sign-in share: a valid email (returned lowercased), a password of
+/// acceptable length (the minimum only at sign-up; Better Auth counts UTF-16 code units), a safe
+/// callbackURL.
+fn checked_credentials(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    callback_url: Option<&str>,
+    sign_up: bool,
+) -> Result<String, ApiError> {
+    let email = email.trim().to_lowercase();
+    if !valid_email(&email) {
+        return Err(ErrorCode::InvalidEmail.into());
+    }
+    let len = password.encode_utf16().count();
+    if sign_up && len < password::MIN_LENGTH {
+        return Err(ErrorCode::PasswordTooShort.into());
+    }
+    if len > password::MAX_LENGTH {
+        return Err(ErrorCode::PasswordTooLong.into());
+    }
+    check_callback(state, callback_url)?;
+    Ok(email)
+}
+
+/// Session cookies (and `set-auth-token` for bearer clients) for a new or refreshed session.
+fn set_session_headers(state: &AppState, response: &mut Response, token: &str, remember: bool) {
+    let headers = response.headers_mut();
+    let max_age = remember.then_some(SESSION_DAYS * 86_400);
+    let cookie = state.cookies.set_cookie(SESSION_TOKEN, token, max_age);
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        headers.append(SET_COOKIE, v);
+    }
+    if !remember {
+        let flag = state.cookies.set_cookie(DONT_REMEMBER, "true", None);
+        if let Ok(v) = HeaderValue::from_str(&flag) {
+            headers.append(SET_COOKIE, v);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&state.cookies.sign(token)) {
+        headers.insert("set-auth-token", v);
+        guard::expose_header(headers, "set-auth-token");
+    }
+}
+
+fn expire_session_cookies(state: &AppState, headers: &mut HeaderMap) {
+    for name in [SESSION_TOKEN, DONT_REMEMBER] {
+        if let Ok(v) = HeaderValue::from_str(&state.cookies.expire_cookie(name)) {
+            headers.append(SET_COOKIE, v);
+        }
+    }
+}
+
+/// `POST /sign-up/email`: a user, its credential account and a first session, in one write.
+pub(super) async fn sign_up(
+    State(state): State<SharedState>,
+    ClientIp(ip): ClientIp,
+    UserAgent(agent): UserAgent,
+    JsonOrForm(req): JsonOrForm<SignUpRequest>,
+) -> Result<Response, ApiError> {
+    let email = checked_credentials(
+        &state,
+        &req.email,
+        &req.password,
+        req.callback_url.as_deref(),
+        true,
+    )?;
+    let hash = state.hasher.hash(req.password).await?;
+    let now = state.now();
+    let user = User {
+        id: ids::new_id(),
+        name: req.name,
+        email,
+        email_verified: false,
+        image: req.image,
+        created_at: now,
+        updated_at: now,
+    };
+    let remember = req.remember_me.unwrap_or(true);
+    let session = new_session(&user.id, remember, ip, agent.as_deref(), now);
+    state.store.create_user(&user, &hash, &session).await?;
+    tracing::info!(user = %user.id, "user signed up");
+    let fields = state
+        .store
+        .user_fields(&user.id, &state.config.user_fields)
+        .await?;
+    let body = SignUpResponse {
+        token: Some(session.token.clone()),
+        user: user_view(&user, fields),
+    };
+    let mut response = Json(body).into_response();
+    set_session_headers(&state, &mut response, &session.token, remember);
+    Ok(response)
+}
+
+/// `POST /sign-in/email`: a new session for the right password. Unknown users and users without
+/// a password cost the same scrypt run as a wrong password.
+pub(super) async fn sign_in(
+    State(state): State<SharedState>,
+    ClientIp(ip): ClientIp,
+    UserAgent(agent): UserAgent,
+    JsonOrForm(req): JsonOrForm<SignInRequest>,
+) -> Result<Response, ApiError> {
+    let email = checked_credentials(
+        &state,
+        &req.email,
+        &req.password,
+        req.callback_url.as_deref(),
+        false,
+    )?;
+    let (user, hash) = match state.store.user_with_password(&email).await? {
+        Some((user, Some(hash))) => (Some(user), hash),
+        _ => (None, password::DUMMY_HASH.to_owned()),
+    };
+    let matches = state.hasher.verify(req.password, hash).await?;
+    let user = match (user, matches) {
+        (Some(user), true) => user,
+        _ => return Err(ErrorCode::InvalidEmailOrPassword.into()),
+    };
+    let remember = req.remember_me.unwrap_or(true);
+    let session = new_session(&user.id, remember, ip, agent.as_deref(), state.now());
+    state.store.insert_session(&session).await?;
+    let fields = state
+        .store
+        .user_fields(&user.id, &state.config.user_fields)
+        .await?;
+    let location = req
+        .callback_url
+        .as_deref()
+        .and_then(|u| HeaderValue::from_str(u).ok());
+    let body = SignInResponse {
+        redirect: req.callback_url.is_some(),
+        token: session.token.clone(),
+        url: req.callback_url,
+        user: user_view(&user, fields),
+    };
+    let mut response = Json(body).into_response();
+    if let Some(location) = location {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    set_session_headers(&state, &mut response, &session.token, remember);
+    Ok(response)
+}
+
+/// `GET /get-session` query: Better Auth's `disableRefresh`, as a boolean or its text forms.
+/// (`disableCookieCache` and any other member are ignored: there is no cookie cache here.)
+pub(super) struct SessionQuery {
+    disable_refresh: bool,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SessionQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Raw {
+            disable_refresh: Option<String>,
+        }
+        let raw: Raw = serde_urlencoded::from_str(parts.uri.query().unwrap_or_default())
+            .map_err(|e| ApiError::with_message(ErrorCode::ValidationError, e.to_string()))?;
+        let disable_refresh = match raw.disable_refresh.as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") | Some("") => true,
+            Some(other) => {
+                return Err(ApiError::with_message(
+                    ErrorCode::ValidationError,
+                    format!("disableRefresh must be a boolean, not {other:?}"),
+                ));
+            }
+        };
+        Ok(SessionQuery { disable_refresh })
+    }
+}
+
+/// `GET /get-session`: the session and its user, or `null`. Slides the expiry when due and adds
+/// `set-auth-jwt` unless turned off; a key problem leaves the header out, never fails the call.
+pub(super) async fn get_session(
+    State(state): State<SharedState>,
+    query: SessionQuery,
+    presented: Presented,
+) -> Result<Response, ApiError> {
+    let null = |clear: bool| {
+        let mut response = Json(Value::Null).into_response();
+        no_store(&mut response);
+        if clear {
+            expire_session_cookies(&state, response.headers_mut());
+        }
+        response
+    };
+    let Some(token) = presented.token else {
+        return Ok(null(false));
+    };
+    let now = state.now();
+    let Some((mut session, user)) = load_live(&state.store, &token, now).await? else {
+        return Ok(null(presented.had_cookie));
+    };
+    let refreshed =
+        !query.disable_refresh && sessions::slide(&mut session, presented.dont_remember, now);
+    if refreshed {
+        state
+            .store
+            .refresh_session(&session.id, session.expires_at, now)
+            .await?;
+    }
+    let fields = state
+        .store
+        .user_fields(&user.id, &state.config.user_fields)
+        .await?;
+    let view = user_view(&user, fields);
+    let jwt = if state.minter.sets_jwt_header() {
+        match state.minter.session_token(&user, &session, &view).await {
+            Ok(jwt) => HeaderValue::from_str(&jwt).ok(),
+            Err(e) => {
+                tracing::error!(error = %crate::error::chain(&e), "set-auth-jwt left out: no token could be signed");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut response = Json(SessionResponse {
+        session: session_view(&session),
+        user: view,
+    })
+    .into_response();
+    no_store(&mut response);
+    if let Some(jwt) = jwt {
+        response.headers_mut().insert("set-auth-jwt", jwt);
+        guard::expose_header(response.headers_mut(), "set-auth-jwt");
+    }
+    if refreshed {
+        set_session_headers(&state, &mut response, &session.token, true);
+    }
+    Ok(response)
+}
+
+/// `POST /sign-out`: deletes the session and clears the cookies. As Better Auth, the answer is
+/// success even if the row could not be deleted (logged; the session then lapses at its expiry).
+pub(super) async fn sign_out(
+    State(state): State<SharedState>,
+    presented: Presented,
+    JsonOrForm(body): JsonOrForm<Map<String, Value>>,
+) -> Result<Response, ApiError> {
+    // The body is optional ({callbackURL?, ...}); it must still be well-formed if present.
+    check_callback(&state, body.get("callbackURL").and_then(Value::as_str))?;
+    if let Some(token) = presented.token
+        && let Err(e) = state.store.delete_session(&token).await
+    {
+        tracing::warn!(error = %e, "sign-out could not delete the session row");
+    }
+    let mut response = Json(SignOutResponse { success: true }).into_response();
+    expire_session_cookies(&state, response.headers_mut());
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        for ok in ["a@b.co", "first.last+tag@sub.example.com"] {
+            assert!(valid_email(ok), "{ok}");
+        }
+        for bad in [
+            "", "a", "a@b", "@b.co", "a@.co", "a@b.", "a b@c.co", "a@b..co", "a@b@c.co",
+        ] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+    }
+}

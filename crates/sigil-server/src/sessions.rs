@@ -1,0 +1,135 @@
+//! Session lifetimes (Better Auth's `expiresIn`, `updateAge`, "remember me"), loading a live
+//! session, and the public shapes of a user and a session.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Map, Value};
+use sigil_proto::{SessionView, UserView};
+
+use crate::ids;
+use crate::store::{Session, Store, StoreError, User};
+use crate::time::iso;
+
+/// Session lifetime (Better Auth's `session.expiresIn`).
+pub(crate) const SESSION_DAYS: i64 = 7;
+/// Lifetime when the user chose not to be remembered.
+pub(crate) const SHORT_SESSION_DAYS: i64 = 1;
+/// How old a session gets before its expiry slides (Better Auth's `updateAge`).
+const UPDATE_AGE_DAYS: i64 = 1;
+
+/// A new session for `user_id`, starting `now`.
+pub(crate) fn new_session(
+    user_id: &str,
+    remember: bool,
+    ip: Option<IpAddr>,
+    user_agent: Option<&str>,
+    now: DateTime<Utc>,
+) -> Session {
+    let days = if remember {
+        SESSION_DAYS
+    } else {
+        SHORT_SESSION_DAYS
+    };
+    Session {
+        id: ids::new_id(),
+        token: ids::new_id(),
+        user_id: user_id.to_owned(),
+        expires_at: now + Duration::days(days),
+        created_at: now,
+        updated_at: now,
+        ip_address: Some(ip.map(|ip| ip.to_string()).unwrap_or_default()),
+        user_agent: Some(user_agent.unwrap_or_default().to_owned()),
+    }
+}
+
+/// The session with this token and its user, if it exists and has not expired. An expired
+/// session's row is deleted on the way (a failed delete is only logged: it is over either way).
+pub(crate) async fn load_live(
+    store: &Store,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(Session, User)>, StoreError> {
+    let Some((session, user)) = store.session_with_user(token).await? else {
+        return Ok(None);
+    };
+    if session.expires_at > now {
+        return Ok(Some((session, user)));
+    }
+    if let Err(e) = store.delete_session(token).await {
+        tracing::warn!(error = %e, "could not delete an expired session");
+    }
+    Ok(None)
+}
+
+/// Slides a session's expiry when it is due (Better Auth's `updateAge`) and the session is a
+/// "remember me" one: the signed `dont_remember` cookie says it is not, and so does a one-day
+/// lifetime when it arrives as a bearer token without cookies. Returns whether it slid; the
+/// caller writes the new expiry.
+pub(crate) fn slide(session: &mut Session, dont_remember: bool, now: DateTime<Utc>) -> bool {
+    let remembered = !dont_remember
+        && session.expires_at - session.created_at > Duration::days(SHORT_SESSION_DAYS);
+    let due =
+        session.expires_at - Duration::days(SESSION_DAYS) + Duration::days(UPDATE_AGE_DAYS) <= now;
+    if !(remembered && due) {
+        return false;
+    }
+    session.expires_at = now + Duration::days(SESSION_DAYS);
+    session.updated_at = now;
+    true
+}
+
+/// The public user object, with its additional fields: the `user` of every response and the
+/// default payload of session tokens.
+pub(crate) fn user_view(user: &User, additional: Map<String, Value>) -> UserView {
+    UserView {
+        id: user.id.clone(),
+        name: user.name.clone(),
+        email: user.email.clone(),
+        email_verified: user.email_verified,
+        image: user.image.clone(),
+        created_at: iso(user.created_at),
+        updated_at: iso(user.updated_at),
+        additional,
+    }
+}
+
+/// The public session object.
+pub(crate) fn session_view(session: &Session) -> SessionView {
+    SessionView {
+        id: session.id.clone(),
+        expires_at: iso(session.expires_at),
+        token: session.token.clone(),
+        created_at: iso(session.created_at),
+        updated_at: iso(session.updated_at),
+        ip_address: session.ip_address.clone(),
+        user_agent: session.user_agent.clone(),
+        user_id: session.user_id.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(day: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + day * 86_400, 0).unwrap()
+    }
+
+    #[test]
+    fn sliding_follows_update_age_and_remember_me() {
+        let mut s = new_session("u", true, None, None, at(0));
+        assert!(
+            !slide(&mut s, false, at(0)),
+            "a fresh session does not slide"
+        );
+        assert!(slide(&mut s, false, at(1)), "one day old: slides");
+        assert_eq!(s.expires_at, at(1 + SESSION_DAYS));
+        assert!(
+            !slide(&mut s, true, at(3)),
+            "the dont_remember cookie stops it"
+        );
+        let mut short = new_session("u", false, None, None, at(0));
+        assert!(!slide(&mut short, false, at(0) + Duration::hours(23)));
+    }
+}

@@ -1,0 +1,50 @@
+//! The application state every route shares: the configuration, the store, and the services
+//! built from them once at start.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::cookies::CookieSigner;
+use crate::guard::RateLimiter;
+use crate::origin::TrustedOrigins;
+use crate::password::Hasher;
+use crate::store::Store;
+use crate::time::Clock;
+use crate::tokens::Minter;
+
+/// What the routes share, behind one `Arc`.
+pub(crate) struct AppState {
+    pub(crate) config: Config,
+    pub(crate) store: Store,
+    pub(crate) cookies: CookieSigner,
+    pub(crate) trusted: TrustedOrigins,
+    pub(crate) limiter: RateLimiter,
+    pub(crate) hasher: Hasher,
+    pub(crate) minter: Minter,
+    clock: Clock,
+}
+
+/// The state as axum hands it to handlers.
+pub(crate) type SharedState = Arc<AppState>;
+
+impl AppState {
+    pub(crate) fn new(config: Config, store: Store, minter: Minter, clock: Clock) -> Self {
+        AppState {
+            cookies: CookieSigner::new(&config.secrets.current, config.secure_cookies()),
+            trusted: TrustedOrigins::new(&config.origin, &config.trusted_origins),
+            limiter: RateLimiter::default(),
+            hasher: Hasher::new(config.database_timeout),
+            minter,
+            config,
+            store,
+            clock,
+        }
+    }
+
+    /// Now, by the configured clock.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+}
