@@ -89,9 +89,11 @@ fn span(value: Option<&TimeSpan>, key: &str, default: i64) -> Result<TimeDelta, 
     TimeDelta::try_seconds(seconds).ok_or_else(|| invalid(key, "is out of range"))
 }
 
+/// The key settings; `expiration` is the token lifetime the grace period must cover.
 pub(super) fn keys_config(
     jwt: &JwtSettings,
     jwks: &JwksSettings,
+    expiration: TimeDelta,
 ) -> Result<KeysConfig, ConfigError> {
     let alg: sigil_jose::Alg = jwt
         .alg
@@ -106,7 +108,6 @@ pub(super) fn keys_config(
                 "must be one of EdDSA, ES256, ES512, PS256, RS256",
             )
         })?;
-    let expiration = span(jwt.expiration_time.as_ref(), "jwt.expiration_time", 900)?;
     let max_age = span(jwks.max_age.as_ref(), "jwks.max_age", 300)?;
     let rotation_interval = jwks
         .rotation_interval
@@ -163,6 +164,7 @@ pub(super) fn keys_config(
     })
 }
 
+/// The token settings; `origin` is the default issuer and audience.
 pub(super) fn jwt_config(
     jwt: &JwtSettings,
     origin: &str,
@@ -222,6 +224,7 @@ pub(super) fn jwt_config(
     })
 }
 
+/// The declared user fields, validated (names safe as SQL columns, defaults of their type).
 pub(super) fn user_fields(declared: &[UserFieldSettings]) -> Result<Vec<UserField>, ConfigError> {
     let mut out: Vec<UserField> = Vec::new();
     for f in declared {

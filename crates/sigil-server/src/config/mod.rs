@@ -214,9 +214,11 @@ impl Config {
             ));
         }
         let user_fields = jwt::user_fields(s.user_fields.as_deref().unwrap_or_default())?;
+        let jwt = jwt::jwt_config(&s.jwt, &origin, &user_fields)?;
+        let keys = jwt::keys_config(&s.jwt, &s.jwks, jwt.expiration)?;
         Ok(Config {
-            jwt: jwt::jwt_config(&s.jwt, &origin, &user_fields)?,
-            keys: jwt::keys_config(&s.jwt, &s.jwks)?,
+            jwt,
+            keys,
             user_fields,
             listen,
             base_url,

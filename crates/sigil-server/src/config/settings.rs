@@ -318,15 +318,19 @@ impl Settings {
 
     /// `other`'s values where set, else `self`'s.
     #[must_use]
-    pub fn overridden_by(self, other: Settings) -> Settings {
-        let as_map = |s: Settings| match serde_json::to_value(s) {
+    pub fn overridden_by(mut self, mut other: Settings) -> Settings {
+        // A path need not be UTF-8, so it does not go through JSON; everything else does.
+        let data_dir = other.data_dir.take().or(self.data_dir.take());
+        let as_map = |s: &Settings| match serde_json::to_value(s) {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
         };
-        let mut merged = as_map(self.clone());
-        layer(&mut merged, as_map(other), &SECTIONS);
+        let mut merged = as_map(&self);
+        layer(&mut merged, as_map(&other), &SECTIONS);
         // Both layers were valid settings, so their merge is one too; `self` is kept if not.
-        serde_json::from_value(Value::Object(merged)).unwrap_or(self)
+        let mut settings: Settings = serde_json::from_value(Value::Object(merged)).unwrap_or(self);
+        settings.data_dir = data_dir;
+        settings
     }
 }
 
@@ -394,5 +398,23 @@ mod tests {
             let err = Settings::from_env(&env).unwrap_err();
             assert!(err.to_string().contains(name), "{err}");
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_data_dir_that_is_not_utf8_survives_layering() {
+        use std::os::unix::ffi::OsStrExt;
+        let odd = PathBuf::from(std::ffi::OsStr::from_bytes(b"/tmp/sigil-\xff"));
+        let flags = Settings {
+            data_dir: Some(odd.clone()),
+            ..Settings::default()
+        };
+        let file = Settings {
+            listen: Some("127.0.0.1:1".into()),
+            ..Settings::default()
+        };
+        let s = file.overridden_by(flags);
+        assert_eq!(s.data_dir, Some(odd));
+        assert_eq!(s.listen.as_deref(), Some("127.0.0.1:1"));
     }
 }
