@@ -4,13 +4,15 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use sigil_proto::UserView;
 
 use crate::config::Config;
 use crate::cookies::CookieSigner;
 use crate::guard::RateLimiter;
 use crate::origin::TrustedOrigins;
 use crate::password::Hasher;
-use crate::store::Store;
+use crate::sessions::user_view;
+use crate::store::{Store, StoreError, User};
 use crate::time::Clock;
 use crate::tokens::Minter;
 
@@ -46,5 +48,15 @@ impl AppState {
     /// Now, by the configured clock.
     pub(crate) fn now(&self) -> DateTime<Utc> {
         (self.clock)()
+    }
+
+    /// The public user object with its additional fields (one query, only when fields are
+    /// declared).
+    pub(crate) async fn public_user(&self, user: &User) -> Result<UserView, StoreError> {
+        let fields = self
+            .store
+            .user_fields(&user.id, &self.config.user_fields)
+            .await?;
+        Ok(user_view(user, fields))
     }
 }

@@ -10,7 +10,7 @@ use sigil_proto::{ErrorCode, TokenResponse};
 use super::no_store;
 use crate::error::ApiError;
 use crate::extract::Presented;
-use crate::sessions::{load_live, user_view};
+use crate::sessions::load_live;
 use crate::state::SharedState;
 
 /// `GET /token`: a JWT for the session. A JWT is never accepted as a session credential here.
@@ -22,11 +22,7 @@ pub(super) async fn token(
     let (session, user) = load_live(&state.store, &token, state.now())
         .await?
         .ok_or(ErrorCode::Unauthorized)?;
-    let fields = state
-        .store
-        .user_fields(&user.id, &state.config.user_fields)
-        .await?;
-    let view = user_view(&user, fields);
+    let view = state.public_user(&user).await?;
     let jwt = state.minter.session_token(&user, &session, &view).await?;
     let mut response = Json(TokenResponse { token: jwt }).into_response();
     no_store(&mut response);

@@ -18,7 +18,7 @@ use crate::cookies::{DONT_REMEMBER, SESSION_TOKEN};
 use crate::error::ApiError;
 use crate::extract::{ClientIp, JsonOrForm, Presented, UserAgent};
 use crate::guard;
-use crate::sessions::{self, SESSION_DAYS, load_live, new_session, session_view, user_view};
+use crate::sessions::{self, SESSION_DAYS, load_live, new_session, session_view};
 use crate::state::{AppState, SharedState};
 use crate::store::User;
 use crate::{ids, password};
@@ -130,13 +130,9 @@ pub(super) async fn sign_up(
     let session = new_session(&user.id, remember, ip, agent.as_deref(), now);
     state.store.create_user(&user, &hash, &session).await?;
     tracing::info!(user = %user.id, "user signed up");
-    let fields = state
-        .store
-        .user_fields(&user.id, &state.config.user_fields)
-        .await?;
     let body = SignUpResponse {
         token: Some(session.token.clone()),
-        user: user_view(&user, fields),
+        user: state.public_user(&user).await?,
     };
     let mut response = Json(body).into_response();
     set_session_headers(&state, &mut response, &session.token, remember);
@@ -170,10 +166,6 @@ pub(super) async fn sign_in(
     let remember = req.remember_me.unwrap_or(true);
     let session = new_session(&user.id, remember, ip, agent.as_deref(), state.now());
     state.store.insert_session(&session).await?;
-    let fields = state
-        .store
-        .user_fields(&user.id, &state.config.user_fields)
-        .await?;
     let location = req
         .callback_url
         .as_deref()
@@ -182,7 +174,7 @@ pub(super) async fn sign_in(
         redirect: req.callback_url.is_some(),
         token: session.token.clone(),
         url: req.callback_url,
-        user: user_view(&user, fields),
+        user: state.public_user(&user).await?,
     };
     let mut response = Json(body).into_response();
     if let Some(location) = location {
@@ -253,11 +245,7 @@ pub(super) async fn get_session(
             .refresh_session(&session.id, session.expires_at, now)
             .await?;
     }
-    let fields = state
-        .store
-        .user_fields(&user.id, &state.config.user_fields)
-        .await?;
-    let view = user_view(&user, fields);
+    let view = state.public_user(&user).await?;
     let jwt = if state.minter.sets_jwt_header() {
         match state.minter.session_token(&user, &session, &view).await {
             Ok(jwt) => HeaderValue::from_str(&jwt).ok(),
