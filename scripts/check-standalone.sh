@@ -4,8 +4,12 @@
 # files (sigil-jose: the vectors in crates/sigil-jose/tests/vectors). Also refuses code that names
 # the old outside locations (../shared, SIGIL_SHARED_DIR). Uncommitted changes are not checked.
 #   bash scripts/check-standalone.sh            # CRATES="sigil-jose" by default
-# The build reuses this checkout's target folder (CARGO_TARGET_DIR), so only the crates under
-# test are compiled again.
+# The build reuses this checkout's target folder (CARGO_TARGET_DIR), so dependencies are not
+# compiled again. The crates under test get a profile override that changes nothing but their
+# artifact hash (codegen-units 255 instead of 256): without it the clone's test binaries, which
+# carry the clone's path (env!("CARGO_MANIFEST_DIR")), would replace the checkout's under the
+# same names, and the checkout would then run binaries pointing into a deleted folder (or the clone
+# would run the checkout's, pointing back into the checkout, which proves nothing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -25,7 +29,8 @@ if [[ -n "$(git status --porcelain --untracked-files=no)" ]]; then
 fi
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+log=$(mktemp)
+trap 'rm -rf "$tmp" "$log"' EXIT
 git clone --quiet --no-checkout "$repo" "$tmp/sigil"
 git -C "$tmp/sigil" checkout --quiet --detach "$head"
 # Nothing beside the clone: a test reaching for ../something finds nothing.
@@ -33,6 +38,19 @@ git -C "$tmp/sigil" checkout --quiet --detach "$head"
 
 echo "== tests of [$crates] in a lone clone of ${head:0:12} ($tmp/sigil)"
 args=()
-for crate in $crates; do args+=(-p "$crate"); done
-(cd "$tmp/sigil" && cargo test --quiet "${args[@]}")
+for crate in $crates; do
+  args+=(-p "$crate" --config "profile.dev.package.$crate.codegen-units=255")
+done
+rc=0
+(cd "$tmp/sigil" && cargo test "${args[@]}") >"$log" 2>&1 || rc=$?
+grep -E '^test result|Compiling sigil' "$log" || true
+if [[ $rc -ne 0 ]]; then
+  grep -vE '^test .* ok$|^\.+$' "$log" | tail -n 60 >&2
+  echo "check-standalone: tests fail in a lone clone (exit $rc)" >&2
+  exit 1
+fi
+if ! grep -q "Compiling sigil" "$log"; then
+  echo "check-standalone: nothing was compiled in the clone, so its tests may not be its own" >&2
+  exit 1
+fi
 echo "check-standalone: [$crates] pass with nothing outside the repository"
