@@ -871,7 +871,7 @@ mod tests {
     fn rfc_vectors() -> Value {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/jose-vectors/rfc/rfc-examples.json"
+            "/tests/vectors/rfc/rfc-examples.json"
         );
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod attacks;
+mod manifest;
 mod properties;
 mod vectors;
 mod wycheproof_primitives;
@@ -15,19 +16,16 @@ use sigil_jose::{Alg, KeyPair, b64};
 /// The algorithms Sigil issues with: the allow-list the vector files are judged against.
 pub const ALLOW: [Alg; 5] = Alg::SIGNING;
 
-/// `../shared` beside the checkout (or `SIGIL_SHARED_DIR`). The vectors are required: a missing
-/// folder fails the tests rather than skipping them.
-pub fn shared_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("SIGIL_SHARED_DIR") {
-        return PathBuf::from(dir);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+/// The public test vectors kept in this crate (`tests/vectors/`, with their licences and a
+/// SHA-256 manifest). A missing file fails the tests rather than skipping them.
+pub fn vectors_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
 }
 
 pub fn load_json(relative: &str) -> Value {
-    let path = shared_dir().join(relative);
+    let path = vectors_dir().join(relative);
     let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e} (set SIGIL_SHARED_DIR)", path.display()));
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
 

@@ -38,7 +38,7 @@ fn deliberate_rejection(file: &str, tc: u64) -> Option<&'static str> {
 }
 
 fn run_wycheproof(file: &'static str, tally: &mut Tally) {
-    let doc = load_json(&format!("jose-vectors/wycheproof-jose/{file}"));
+    let doc = load_json(&format!("wycheproof-jose/{file}"));
     for group in doc["testGroups"].as_array().unwrap() {
         let keys = wycheproof_keys(group);
         for test in group["tests"].as_array().unwrap() {
@@ -98,7 +98,7 @@ fn public_of(jwk: &Value, alg: Alg) -> Result<PublicKey, Error> {
 
 #[test]
 fn rfc_examples() {
-    let doc = load_json("jose-vectors/rfc/rfc-examples.json");
+    let doc = load_json("rfc/rfc-examples.json");
     let mut tally = Tally::new("rfc-examples");
     let code = |r: Result<(), Error>| r.map_err(|e| e.code().to_owned());
 
@@ -208,7 +208,7 @@ fn rfc_examples() {
 #[test]
 fn jose_cookbook() {
     let mut tally = Tally::new("jose-cookbook");
-    let dir = crate::shared_dir().join("jose-vectors/jose-cookbook");
+    let dir = crate::vectors_dir().join("jose-cookbook");
     let mut files: Vec<_> = ["jws", "curve25519"]
         .iter()
         .flat_map(|d| std::fs::read_dir(dir.join(d)).unwrap())
