@@ -302,7 +302,11 @@ async fn user(action: UserAction, args: ServerArgs) -> Result<()> {
                     .kind
                     .parse(text)
                     .with_context(|| format!("{text:?} is not a {:?}", field.kind))?;
-                if !auth.store().set_user_field(&email, field, &value).await? {
+                if !auth
+                    .store()
+                    .set_user_field(&email, field, &value, chrono::Utc::now())
+                    .await?
+                {
                     anyhow::bail!("no user with email {email}");
                 }
                 println!("{email}: {name} = {value}");

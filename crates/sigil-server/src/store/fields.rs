@@ -2,7 +2,7 @@
 //! `additionalFields` are. Names are validated by the configuration (letters, digits, `_`), which
 //! is what makes the dynamic SQL here safe.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sqlx::AssertSqlSafe;
 
@@ -97,19 +97,20 @@ impl Store {
         Ok(values.unwrap_or_default())
     }
 
-    /// Sets one additional field of the user with this email; whether the user exists. A value
-    /// of another type than the field's (or a number the column cannot hold) clears the field.
+    /// Sets one additional field of the user with this email and stamps the user updated at
+    /// `now`; whether the user exists. A value of another type than the field's (or a number
+    /// the column cannot hold) clears the field.
     pub async fn set_user_field(
         &self,
         email: &str,
         field: &UserField,
         value: &Value,
+        now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let sql = format!(
             r#"update "user" set "{}" = $1, "updatedAt" = $2 where "email" = $3"#,
             field.name
         );
-        let now = Utc::now();
         self.timed(async {
             let affected = on_pool!(self, |pool, Db| {
                 let query = sqlx::query(AssertSqlSafe(sql));

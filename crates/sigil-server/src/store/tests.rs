@@ -1,12 +1,14 @@
-//! The store on SQLite, in process: times as Better Auth writes them.
+//! The store on SQLite, in process: times as Better Auth writes them, user fields.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde_json::json;
 
 use super::dialect::Timestamp;
 use super::*;
+use crate::user_fields::{FieldKind, UserField};
 
 /// A store on a fresh SQLite file, migrated; the directory to remove after.
 async fn sqlite_store() -> (Store, PathBuf) {
@@ -19,6 +21,37 @@ async fn sqlite_store() -> (Store, PathBuf) {
 
 fn at(millis: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(millis).unwrap()
+}
+
+fn user(id: &str, email: &str) -> User {
+    User {
+        id: id.to_owned(),
+        name: "Ada".to_owned(),
+        email: email.to_owned(),
+        email_verified: false,
+        image: None,
+        created_at: at(1_700_000_000_000),
+        updated_at: at(1_700_000_000_000),
+    }
+}
+
+fn session(id: &str, token: &str, user_id: &str) -> Session {
+    Session {
+        id: id.to_owned(),
+        token: token.to_owned(),
+        user_id: user_id.to_owned(),
+        expires_at: at(1_800_000_000_000),
+        created_at: at(1_700_000_000_000),
+        updated_at: at(1_700_000_000_000),
+        ip_address: None,
+        user_agent: None,
+    }
+}
+
+/// Signs up user `id` with `email` and a first session holding `token`.
+async fn sign_up(store: &Store, id: &str, email: &str, token: &str) -> Result<(), StoreError> {
+    let first = session(&format!("{id}-{token}"), token, id);
+    store.create_user(&user(id, email), "hash", &first).await
 }
 
 #[tokio::test]
@@ -56,5 +89,52 @@ async fn timestamps_are_iso_text_on_sqlite() {
         .await
         .unwrap_err();
     assert!(matches!(StoreError::from(bad), StoreError::Corrupt(_)));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn set_user_field_stamps_the_given_time() {
+    let (store, dir) = sqlite_store().await;
+    let role = UserField {
+        name: "role".to_owned(),
+        kind: FieldKind::String,
+        default: json!("member"),
+    };
+    let level = UserField {
+        name: "level".to_owned(),
+        kind: FieldKind::Number,
+        default: json!(0),
+    };
+    let fields = [role, level];
+    store.ensure_user_fields(&fields).await.unwrap();
+    store.ensure_user_fields(&fields).await.unwrap();
+    sign_up(&store, "u1", "a@b.co", "token-1").await.unwrap();
+    assert_eq!(
+        store.user_fields("u1", &fields).await.unwrap(),
+        json!({"role": "member", "level": 0})
+            .as_object()
+            .unwrap()
+            .clone()
+    );
+    let now = at(1_750_000_000_456);
+    for (email, field, value, exists) in [
+        ("a@b.co", &fields[0], json!("admin"), true),
+        ("a@b.co", &fields[1], json!(3), true),
+        ("nobody@b.co", &fields[0], json!("admin"), false),
+    ] {
+        let found = store.set_user_field(email, field, &value, now).await;
+        assert_eq!(found.unwrap(), exists, "{email}");
+    }
+    let (user, hash) = store.user_with_password("a@b.co").await.unwrap().unwrap();
+    assert_eq!(user.updated_at, now);
+    assert_eq!(user.created_at, at(1_700_000_000_000), "creation untouched");
+    assert_eq!(hash.as_deref(), Some("hash"));
+    assert_eq!(
+        store.user_fields("u1", &fields).await.unwrap(),
+        json!({"role": "admin", "level": 3})
+            .as_object()
+            .unwrap()
+            .clone()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
