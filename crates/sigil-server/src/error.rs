@@ -57,11 +57,13 @@ impl From<ErrorCode> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(why) => {
-                tracing::warn!(error = %why, "database unavailable");
+            e if e.is_unavailable() => {
+                tracing::warn!(error = %e, "database unavailable");
                 ApiError::new(ErrorCode::DatabaseUnavailable)
             }
-            StoreError::Conflict => ApiError::new(ErrorCode::UserAlreadyExists),
+            StoreError::EmailTaken => ApiError::new(ErrorCode::UserAlreadyExists),
+            // A conflict other than the email is Sigil's fault (an id or token reused), not the
+            // client's: logged below as any other storage failure.
             other => {
                 tracing::error!(error = %other, "storage failure");
                 ApiError::new(ErrorCode::InternalError)

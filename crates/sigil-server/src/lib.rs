@@ -231,8 +231,8 @@ impl AuthBuilder {
             }
             // A database that is down now is not a configuration error: start, answer 503, and
             // load the keys when it is back (the key watch below does).
-            Err(keys::KeyError::Store(StoreError::Unavailable(why))) => {
-                tracing::warn!(error = %why, "database unavailable at start; keys load when it answers");
+            Err(keys::KeyError::Store(e)) if e.is_unavailable() => {
+                tracing::warn!(error = %e, "database unavailable at start; keys load when it answers");
             }
             Err(other) => return Err(other.into()),
         }

@@ -9,6 +9,7 @@
 //! methods of [`Store`] are split by table: `users`, `sessions`, `keys` (`jwks`) and `fields`
 //! (additional user columns); `rows` holds the user and session rows that two of them share.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -30,32 +31,73 @@ pub use rows::{Session, User};
 
 use dialect::Dialect;
 
-/// A storage failure, classified by what the caller should answer.
+/// A storage failure, classified by what the caller should answer. The database driver's error,
+/// when there is one, is kept as the [source](std::error::Error::source); the message repeats it
+/// because the server logs errors by their message.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The database is down, unreachable or too slow: retry later (HTTP 503).
+    /// The database is down or unreachable, or refused the statement: retry later (HTTP 503).
     #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// A unique constraint refused the write (e.g. the email exists).
-    #[error("conflict with an existing row")]
-    Conflict,
+    Unavailable(#[source] sqlx::Error),
+    /// The database gave no answer within the configured timeout (HTTP 503).
+    #[error("no answer from the database within {0:?}")]
+    Timeout(Duration),
+    /// The email of a new user belongs to an existing user.
+    #[error("a user with this email exists")]
+    EmailTaken,
+    /// A unique constraint other than the user's email refused the write (an id or a session
+    /// token already in use): a bug or a broken random source, never the client's fault.
+    #[error("conflict with an existing row: {0}")]
+    Conflict(#[source] sqlx::Error),
     /// A row could not be read into Sigil's types (HTTP 500; the log says which).
-    #[error("unreadable row: {0}")]
-    Corrupt(String),
+    #[error("unreadable {what}: {source}")]
+    Corrupt {
+        /// What could not be read (a column).
+        what: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Migrating the schema failed.
     #[error("migration failed: {0}")]
-    Migration(String),
+    Migration(#[source] sqlx::migrate::MigrateError),
+    /// The directory of an SQLite database file could not be created.
+    #[error("cannot create {}: {source}", path.display())]
+    Directory {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StoreError {
+    /// Whether the database could not be reached or did not answer in time: a condition that
+    /// passes (answer 503, keep starting), as opposed to a failure of Sigil or of the data.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_) | StoreError::Timeout(_))
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
-            sqlx::Error::ColumnDecode { .. }
-            | sqlx::Error::Decode(_)
-            | sqlx::Error::ColumnNotFound(_) => StoreError::Corrupt(e.to_string()),
-            _ => StoreError::Unavailable(e.to_string()),
+        match e {
+            sqlx::Error::Database(ref db) if db.is_unique_violation() => StoreError::Conflict(e),
+            sqlx::Error::ColumnDecode { index, source } => StoreError::Corrupt {
+                what: format!("column {index}"),
+                source,
+            },
+            sqlx::Error::Decode(source) => StoreError::Corrupt {
+                what: "value".to_owned(),
+                source,
+            },
+            sqlx::Error::ColumnNotFound(ref name) => StoreError::Corrupt {
+                what: format!("column {name}"),
+                source: Box::new(e),
+            },
+            other => StoreError::Unavailable(other),
         }
     }
 }
@@ -119,11 +161,11 @@ pub struct Store {
 
 impl Store {
     /// Connects (lazily: a database that is down now is retried on each request). SQLite files
-    /// are created if missing and run in WAL mode with foreign keys on.
+    /// are created if missing, with their directory, and run in WAL mode with foreign keys on.
     pub(crate) fn connect(url: &str, timeout: Duration) -> Result<Store, StoreError> {
         let pool = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
-                .map_err(|e| StoreError::Unavailable(format!("bad SQLite URL: {e}")))?
+                .map_err(StoreError::Unavailable)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .foreign_keys(true)
@@ -135,8 +177,9 @@ impl Store {
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty())
             {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::Directory {
+                    path: dir.to_owned(),
+                    source,
                 })?;
             }
             Pool::Sqlite(
@@ -151,7 +194,7 @@ impl Store {
                     .max_connections(16)
                     .acquire_timeout(timeout)
                     .connect_lazy(url)
-                    .map_err(|e| StoreError::Unavailable(format!("bad PostgreSQL URL: {e}")))?,
+                    .map_err(StoreError::Unavailable)?,
             )
         };
         Ok(Store { pool, timeout })
@@ -166,19 +209,14 @@ impl Store {
     }
 
     /// Runs `work` within the store's timeout: a database that does not answer is reported as
-    /// unavailable instead of holding the request.
+    /// [`StoreError::Timeout`] instead of holding the request.
     async fn timed<T>(
         &self,
         work: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
         tokio::time::timeout(self.timeout, work)
             .await
-            .unwrap_or_else(|_| {
-                Err(StoreError::Unavailable(format!(
-                    "no answer within {:?}",
-                    self.timeout
-                )))
-            })
+            .unwrap_or(Err(StoreError::Timeout(self.timeout)))
     }
 
     /// Creates Better Auth's tables where missing (an existing Better Auth database is left as
@@ -197,7 +235,7 @@ impl Store {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
                 }
-                Err(e) => return Err(StoreError::Migration(e.to_string())),
+                Err(e) => return Err(StoreError::Migration(e)),
             }
         }
     }

@@ -1,4 +1,4 @@
-//! The store on SQLite, in process: times as Better Auth writes them, user fields.
+//! The store on SQLite, in process: times as Better Auth writes them, conflicts, user fields.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -88,7 +88,31 @@ async fn timestamps_are_iso_text_on_sqlite() {
         .fetch_one(pool)
         .await
         .unwrap_err();
-    assert!(matches!(StoreError::from(bad), StoreError::Corrupt(_)));
+    assert!(matches!(StoreError::from(bad), StoreError::Corrupt { .. }));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn only_an_existing_email_is_email_taken() {
+    let (store, dir) = sqlite_store().await;
+    sign_up(&store, "u1", "a@b.co", "token-1").await.unwrap();
+    // The same email: the one conflict a client causes.
+    let taken = sign_up(&store, "u2", "a@b.co", "token-2").await;
+    assert!(matches!(taken, Err(StoreError::EmailTaken)), "{taken:?}");
+    // Another id collision or a session token in use: conflicts, not the client's email.
+    for (id, email, token) in [("u1", "c@d.co", "token-3"), ("u4", "e@f.co", "token-1")] {
+        let conflict = sign_up(&store, id, email, token).await;
+        assert!(
+            matches!(conflict, Err(StoreError::Conflict(_))),
+            "{id} {email} {token}: {conflict:?}"
+        );
+    }
+    let again = store.insert_session(&session("s5", "token-1", "u1")).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    // The failed sign-ups left nothing behind.
+    assert!(store.user_with_password("e@f.co").await.unwrap().is_none());
+    assert!(!StoreError::EmailTaken.is_unavailable());
+    assert!(StoreError::Timeout(Duration::from_secs(1)).is_unavailable());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

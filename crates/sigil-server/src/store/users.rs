@@ -4,9 +4,15 @@ use super::dialect::{ReadRow, Timestamp};
 use super::rows::{Session, User, session_insert, user_columns, user_from};
 use super::{Store, StoreError, on_pool};
 
+/// Whether a write was refused by a unique constraint.
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
 impl Store {
     /// Creates a user with a credential account (the password hash) and a first session, in one
-    /// transaction. An existing email gives [`StoreError::Conflict`].
+    /// transaction. An existing email gives [`StoreError::EmailTaken`]; any other unique conflict
+    /// (an id or a session token in use) is a [`StoreError::Conflict`].
     pub(crate) async fn create_user(
         &self,
         user: &User,
@@ -15,11 +21,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         const USER: &str = r#"insert into "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt") values ($1, $2, $3, $4, $5, $6, $7)"#;
         const ACCOUNT: &str = r#"insert into "account" ("id", "accountId", "providerId", "userId", "password", "createdAt", "updatedAt") values ($1, $2, 'credential', $3, $4, $5, $6)"#;
+        const EMAIL_EXISTS: &str = r#"select count(*) > 0 from "user" where "email" = $1"#;
         let account_id = crate::ids::new_id();
         self.timed(async {
             on_pool!(self, |pool| {
                 let mut tx = pool.begin().await?;
-                sqlx::query(USER)
+                let inserted = sqlx::query(USER)
                     .bind(&user.id)
                     .bind(&user.name)
                     .bind(&user.email)
@@ -28,7 +35,24 @@ impl Store {
                     .bind(Timestamp(user.created_at))
                     .bind(Timestamp(user.updated_at))
                     .execute(&mut *tx)
-                    .await?;
+                    .await;
+                if let Err(e) = inserted {
+                    // The user row is unique by id and by email. Which constraint refused it is
+                    // named differently by each dialect and by each tool that created the table,
+                    // so ask instead whether the email is now in use, outside this transaction
+                    // (a concurrent sign-up with the same email has committed by then).
+                    tx.rollback().await?;
+                    if is_unique_violation(&e) {
+                        let taken: bool = sqlx::query_scalar(EMAIL_EXISTS)
+                            .bind(&user.email)
+                            .fetch_one(pool)
+                            .await?;
+                        if taken {
+                            return Err(StoreError::EmailTaken);
+                        }
+                    }
+                    return Err(e.into());
+                }
                 sqlx::query(ACCOUNT)
                     .bind(&account_id)
                     .bind(&user.id)
