@@ -11,6 +11,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::origin::origin_of;
+use crate::store::{DatabaseUrl, DatabaseUrlError};
 pub use crate::user_fields::{FieldKind, UserField};
 
 /// Why a configuration was refused.
@@ -469,7 +470,7 @@ pub struct Config {
     /// Data directory.
     pub data_dir: PathBuf,
     /// Database URL.
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     /// Current secret (cookie signatures; new keys are encrypted under it).
     pub secret: Secret,
     /// Versioned secrets, current first (empty: the single `secret`).
@@ -536,18 +537,11 @@ impl Config {
             ));
         }
         let data_dir = s.data_dir.unwrap_or_else(|| PathBuf::from("./sigil-data"));
-        let database_url = s
+        let database_url: DatabaseUrl = s
             .database_url
-            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("sigil.db").display()));
-        if !(database_url.starts_with("sqlite:")
-            || database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://"))
-        {
-            return Err(invalid(
-                "database_url",
-                "must start with sqlite: or postgres://",
-            ));
-        }
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("sigil.db").display()))
+            .parse()
+            .map_err(|e: DatabaseUrlError| invalid("database_url", e.to_string()))?;
         let mut secret_versions = Vec::new();
         for entry in s
             .secrets
@@ -935,7 +929,7 @@ mod tests {
         assert_eq!(c.base_path, "/api/auth");
         assert!(c.rate_limit);
         assert!(!c.secure_cookies());
-        assert_eq!(c.database_url, "sqlite://./sigil-data/sigil.db");
+        assert_eq!(c.database_url.to_string(), "sqlite://./sigil-data/sigil.db");
         assert!(
             !format!("{c:?}").contains(GOOD),
             "Debug never shows the secret"

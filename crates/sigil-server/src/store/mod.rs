@@ -10,11 +10,10 @@
 //! (additional user columns); `rows` holds the user and session rows that two of them share.
 
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use thiserror::Error;
 
 mod dialect;
@@ -24,10 +23,12 @@ mod rows;
 mod sessions;
 #[cfg(test)]
 mod tests;
+mod url;
 mod users;
 
 pub use keys::KeyRow;
 pub use rows::{Session, User};
+pub use url::{DatabaseUrl, DatabaseUrlError};
 
 use dialect::Dialect;
 
@@ -162,40 +163,40 @@ pub struct Store {
 impl Store {
     /// Connects (lazily: a database that is down now is retried on each request). SQLite files
     /// are created if missing, with their directory, and run in WAL mode with foreign keys on.
-    pub(crate) fn connect(url: &str, timeout: Duration) -> Result<Store, StoreError> {
-        let pool = if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)
-                .map_err(StoreError::Unavailable)?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .foreign_keys(true)
-                .busy_timeout(timeout);
-            // A database file in a directory that does not exist yet (the data directory on
-            // first start, when a secret is configured and none had to be generated).
-            if let Some(dir) = options
-                .get_filename()
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(dir).map_err(|source| StoreError::Directory {
-                    path: dir.to_owned(),
-                    source,
-                })?;
+    pub(crate) fn connect(url: &DatabaseUrl, timeout: Duration) -> Result<Store, StoreError> {
+        let pool = match url {
+            DatabaseUrl::Sqlite { options, .. } => {
+                let options = options
+                    .clone()
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .foreign_keys(true)
+                    .busy_timeout(timeout);
+                // A database file in a directory that does not exist yet (the data directory on
+                // first start, when a secret is configured and none had to be generated).
+                if let Some(dir) = options
+                    .get_filename()
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                {
+                    std::fs::create_dir_all(dir).map_err(|source| StoreError::Directory {
+                        path: dir.to_owned(),
+                        source,
+                    })?;
+                }
+                Pool::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(8)
+                        .acquire_timeout(timeout)
+                        .connect_lazy_with(options),
+                )
             }
-            Pool::Sqlite(
-                SqlitePoolOptions::new()
-                    .max_connections(8)
-                    .acquire_timeout(timeout)
-                    .connect_lazy_with(options),
-            )
-        } else {
-            Pool::Postgres(
+            DatabaseUrl::Postgres { options, .. } => Pool::Postgres(
                 PgPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(timeout)
-                    .connect_lazy(url)
-                    .map_err(StoreError::Unavailable)?,
-            )
+                    .connect_lazy_with(options.clone()),
+            ),
         };
         Ok(Store { pool, timeout })
     }

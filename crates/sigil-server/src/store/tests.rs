@@ -1,4 +1,4 @@
-//! The store on SQLite, in process: times as Better Auth writes them, conflicts, user fields.
+//! The store on SQLite, in process: times as Better Auth writes them, URL parsing, conflicts.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,7 +13,9 @@ use crate::user_fields::{FieldKind, UserField};
 /// A store on a fresh SQLite file, migrated; the directory to remove after.
 async fn sqlite_store() -> (Store, PathBuf) {
     let dir = std::env::temp_dir().join(format!("sigil-store-{}", crate::ids::random_string(8)));
-    let url = format!("sqlite://{}", dir.join("sigil.db").display());
+    let url: DatabaseUrl = format!("sqlite://{}", dir.join("sigil.db").display())
+        .parse()
+        .unwrap();
     let store = Store::connect(&url, Duration::from_secs(2)).unwrap();
     store.migrate().await.unwrap();
     (store, dir)
@@ -58,7 +60,7 @@ async fn sign_up(store: &Store, id: &str, email: &str, token: &str) -> Result<()
 async fn sqlite_file_in_a_missing_directory() {
     let dir = std::env::temp_dir().join(format!("sigil-store-{}", crate::ids::random_string(8)));
     let url = format!("sqlite://{}", dir.join("nested/sigil.db").display());
-    let store = Store::connect(&url, Duration::from_secs(2)).unwrap();
+    let store = Store::connect(&url.parse().unwrap(), Duration::from_secs(2)).unwrap();
     store.migrate().await.unwrap();
     assert!(store.list_keys().await.unwrap().is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
@@ -90,6 +92,71 @@ async fn timestamps_are_iso_text_on_sqlite() {
         .unwrap_err();
     assert!(matches!(StoreError::from(bad), StoreError::Corrupt { .. }));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn database_urls_are_parsed_when_read() {
+    for good in [
+        "sqlite::memory:",
+        "sqlite://./sigil-data/sigil.db",
+        "sqlite:sigil.db",
+        "sqlite:///tmp/sigil.db?mode=rwc",
+        "postgres://sigil@127.0.0.1:5432/sigil",
+        "postgresql://localhost/sigil?sslmode=disable",
+    ] {
+        let url: DatabaseUrl = good.parse().unwrap();
+        assert_eq!(url.to_string(), good, "shown as configured");
+    }
+    assert!(matches!(
+        "sqlite://x.db".parse(),
+        Ok(DatabaseUrl::Sqlite { .. })
+    ));
+    assert!(matches!(
+        "postgres://h/db".parse(),
+        Ok(DatabaseUrl::Postgres { .. })
+    ));
+    for (bad, scheme) in [
+        ("mysql://x", true),
+        ("", true),
+        ("SQLITE:x.db", true),
+        ("postgres://user:pw@localhost:99999/sigil", false),
+        ("postgres://user:pw@localhost:port/sigil", false),
+        ("sqlite://x.db?bogus=1", false),
+    ] {
+        match bad.parse::<DatabaseUrl>() {
+            Err(DatabaseUrlError::Scheme) => assert!(scheme, "{bad}"),
+            Err(e @ DatabaseUrlError::Invalid { .. }) => {
+                assert!(!scheme, "{bad}");
+                assert!(!e.to_string().contains("pw"), "{e}");
+            }
+            Ok(url) => panic!("{bad} accepted as {url}"),
+        }
+    }
+}
+
+#[test]
+fn database_urls_never_show_a_password() {
+    for (url, shown) in [
+        (
+            "postgres://sigil:s3cret@db:5432/sigil",
+            "postgres://sigil:***@db:5432/sigil",
+        ),
+        (
+            "postgresql://sigil:p%40ss@db/sigil?sslmode=require",
+            "postgresql://sigil:***@db/sigil?sslmode=require",
+        ),
+        (
+            "postgres://db/sigil?user=sigil&password=s3cret&p%61ssword=s3cret",
+            "postgres://db/sigil?user=sigil&password=***&p%61ssword=***",
+        ),
+        ("postgres://sigil@db/sigil", "postgres://sigil@db/sigil"),
+    ] {
+        let parsed: DatabaseUrl = url.parse().unwrap();
+        assert_eq!(parsed.to_string(), shown);
+        let debug = format!("{parsed:?}");
+        assert_eq!(debug, format!("Postgres({shown:?})"));
+        assert!(!debug.contains("s3cret") && !debug.contains("p%40ss"));
+    }
 }
 
 #[tokio::test]
