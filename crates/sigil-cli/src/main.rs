@@ -293,7 +293,10 @@ async fn user(action: UserAction, args: ServerArgs) -> Result<()> {
                     .kind
                     .parse(text)
                     .with_context(|| format!("{text:?} is not a {:?}", field.kind))?;
-                if !store.set_user_field(&email, field, &value).await? {
+                if !store
+                    .set_user_field(&email, field, &value, chrono::Utc::now())
+                    .await?
+                {
                     anyhow::bail!("no user with email {email}");
                 }
                 println!("{email}: {name} = {value}");

@@ -8,6 +8,7 @@ use sigil_proto::ErrorCode;
 
 use crate::keys::KeyError;
 use crate::password::HashError;
+use crate::report::Chain;
 use crate::store::StoreError;
 
 /// An error answer.
@@ -59,13 +60,15 @@ impl From<ErrorCode> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(why) => {
-                tracing::warn!(error = %why, "database unavailable");
+            e if e.is_unavailable() => {
+                tracing::warn!(error = %Chain(&e), "database unavailable");
                 ApiError::new(ErrorCode::DatabaseUnavailable)
             }
-            StoreError::Conflict => ApiError::new(ErrorCode::UserAlreadyExists),
+            StoreError::EmailTaken => ApiError::new(ErrorCode::UserAlreadyExists),
+            // A conflict other than the email is Sigil's fault (an id or token reused), not the
+            // client's: logged below as any other storage failure.
             other => {
-                tracing::error!(error = %other, "storage failure");
+                tracing::error!(error = %Chain(&other), "storage failure");
                 ApiError::new(ErrorCode::InternalError)
             }
         }
@@ -77,7 +80,7 @@ impl From<KeyError> for ApiError {
         match e {
             KeyError::Store(store) => store.into(),
             other => {
-                tracing::error!(error = %chain(&other), "no usable signing key");
+                tracing::error!(error = %Chain(&other), "no usable signing key");
                 ApiError::new(ErrorCode::SigningKeyUnavailable)
             }
         }
@@ -89,23 +92,11 @@ impl From<HashError> for ApiError {
         match e {
             HashError::Busy(_) => ApiError::new(ErrorCode::ServerBusy),
             other => {
-                tracing::error!(error = %chain(&other), "password hashing");
+                tracing::error!(error = %Chain(&other), "password hashing");
                 ApiError::new(ErrorCode::InternalError)
             }
         }
     }
-}
-
-/// An error and its causes on one line (`a: b: c`), for logs.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 impl IntoResponse for ApiError {

@@ -26,6 +26,7 @@ pub mod keys;
 mod origin;
 mod password;
 mod paths;
+mod report;
 mod routes;
 mod sessions;
 mod state;
@@ -60,7 +61,7 @@ fn spawn_key_watch(manager: std::sync::Weak<KeyManager>, every: std::time::Durat
                 return;
             };
             if let Err(e) = manager.tick().await {
-                tracing::warn!(error = %error::chain(&e), "key watch");
+                tracing::warn!(error = %report::Chain(&e), "key watch");
             }
         }
     });
@@ -216,7 +217,7 @@ impl AuthBuilder {
             // A database that is down now is not a configuration error: start, answer 503, and
             // load the keys when it is back (the key watch below does).
             Err(KeyError::Store(e)) if e.is_unavailable() => {
-                tracing::warn!(error = %error::chain(&e), "database unavailable at start; keys load when it answers");
+                tracing::warn!(error = %report::Chain(&e), "database unavailable at start; keys load when it answers");
             }
             Err(other) => return Err(other.into()),
         }

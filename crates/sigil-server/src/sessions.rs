@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use sigil_proto::{SessionView, UserView};
 
 use crate::ids;
+use crate::report::Chain;
 use crate::store::{Session, Store, StoreError, User};
 use crate::time::iso;
 
@@ -57,7 +58,7 @@ pub(crate) async fn load_live(
         return Ok(Some((session, user)));
     }
     if let Err(e) = store.delete_session(token).await {
-        tracing::warn!(error = %e, "could not delete an expired session");
+        tracing::warn!(error = %Chain(&e), "could not delete an expired session");
     }
     Ok(None)
 }

@@ -18,6 +18,7 @@ pub use secret::{Secret, SecretSource, Secrets};
 pub use settings::{Audiences, JwksSettings, JwtSettings, Settings, TimeSpan, UserFieldSettings};
 
 use crate::origin::origin_of;
+use crate::store::{DatabaseUrl, DatabaseUrlError};
 pub use crate::user_fields::{FieldKind, UserField};
 
 /// Why a configuration was refused.
@@ -124,8 +125,8 @@ pub struct Config {
     pub base_path: String,
     /// Data directory.
     pub data_dir: PathBuf,
-    /// Database URL.
-    pub database_url: String,
+    /// Database URL (its password is never shown).
+    pub database_url: DatabaseUrl,
     /// The secrets (cookie signatures, key encryption).
     pub secrets: Secrets,
     /// Trusted origins besides the base URL's.
@@ -181,18 +182,11 @@ impl Config {
             ));
         }
         let data_dir = s.data_dir.unwrap_or_else(|| PathBuf::from("./sigil-data"));
-        let database_url = s
+        let database_url: DatabaseUrl = s
             .database_url
-            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("sigil.db").display()));
-        if !(database_url.starts_with("sqlite:")
-            || database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://"))
-        {
-            return Err(invalid(
-                "database_url",
-                "must start with sqlite: or postgres://",
-            ));
-        }
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("sigil.db").display()))
+            .parse()
+            .map_err(|e: DatabaseUrlError| invalid("database_url", e.to_string()))?;
         let secrets = Secrets::resolve(s.secrets.as_deref(), s.secret, &data_dir, mode)?;
         for o in s.trusted_origins.iter().flatten() {
             if o.is_empty() || o.contains(char::is_whitespace) {
@@ -266,7 +260,7 @@ mod tests {
         assert_eq!(c.base_path, "/api/auth");
         assert!(c.rate_limit);
         assert!(!c.secure_cookies());
-        assert_eq!(c.database_url, "sqlite://./sigil-data/sigil.db");
+        assert_eq!(c.database_url.to_string(), "sqlite://./sigil-data/sigil.db");
         assert!(
             !format!("{c:?}").contains(GOOD),
             "Debug never shows the secret"

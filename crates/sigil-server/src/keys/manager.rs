@@ -17,6 +17,7 @@ use sigil_jose::{Alg, JwkSet, KeyPair, PublicKey, b64};
 use super::KeyError;
 use super::envelope::SecretRing;
 use crate::config::KeysConfig;
+use crate::report::Chain;
 use crate::store::{KeyRow, Store};
 use crate::time::Clock;
 
@@ -222,7 +223,7 @@ impl KeyManager {
         for row in rows.iter().filter(|r| self.published(r, now)) {
             match self.public_key(row) {
                 Ok(key) => published.push((row, key)),
-                Err(e) => tracing::error!(error = %e, "key not published"),
+                Err(e) => tracing::error!(error = %Chain(&e), "key not published"),
             }
         }
         // The newest usable key signs — only a published one, whose private key matches it, so
@@ -245,7 +246,7 @@ impl KeyManager {
                 Ok(_) => {
                     tracing::error!(kid = %row.id, "private key does not match the published key; not used")
                 }
-                Err(e) => tracing::error!(error = %e, "skipping an unusable signing key"),
+                Err(e) => tracing::error!(error = %Chain(&e), "skipping an unusable signing key"),
             }
         }
         // The next change of signing key bounds verifier caching; any time-driven change

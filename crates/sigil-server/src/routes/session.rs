@@ -18,6 +18,7 @@ use crate::cookies::{DONT_REMEMBER, SESSION_TOKEN};
 use crate::error::ApiError;
 use crate::extract::{ClientIp, JsonOrForm, Presented, UserAgent};
 use crate::guard;
+use crate::report::Chain;
 use crate::sessions::{self, SESSION_DAYS, load_live, new_session, session_view};
 use crate::state::{AppState, SharedState};
 use crate::store::User;
@@ -250,7 +251,7 @@ pub(super) async fn get_session(
         match state.minter.session_token(&user, &session, &view).await {
             Ok(jwt) => HeaderValue::from_str(&jwt).ok(),
             Err(e) => {
-                tracing::error!(error = %crate::error::chain(&e), "set-auth-jwt left out: no token could be signed");
+                tracing::error!(error = %Chain(&e), "set-auth-jwt left out: no token could be signed");
                 None
             }
         }
@@ -285,7 +286,7 @@ pub(super) async fn sign_out(
     if let Some(token) = presented.token
         && let Err(e) = state.store.delete_session(&token).await
     {
-        tracing::warn!(error = %e, "sign-out could not delete the session row");
+        tracing::warn!(error = %Chain(&e), "sign-out could not delete the session row");
     }
     let mut response = Json(SignOutResponse { success: true }).into_response();
     expire_session_cookies(&state, response.headers_mut());

@@ -782,24 +782,25 @@ async fn configured_user_fields_and_claims() {
 
         // `sigil user set a@b.co role=admin level=3` does this:
         let fields = s.auth.config().user_fields.clone();
+        let updated_at = chrono::Utc::now();
         assert!(
             s.auth
                 .store()
-                .set_user_field("a@b.co", &fields[0], &json!("admin"))
+                .set_user_field("a@b.co", &fields[0], &json!("admin"), updated_at)
                 .await
                 .unwrap()
         );
         assert!(
             s.auth
                 .store()
-                .set_user_field("a@b.co", &fields[1], &json!(3))
+                .set_user_field("a@b.co", &fields[1], &json!(3), updated_at)
                 .await
                 .unwrap()
         );
         assert!(
             !s.auth
                 .store()
-                .set_user_field("nobody@b.co", &fields[0], &json!("admin"))
+                .set_user_field("nobody@b.co", &fields[0], &json!("admin"), updated_at)
                 .await
                 .unwrap()
         );

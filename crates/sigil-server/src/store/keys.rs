@@ -1,0 +1,183 @@
+//! The `jwks` table: signing keys, shared with Better Auth's JWT plugin and with every Sigil
+//! process on the database.
+
+use chrono::{DateTime, Utc};
+
+use super::dialect::{Dialect, ReadRow, Timestamp};
+use super::{Store, StoreError, execute, on_pool};
+
+/// A row of the `jwks` table (Better Auth's columns; `id` is the `kid`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyRow {
+    /// Key id.
+    pub id: String,
+    /// The public JWK as JSON, without `alg`, `kid` and `use` (as `jose` exports it).
+    pub public_key: String,
+    /// The envelope (or the plain private JWK when encryption is off).
+    pub private_key: String,
+    /// When the key was created — for Sigil, when it may start signing.
+    pub created_at: DateTime<Utc>,
+    /// When it stops signing (rotation); it stays published for the grace period after.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Algorithm (null on rows written before Better Auth 1.7).
+    pub alg: Option<String>,
+    /// Curve, for OKP and EC keys.
+    pub crv: Option<String>,
+}
+
+impl std::fmt::Debug for KeyRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The private key column is plain JWK text when encryption is off: never print it.
+        f.debug_struct("KeyRow")
+            .field("id", &self.id)
+            .field("alg", &self.alg)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The columns of a key row, in [`key_from`]'s order.
+macro_rules! key_columns {
+    () => {
+        r#""id", "publicKey", "privateKey", "createdAt", "expiresAt", "alg", "crv""#
+    };
+}
+
+/// Every key row, oldest first.
+const SELECT_KEYS: &str = concat!(
+    "select ",
+    key_columns!(),
+    r#" from "jwks" order by "createdAt", "id""#
+);
+
+/// A key row read from [`key_columns!`].
+fn key_from(row: &impl ReadRow) -> Result<KeyRow, sqlx::Error> {
+    Ok(KeyRow {
+        id: row.text(0)?,
+        public_key: row.text(1)?,
+        private_key: row.text(2)?,
+        created_at: row.time(3)?,
+        expires_at: row.opt_time(4)?,
+        alg: row.opt_text(5)?,
+        crv: row.opt_text(6)?,
+    })
+}
+
+impl Store {
+    /// Every readable key row, oldest first. A row that cannot be read (a time that is not
+    /// RFC 3339, a wrong column type) is logged and left out, so that one bad row never stops
+    /// the others.
+    pub(crate) async fn list_keys(&self) -> Result<Vec<KeyRow>, StoreError> {
+        let rows: Vec<Result<KeyRow, sqlx::Error>> = self
+            .timed(async {
+                Ok(on_pool!(self, |pool| {
+                    sqlx::query(SELECT_KEYS)
+                        .fetch_all(pool)
+                        .await?
+                        .iter()
+                        .map(key_from)
+                        .collect()
+                }))
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                row.map_err(|e| {
+                    let e = StoreError::from(e);
+                    tracing::error!(error = %crate::report::Chain(&e), "unreadable jwks row left out");
+                })
+                .ok()
+            })
+            .collect())
+    }
+
+    /// A cheap summary of the key table (ids, expiries, ciphertext lengths) that changes whenever
+    /// another process adds, rotates, revokes or rewraps a key.
+    pub(crate) async fn keys_fingerprint(&self) -> Result<String, StoreError> {
+        const SQL: &str = r#"select "id", coalesce(cast("expiresAt" as text), ''), length("privateKey") from "jwks" order by "id""#;
+        self.timed(async {
+            let rows: Vec<String> = on_pool!(self, |pool, Db| {
+                sqlx::query_as::<_, (String, String, <Db as Dialect>::Int)>(SQL)
+                    .fetch_all(pool)
+                    .await?
+                    .iter()
+                    .map(|(id, expires, length)| format!("{id}|{expires}|{length}"))
+                    .collect()
+            });
+            Ok(rows.join(";"))
+        })
+        .await
+    }
+
+    /// Inserts `candidate` unless `still_needed(existing rows)` says otherwise, under a lock that
+    /// serializes key creation across processes (SQLite: an immediate write transaction;
+    /// PostgreSQL: a transaction-scoped advisory lock). With `retire`, the same transaction sets
+    /// that key's expiry (a rotation is one change, never half done).
+    /// Returns whether the row was inserted.
+    pub async fn insert_key_if(
+        &self,
+        candidate: &KeyRow,
+        retire: Option<(&str, DateTime<Utc>)>,
+        still_needed: impl Fn(&[KeyRow]) -> bool,
+    ) -> Result<bool, StoreError> {
+        const INSERT: &str = concat!(
+            r#"insert into "jwks" ("#,
+            key_columns!(),
+            r#") values ($1, $2, $3, $4, $5, $6, $7)"#
+        );
+        const EXPIRE: &str = r#"update "jwks" set "expiresAt" = $1 where "id" = $2"#;
+        self.timed(async {
+            on_pool!(self, |pool, Db| {
+                let mut tx = Db::begin_serialized(pool).await?;
+                let rows = sqlx::query(SELECT_KEYS)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(key_from)
+                    .collect::<Result<Vec<_>, _>>()?;
+                if !still_needed(&rows) {
+                    return Ok(false);
+                }
+                let c = candidate;
+                sqlx::query(INSERT)
+                    .bind(&c.id)
+                    .bind(&c.public_key)
+                    .bind(&c.private_key)
+                    .bind(Timestamp(c.created_at))
+                    .bind(c.expires_at.map(Timestamp))
+                    .bind(&c.alg)
+                    .bind(&c.crv)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some((id, at)) = retire {
+                    sqlx::query(EXPIRE)
+                        .bind(Timestamp(at))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            })
+        })
+        .await
+    }
+
+    /// Deletes a key row; whether it existed.
+    pub(crate) async fn delete_key(&self, id: &str) -> Result<bool, StoreError> {
+        const SQL: &str = r#"delete from "jwks" where "id" = $1"#;
+        Ok(execute!(self, SQL, id).await? > 0)
+    }
+
+    /// Replaces a key's stored private key (re-encryption under another secret).
+    pub(crate) async fn set_key_private(
+        &self,
+        id: &str,
+        private_key: &str,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = r#"update "jwks" set "privateKey" = $1 where "id" = $2"#;
+        Ok(execute!(self, SQL, private_key, id).await? > 0)
+    }
+}
