@@ -150,8 +150,12 @@ impl Auth {
     /// configured issuer and audience, `exp`/`nbf`, and a `sub`.
     pub async fn verify_jwt(&self, token: &str) -> Result<sigil_jose::Claims, VerifyError> {
         let keys = self.state.keys.published_set().await?;
-        let algs: Vec<sigil_jose::Alg> =
-            keys.keys().iter().map(sigil_jose::PublicKey::alg).collect();
+        // Sigil's own keys are each bound to the algorithm they sign with.
+        let algs: Vec<sigil_jose::Alg> = keys
+            .keys()
+            .iter()
+            .filter_map(sigil_jose::PublicKey::alg)
+            .collect();
         let tokens = &self.state.config.tokens;
         let mut policy = sigil_jose::Validation::new(algs).issuer(tokens.issuer.clone());
         for aud in &tokens.audience {
