@@ -386,7 +386,8 @@ async fn run_verify(args: VerifyArgs) -> Result<i32, Usage> {
                 return Ok(EXIT_REJECTED);
             }
         },
-        Some(t) => t.trim().to_owned(),
+        // Taken exactly as given: a token with surrounding whitespace is malformed.
+        Some(t) => t.to_owned(),
         None => return Err(Usage("a TOKEN, `-` or --batch is required".into())),
     };
     let verifier = verifier(source, &policy)?;
@@ -413,12 +414,21 @@ async fn run_verify(args: VerifyArgs) -> Result<i32, Usage> {
 }
 
 /// One token from stdin (at most 1 MiB is read; a longer one is refused as too large by the
-/// verifier's size limit anyway); `None` when the bytes are not UTF-8.
+/// verifier's size limit anyway); `None` when the bytes are not UTF-8. One trailing newline
+/// (`\n` or `\r\n`) ends the line and is not part of the token; nothing else is stripped, so
+/// any other whitespace makes the token malformed.
 fn read_stdin_token() -> Option<String> {
     let mut bytes = Vec::new();
     let mut limited = std::io::Read::take(std::io::stdin(), MAX_BATCH_LINE as u64);
     std::io::Read::read_to_end(&mut limited, &mut bytes).ok()?;
-    String::from_utf8(bytes).ok().map(|t| t.trim().to_owned())
+    let mut text = String::from_utf8(bytes).ok()?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    Some(text)
 }
 
 /// One line of input: its text, or `None` when it was longer than [`MAX_BATCH_LINE`].
@@ -518,7 +528,8 @@ async fn answer(line: &[u8], source: Option<&KeySource>, policy: &Policy) -> Str
         Ok(v) => v,
         Err(_) => return invalid(id),
     };
-    match check(&verifier, policy.mode, token.trim()).await {
+    // The token value is taken exactly as given (JSON escapes decoded, nothing stripped).
+    match check(&verifier, policy.mode, &token).await {
         Ok((key, value)) => format!("{{\"id\":{id},\"ok\":true,\"{key}\":{value}}}"),
         Err(e) => rejected(&id, e.code()),
     }

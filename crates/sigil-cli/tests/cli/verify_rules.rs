@@ -756,3 +756,85 @@ fn a_jwks_without_alg_verifies_what_its_keys_fit() {
         );
     }
 }
+
+#[test]
+fn tokens_are_taken_exactly_as_given() {
+    let f = fixture();
+    let now = NOW.to_string();
+    let jwks = f.jwks.to_str().unwrap();
+    let good = forge(
+        &f.ed,
+        &header(&f.ed, json!({})),
+        &claims(json!({"aud": null})),
+    );
+    let run_with = |token: &str, stdin: &str| {
+        verify(
+            &["--jwks", jwks, "--alg", "EdDSA", "--now", &now, token],
+            stdin,
+            LIMIT,
+        )
+    };
+    // As an argument: nothing is stripped.
+    assert_eq!(run_with(&good, "").code, 0);
+    for bad in [
+        format!(" {good}"),
+        format!("{good}\n"),
+        format!("{good} "),
+        format!("\t{good}"),
+        format!("{good}\r\n"),
+    ] {
+        let run = run_with(&bad, "");
+        assert_eq!(
+            (run.code, run.error()["error"].clone()),
+            (1, json!("malformed")),
+            "{bad:?}: {run:?}"
+        );
+    }
+    // On stdin: one trailing newline ends the line; nothing else is stripped.
+    for ok in [format!("{good}\n"), format!("{good}\r\n"), good.clone()] {
+        let run = run_with("-", &ok);
+        assert_eq!(run.code, 0, "{ok:?}: {run:?}");
+    }
+    for bad in [
+        format!(" {good}\n"),
+        format!("{good}\n\n"),
+        format!("{good} \n"),
+        format!("{good}\r"),
+        format!("\n{good}"),
+        format!("{good}\n\r\n"),
+    ] {
+        let run = run_with("-", &bad);
+        assert_eq!(
+            (run.code, run.error()["error"].clone()),
+            (1, json!("malformed")),
+            "{bad:?}: {run:?}"
+        );
+    }
+    // As a --batch token value: nothing is stripped.
+    let lines = [
+        json!({"id": 1, "token": good}),
+        json!({"id": 2, "token": format!(" {good}")}),
+        json!({"id": 3, "token": format!("{good}\n")}),
+        json!({"id": 4, "token": format!("{good}\r\n")}),
+        json!({"id": 5, "token": format!("{good} ")}),
+    ];
+    let input: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let run = verify(
+        &["--batch", "--jwks", jwks, "--alg", "EdDSA", "--now", &now],
+        input,
+        LIMIT,
+    );
+    let answers: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 5, "{run:?}");
+    assert_eq!(answers[0]["ok"], true, "{run:?}");
+    for (i, answer) in answers.iter().enumerate().skip(1) {
+        assert_eq!(
+            *answer,
+            json!({"id": i + 1, "ok": false, "error": "malformed"})
+        );
+    }
+}
