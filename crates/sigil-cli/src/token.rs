@@ -249,23 +249,26 @@ fn verifier(source: KeySource, policy: &Policy) -> Result<Verifier, Usage> {
     Ok(b.build()?)
 }
 
-/// What a verification printed: `("claims", {...})` or `("payload_b64url", "...")`.
+/// What a verification printed, as a name and JSON text: `("claims", "{...}")` or
+/// `("payload_b64url", "\"...\"")`.
 async fn check(
     verifier: &Verifier,
     mode: Mode,
     token: &str,
-) -> Result<(&'static str, Value), Error> {
+) -> Result<(&'static str, String), Error> {
     match mode {
         Mode::Jwt => {
             let claims = verifier.verify_claims(token).await?;
-            Ok(("claims", Value::Object(claims.to_object())))
+            // The payload as signed (numbers as written: a fractional exp is not rounded).
+            let text = claims
+                .payload_json()
+                .unwrap_or_else(|| Value::Object(claims.to_object()).to_string());
+            Ok(("claims", text))
         }
         Mode::Jws => {
             let verified = verifier.verify_jws(token).await?;
-            Ok((
-                "payload_b64url",
-                Value::String(sigil_jose::b64::encode(&verified.payload)),
-            ))
+            let encoded = Value::String(sigil_jose::b64::encode(&verified.payload));
+            Ok(("payload_b64url", encoded.to_string()))
         }
     }
 }
@@ -396,7 +399,7 @@ async fn run_verify(args: VerifyArgs) -> Result<i32, Usage> {
             // jwt: the claims object itself; jws: {"payload_b64url": "…"}.
             let out = match policy.mode {
                 Mode::Jwt => value,
-                Mode::Jws => json!({ key: value }),
+                Mode::Jws => format!("{{\"{key}\":{value}}}"),
             };
             // A reader that went away is not a reason to change the verdict (or to panic).
             let _ = writeln!(std::io::stdout().lock(), "{out}");

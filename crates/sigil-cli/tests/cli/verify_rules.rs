@@ -838,3 +838,54 @@ fn tokens_are_taken_exactly_as_given() {
         );
     }
 }
+
+#[test]
+fn accepted_claims_are_printed_as_signed() {
+    let f = fixture();
+    let jwks = f.jwks.to_str().unwrap();
+    // Fractional times, a number beyond 64 bits, a decimal written with a trailing zero, and the
+    // whitespace of RFC 7515 A.2's payload: printed exactly as signed, on one line.
+    let payload = "{\"sub\":\"u1\",\r\n \"exp\":1800000600.5,\"nbf\":1800000000.25,\
+                   \"iat\":1799999999.75,\"big\":123456789012345678901234567890,\
+                   \"ratio\":0.50,\"nested\":{\"t\": [1.0, 2e3]}}";
+    let printed = "{\"sub\":\"u1\",\"exp\":1800000600.5,\"nbf\":1800000000.25,\
+                   \"iat\":1799999999.75,\"big\":123456789012345678901234567890,\
+                   \"ratio\":0.50,\"nested\":{\"t\":[1.0,2e3]}}";
+    let token = forge(&f.ed, &header(&f.ed, json!({})), payload.as_bytes());
+    let run = verify(
+        &[
+            "--jwks",
+            jwks,
+            "--alg",
+            "EdDSA",
+            "--now",
+            "1800000300",
+            &token,
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, format!("{printed}\n"));
+    // The times are still judged (rounded strictly): expired at 1800000600, not yet valid at
+    // 1800000000.
+    for (now, code) in [("1800000600", "expired"), ("1800000000", "not_yet_valid")] {
+        let run = verify(
+            &["--jwks", jwks, "--alg", "EdDSA", "--now", now, &token],
+            "",
+            LIMIT,
+        );
+        assert_eq!((run.code, run.error()["error"].clone()), (1, json!(code)));
+    }
+    // --batch prints the same claims.
+    let line = json!({"id": 7, "token": token, "now": 1_800_000_300});
+    let run = verify(
+        &["--batch", "--jwks", jwks, "--alg", "EdDSA"],
+        format!("{line}\n"),
+        LIMIT,
+    );
+    assert_eq!(
+        run.stdout,
+        format!("{{\"id\":7,\"ok\":true,\"claims\":{printed}}}\n")
+    );
+}
