@@ -249,23 +249,26 @@ fn verifier(source: KeySource, policy: &Policy) -> Result<Verifier, Usage> {
     Ok(b.build()?)
 }
 
-/// What a verification printed: `("claims", {...})` or `("payload_b64url", "...")`.
+/// What a verification printed, as a name and JSON text: `("claims", "{...}")` or
+/// `("payload_b64url", "\"...\"")`.
 async fn check(
     verifier: &Verifier,
     mode: Mode,
     token: &str,
-) -> Result<(&'static str, Value), Error> {
+) -> Result<(&'static str, String), Error> {
     match mode {
         Mode::Jwt => {
             let claims = verifier.verify_claims(token).await?;
-            Ok(("claims", Value::Object(claims.to_object())))
+            // The payload as signed (numbers as written: a fractional exp is not rounded).
+            let text = claims
+                .payload_json()
+                .unwrap_or_else(|| Value::Object(claims.to_object()).to_string());
+            Ok(("claims", text))
         }
         Mode::Jws => {
             let verified = verifier.verify_jws(token).await?;
-            Ok((
-                "payload_b64url",
-                Value::String(sigil_jose::b64::encode(&verified.payload)),
-            ))
+            let encoded = Value::String(sigil_jose::b64::encode(&verified.payload));
+            Ok(("payload_b64url", encoded.to_string()))
         }
     }
 }
@@ -386,7 +389,8 @@ async fn run_verify(args: VerifyArgs) -> Result<i32, Usage> {
                 return Ok(EXIT_REJECTED);
             }
         },
-        Some(t) => t.trim().to_owned(),
+        // Taken exactly as given: a token with surrounding whitespace is malformed.
+        Some(t) => t.to_owned(),
         None => return Err(Usage("a TOKEN, `-` or --batch is required".into())),
     };
     let verifier = verifier(source, &policy)?;
@@ -395,7 +399,7 @@ async fn run_verify(args: VerifyArgs) -> Result<i32, Usage> {
             // jwt: the claims object itself; jws: {"payload_b64url": "…"}.
             let out = match policy.mode {
                 Mode::Jwt => value,
-                Mode::Jws => json!({ key: value }),
+                Mode::Jws => format!("{{\"{key}\":{value}}}"),
             };
             // A reader that went away is not a reason to change the verdict (or to panic).
             let _ = writeln!(std::io::stdout().lock(), "{out}");
@@ -413,12 +417,21 @@ async fn run_verify(args: VerifyArgs) -> Result<i32, Usage> {
 }
 
 /// One token from stdin (at most 1 MiB is read; a longer one is refused as too large by the
-/// verifier's size limit anyway); `None` when the bytes are not UTF-8.
+/// verifier's size limit anyway); `None` when the bytes are not UTF-8. One trailing newline
+/// (`\n` or `\r\n`) ends the line and is not part of the token; nothing else is stripped, so
+/// any other whitespace makes the token malformed.
 fn read_stdin_token() -> Option<String> {
     let mut bytes = Vec::new();
     let mut limited = std::io::Read::take(std::io::stdin(), MAX_BATCH_LINE as u64);
     std::io::Read::read_to_end(&mut limited, &mut bytes).ok()?;
-    String::from_utf8(bytes).ok().map(|t| t.trim().to_owned())
+    let mut text = String::from_utf8(bytes).ok()?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    Some(text)
 }
 
 /// One line of input: its text, or `None` when it was longer than [`MAX_BATCH_LINE`].
@@ -518,7 +531,8 @@ async fn answer(line: &[u8], source: Option<&KeySource>, policy: &Policy) -> Str
         Ok(v) => v,
         Err(_) => return invalid(id),
     };
-    match check(&verifier, policy.mode, token.trim()).await {
+    // The token value is taken exactly as given (JSON escapes decoded, nothing stripped).
+    match check(&verifier, policy.mode, &token).await {
         Ok((key, value)) => format!("{{\"id\":{id},\"ok\":true,\"{key}\":{value}}}"),
         Err(e) => rejected(&id, e.code()),
     }

@@ -21,8 +21,8 @@ pub enum Error {
         /// The configured limit.
         limit: usize,
     },
-    /// The `alg` is unknown, `none`, symmetric, not in the allow-list, or not the algorithm the
-    /// selected key is bound to.
+    /// The `alg` is unknown, `none`, symmetric, not in the allow-list, or not an algorithm the
+    /// selected key fits.
     #[error("algorithm not allowed: {0}")]
     AlgNotAllowed(String),
     /// The header has a `crit` member (or a JWS extension such as `b64`); no extension is supported.

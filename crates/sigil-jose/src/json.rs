@@ -68,6 +68,31 @@ pub(crate) fn duplicate<E: de::Error>(name: &str) -> E {
     E::custom(format!("duplicate member {name:?}"))
 }
 
+/// Valid JSON `text` without the whitespace between its tokens: the same document, members in
+/// the same order, numbers and strings exactly as written (no number is re-encoded, so none loses
+/// precision). For text already checked to be JSON; other input is not made valid.
+pub(crate) fn compact(text: &[u8]) -> String {
+    let mut out = Vec::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in text {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            in_string = b == b'"';
+            out.push(b);
+        }
+    }
+    // Only ASCII whitespace outside strings was dropped, so UTF-8 input stays UTF-8.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// Parses `bytes` as one JSON object in a single pass, handing each member to `sink`. Trailing
 /// data is rejected; `Ok(None)` means valid JSON that is not an object.
 pub(crate) fn visit_object<'de, S: Members<'de>>(
@@ -379,6 +404,16 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn compact_keeps_every_token_as_written() {
+        let text = "{ \"a\" :\t1.50,\r\n \"s\": \"x y\\\" \\\\\" , \"n\":[ 1e400 , -0 ],\n\"\u{e9}\" : {} }";
+        assert_eq!(
+            compact(text.as_bytes()),
+            "{\"a\":1.50,\"s\":\"x y\\\" \\\\\",\"n\":[1e400,-0],\"\u{e9}\":{}}"
+        );
+        assert_eq!(compact(b"{}"), "{}");
     }
 
     #[test]

@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use crate::{Alg, Error, PublicKey, json};
 
-/// A set of public keys, each bound to one algorithm, with unique key ids.
+/// A set of public keys, each bound to one algorithm (or, published without `alg`, to those its
+/// type fits), where a key id and an algorithm never name more than one key.
 #[derive(Clone, Debug, Default)]
 pub struct JwkSet {
     keys: Vec<PublicKey>,
@@ -24,21 +25,22 @@ pub struct SkippedKey {
 }
 
 impl JwkSet {
-    /// Builds a set from keys; two keys with the same `kid` are an error.
+    /// Builds a set from keys; two keys with the same `kid` that fit a common algorithm are an
+    /// error (see [`JwkSet::from_json_lenient`]).
     pub fn new(keys: Vec<PublicKey>) -> Result<Self, Error> {
-        let mut seen = HashMap::new();
-        for key in &keys {
-            if let Some(kid) = key.kid()
-                && seen.insert(kid, ()).is_some()
-            {
-                return Err(Error::key(format!("duplicate kid {kid:?} in key set")));
-            }
+        let ambiguous = ambiguous_kids(keys.iter());
+        let first = keys
+            .iter()
+            .zip(ambiguous)
+            .find_map(|(key, ambiguous)| if ambiguous { key.kid() } else { None });
+        match first {
+            Some(kid) => Err(duplicate_kid(kid)),
+            None => Ok(JwkSet { keys }),
         }
-        Ok(JwkSet { keys })
     }
 
-    /// Parses a JWKS document strictly: every entry must be a valid public signing key and every
-    /// `kid` unique, or the whole document is refused.
+    /// Parses a JWKS document strictly: every entry must be a valid public signing key and no
+    /// `kid` ambiguous, or the whole document is refused.
     pub fn from_json(bytes: &[u8]) -> Result<Self, Error> {
         let (set, skipped) = Self::from_json_lenient(bytes)?;
         match skipped.into_iter().next() {
@@ -47,9 +49,13 @@ impl JwkSet {
         }
     }
 
-    /// Parses a JWKS document, leaving out entries that are not valid public signing keys (and
-    /// every entry of a duplicated `kid`), and reporting them. Fails only when the document itself
-    /// is not a JSON object with a `keys` array.
+    /// Parses a JWKS document, leaving out entries that are not valid public signing keys, and
+    /// reporting them. Fails only when the document itself is not a JSON object with a `keys`
+    /// array.
+    ///
+    /// A key without `alg` serves the algorithms its type fits (see [`PublicKey::from_jwk_value`]).
+    /// Keys may share a `kid` only when no algorithm fits two of them (an RSA and an EC key, say):
+    /// otherwise every entry of that `kid` is left out, as the token could not name one key.
     pub fn from_json_lenient(bytes: &[u8]) -> Result<(Self, Vec<SkippedKey>), Error> {
         let doc = json::parse_object(bytes).map_err(|e| Error::malformed(format!("JWKS: {e}")))?;
         let Some(Value::Array(entries)) = doc.get("keys") else {
@@ -68,20 +74,15 @@ impl JwkSet {
                 Err(error) => skipped.push(SkippedKey { index, kid, error }),
             }
         }
-        let mut counts: HashMap<String, usize> = HashMap::new();
-        for (_, key) in &parsed {
-            if let Some(kid) = key.kid() {
-                *counts.entry(kid.to_owned()).or_default() += 1;
-            }
-        }
+        let ambiguous = ambiguous_kids(parsed.iter().map(|(_, key)| key));
         let mut keys = Vec::with_capacity(parsed.len());
-        for (index, key) in parsed {
+        for ((index, key), ambiguous) in parsed.into_iter().zip(ambiguous) {
             match key.kid() {
-                Some(kid) if counts.get(kid).copied().unwrap_or(0) > 1 => {
+                Some(kid) if ambiguous => {
                     skipped.push(SkippedKey {
                         index,
                         kid: Some(kid.to_owned()),
-                        error: Error::key(format!("duplicate kid {kid:?} in key set")),
+                        error: duplicate_kid(kid),
                     });
                 }
                 _ => keys.push(key),
@@ -107,26 +108,28 @@ impl JwkSet {
         self.keys.is_empty()
     }
 
-    /// Finds the key for a token: by exact `kid` when the token has one (the key's algorithm must
-    /// then be `alg`), otherwise the single key bound to `alg` — never a guess among several.
+    /// Finds the key for a token: by exact `kid` when the token has one (the key must then fit
+    /// `alg`, see [`PublicKey::fits`]), otherwise the single key that fits `alg` — never a guess
+    /// among several.
     pub fn find(&self, kid: Option<&str>, alg: Alg) -> Result<&PublicKey, Error> {
         match kid {
             Some(kid) => {
-                let key = self
-                    .keys
-                    .iter()
-                    .find(|k| k.kid() == Some(kid))
-                    .ok_or_else(|| Error::NoMatchingKey(format!("no key with kid {kid:?}")))?;
-                if key.alg() != alg {
-                    return Err(Error::AlgNotAllowed(format!(
-                        "key {kid:?} is bound to {}, the token says {alg}",
-                        key.alg()
-                    )));
+                let named = self.keys.iter().filter(|k| k.kid() == Some(kid));
+                // At most one key of a kid fits an algorithm (see `ambiguous_kids`).
+                if let Some(key) = named.clone().find(|k| k.fits(alg)) {
+                    return Ok(key);
                 }
-                Ok(key)
+                let algs: Vec<String> = named.map(PublicKey::algs_text).collect();
+                if algs.is_empty() {
+                    return Err(Error::NoMatchingKey(format!("no key with kid {kid:?}")));
+                }
+                Err(Error::AlgNotAllowed(format!(
+                    "key {kid:?} is for {}, the token says {alg}",
+                    algs.join(", ")
+                )))
             }
             None => {
-                let mut fitting = self.keys.iter().filter(|k| k.alg() == alg);
+                let mut fitting = self.keys.iter().filter(|k| k.fits(alg));
                 match (fitting.next(), fitting.next()) {
                     (Some(key), None) => Ok(key),
                     (None, _) => Err(Error::NoMatchingKey(format!("no {alg} key"))),
@@ -137,6 +140,32 @@ impl JwkSet {
             }
         }
     }
+}
+
+/// For each key, whether its `kid` is ambiguous: another key has the same `kid` and fits an
+/// algorithm it fits. Linear in the number of keys.
+fn ambiguous_kids<'a>(keys: impl Iterator<Item = &'a PublicKey> + Clone) -> Vec<bool> {
+    let mut fitting: HashMap<(&str, Alg), usize> = HashMap::new();
+    for key in keys.clone() {
+        if let Some(kid) = key.kid() {
+            for alg in key.algs() {
+                *fitting.entry((kid, alg)).or_default() += 1;
+            }
+        }
+    }
+    keys.map(|key| {
+        key.kid().is_some_and(|kid| {
+            key.algs()
+                .any(|alg| fitting.get(&(kid, alg)).is_some_and(|n| *n > 1))
+        })
+    })
+    .collect()
+}
+
+fn duplicate_kid(kid: &str) -> Error {
+    Error::key(format!(
+        "kid {kid:?} is on several keys of one algorithm in the key set"
+    ))
 }
 
 #[cfg(test)]
@@ -207,6 +236,92 @@ mod tests {
         assert_eq!(set.keys().len(), 1);
         assert_eq!(skipped.len(), 2);
         assert!(JwkSet::new(vec![a.public_key().clone(), b.public_key().clone()]).is_err());
+    }
+
+    /// A JWK without `alg` (as Microsoft Entra ID publishes its keys, and RFC 7515 A.2): an RSA
+    /// key then serves every RSA algorithm and nothing else, EC and OKP keys their curve's one.
+    #[test]
+    fn keys_without_alg_serve_the_algorithms_their_type_fits() {
+        let rs = KeyPair::generate(Alg::RS256).unwrap();
+        let es = KeyPair::generate(Alg::ES256).unwrap();
+        let ed = KeyPair::generate(Alg::EdDSA).unwrap();
+        let no_alg = |k: &KeyPair| {
+            let mut jwk = k.public_key().to_jwk();
+            jwk.as_object_mut().unwrap().remove("alg");
+            jwk
+        };
+        let doc = serde_json::json!({"keys": [no_alg(&rs), no_alg(&es), no_alg(&ed)]}).to_string();
+        let set = JwkSet::from_json(doc.as_bytes()).unwrap();
+        assert_eq!(set.keys().len(), 3);
+        let found = |kid: Option<&str>, alg: Alg| {
+            set.find(kid, alg)
+                .map(PublicKey::thumbprint)
+                .map_err(|e| e.code())
+        };
+        let rs_print = Ok(rs.public_key().thumbprint());
+        for alg in [
+            Alg::RS256,
+            Alg::RS384,
+            Alg::RS512,
+            Alg::PS256,
+            Alg::PS384,
+            Alg::PS512,
+        ] {
+            assert_eq!(found(rs.kid(), alg), rs_print, "{alg}");
+            // The only RSA key: found for a token without kid too.
+            assert_eq!(found(None, alg), rs_print, "{alg}");
+        }
+        for alg in [Alg::ES256, Alg::ES512, Alg::EdDSA] {
+            assert_eq!(found(rs.kid(), alg), Err("alg_not_allowed"), "{alg}");
+        }
+        assert_eq!(
+            found(es.kid(), Alg::ES256),
+            Ok(es.public_key().thumbprint())
+        );
+        assert_eq!(found(es.kid(), Alg::ES512), Err("alg_not_allowed"));
+        assert_eq!(found(es.kid(), Alg::RS256), Err("alg_not_allowed"));
+        assert_eq!(
+            found(ed.kid(), Alg::EdDSA),
+            Ok(ed.public_key().thumbprint())
+        );
+        assert_eq!(found(None, Alg::ES384), Err("no_matching_key"));
+        // Published again, the RSA key still has no `alg`, and still serves both families.
+        let again = JwkSet::from_json(set.to_json().as_bytes()).unwrap();
+        assert!(again.find(rs.kid(), Alg::PS256).is_ok());
+        assert!(again.find(rs.kid(), Alg::RS256).is_ok());
+        // A key with `alg` serves that algorithm only.
+        let bound = JwkSet::from_json(set_of(&[&rs]).as_bytes()).unwrap();
+        assert_eq!(
+            bound.find(rs.kid(), Alg::PS256).unwrap_err().code(),
+            "alg_not_allowed"
+        );
+        // Two RSA keys without `alg` and a token without kid: never a guess.
+        let other = KeyPair::generate(Alg::RS256).unwrap();
+        let doc = serde_json::json!({"keys": [no_alg(&rs), no_alg(&other)]}).to_string();
+        let two = JwkSet::from_json(doc.as_bytes()).unwrap();
+        assert_eq!(
+            two.find(None, Alg::RS256).unwrap_err().code(),
+            "no_matching_key"
+        );
+        // One kid on an RSA key without `alg` and on an RS256 key: ambiguous for RS256, refused.
+        let twin = other.with_kid(rs.kid().unwrap());
+        let doc =
+            serde_json::json!({"keys": [no_alg(&rs), twin.public_key().to_jwk()]}).to_string();
+        assert_eq!(
+            JwkSet::from_json(doc.as_bytes()).unwrap_err().code(),
+            "key_invalid"
+        );
+        // One kid on an RSA and an EC key (RFC 7520 does this): no algorithm fits both, so the
+        // kid and the token's alg always name one key.
+        let es_twin = es.with_kid(rs.kid().unwrap());
+        let doc =
+            serde_json::json!({"keys": [no_alg(&rs), no_alg(&es_twin), no_alg(&ed)]}).to_string();
+        let shared = JwkSet::from_json(doc.as_bytes()).unwrap();
+        assert_eq!(shared.keys().len(), 3);
+        let by = |alg| shared.find(rs.kid(), alg).map(PublicKey::thumbprint);
+        assert_eq!(by(Alg::PS256), Ok(rs.public_key().thumbprint()));
+        assert_eq!(by(Alg::ES256), Ok(es_twin.public_key().thumbprint()));
+        assert_eq!(by(Alg::EdDSA).unwrap_err().code(), "alg_not_allowed");
     }
 
     #[test]

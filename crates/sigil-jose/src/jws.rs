@@ -191,7 +191,11 @@ pub fn verify_jws(
     let payload =
         b64::decode(p).ok_or_else(|| Error::malformed("payload is not canonical base64url"))?;
     let signing_input = &token[..h.len() + 1 + p.len()];
-    key.verify(signing_input.as_bytes(), &signature[..signature_len])?;
+    key.verify_with(
+        header.alg,
+        signing_input.as_bytes(),
+        &signature[..signature_len],
+    )?;
     Ok(VerifiedJws { header, payload })
 }
 

@@ -278,6 +278,16 @@ impl Claims {
         map
     }
 
+    /// The verified payload of the token these claims were read from, as compact JSON text:
+    /// exactly as signed, every member in its order with its value as written (a fractional
+    /// `exp` stays fractional; only the typed fields round it, for judging), with the whitespace
+    /// between tokens removed so that it fits on one line. `None` for claims not read from a
+    /// token or given new members with [`Claims::with_extra`]; changes to the public fields are
+    /// not reflected here.
+    pub fn payload_json(&self) -> Option<String> {
+        self.payload.as_deref().map(json::compact)
+    }
+
     /// Deserializes the whole claims set into the caller's own type (straight from the token's
     /// payload when the claims came from a token).
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, Error> {
@@ -530,6 +540,28 @@ mod tests {
                 .check_claims(&c, i64::MAX - 1)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn payload_json_is_the_payload_as_signed() {
+        let payload =
+            b"{\"sub\":\"u1\",\r\n \"exp\":1800000600.5, \"nbf\":1.7999e9,\n\"x\":[1.50]}";
+        let c = Claims::parse(payload.to_vec()).unwrap();
+        assert_eq!((c.exp, c.nbf), (Some(1_800_000_600), Some(1_799_900_000)));
+        assert_eq!(
+            c.payload_json().as_deref(),
+            Some(r#"{"sub":"u1","exp":1800000600.5,"nbf":1.7999e9,"x":[1.50]}"#)
+        );
+        // The whole token round: signed, verified, printed as signed.
+        let key = KeyPair::generate(Alg::EdDSA).unwrap();
+        let text = r#"{"exp":1800000600.25,"sub":"u1","big":123456789012345678901234567890}"#;
+        let token = crate::jws::sign(&key, &Header::for_key(&key), text.as_bytes()).unwrap();
+        let keys = JwkSet::new(vec![key.public_key().clone()]).unwrap();
+        let verified = verify_jwt(&token, &keys, &Validation::new([Alg::EdDSA]), 0).unwrap();
+        assert_eq!(verified.payload_json().as_deref(), Some(text));
+        // Claims made in code, or given other members, have no payload.
+        assert_eq!(claims(json!({"exp": 1})).payload_json(), None);
+        assert_eq!(verified.with_extra(Map::new()).payload_json(), None);
     }
 
     #[test]

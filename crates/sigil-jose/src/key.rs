@@ -1,8 +1,10 @@
 //! Public keys and key pairs: generation, JWK and PEM import/export, RFC 7638 thumbprints.
 //!
-//! Every key is bound to exactly one [`Alg`]: an RSA key imported for RS256 never verifies a PS256
-//! signature. Keys are parsed once into the backend's representation, so signing and verifying
-//! never re-parse key material.
+//! A key is bound to the algorithm its JWK names: an RSA key imported for RS256 never verifies a
+//! PS256 signature. A public JWK without `alg` is bound by its type: an EC or OKP key to its
+//! curve's one algorithm, an RSA key to the RSA algorithms (`RS*` and `PS*`) and nothing else.
+//! Keys are parsed once into the backend's representation, so signing and verifying never
+//! re-parse key material.
 
 use std::fmt;
 
@@ -26,13 +28,16 @@ const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
 const RSA_MIN_BITS: usize = 2048;
 const RSA_MAX_BITS: usize = 8192;
 
-/// The public half of a key, bound to one algorithm, parsed once for fast verification.
+/// The public half of a key, bound to one algorithm (or, for an RSA JWK without `alg`, to the RSA
+/// algorithms), parsed once for fast verification.
 #[derive(Clone)]
 pub struct PublicKey {
-    alg: Alg,
+    /// The one algorithm the key is bound to; `None` for an RSA JWK that named none.
+    alg: Option<Alg>,
     kid: Option<String>,
     material: Material,
-    parsed: ParsedPublicKey,
+    /// The key parsed for each algorithm it may verify (one entry unless `alg` is `None`).
+    parsed: Box<[(Alg, ParsedPublicKey)]>,
     signature_len: usize,
 }
 
@@ -54,63 +59,34 @@ enum Material {
 }
 
 impl PublicKey {
-    fn from_material(alg: Alg, kid: Option<String>, material: Material) -> Result<Self, Error> {
-        let (parsed, signature_len) = match (&material, alg.key_kind()) {
-            (Material::Ed25519 { x }, KeyKind::Ed25519) => {
-                if x.len() != 32 {
-                    return Err(Error::key("Ed25519 \"x\" must be 32 bytes"));
-                }
-                let parsed = ParsedPublicKey::new(&signature::ED25519, x)
-                    .map_err(|e| Error::key(format!("Ed25519 public key rejected: {e}")))?;
-                (parsed, 64)
-            }
-            (Material::Ec { curve, x, y }, KeyKind::Ec(want)) => {
-                if *curve != want {
-                    return Err(Error::key(format!(
-                        "curve {} does not fit {alg}",
-                        curve.as_str()
-                    )));
-                }
-                let len = curve.coordinate_len();
-                if x.len() != len || y.len() != len {
-                    return Err(Error::key(format!(
-                        "{} coordinates must be exactly {len} bytes",
-                        curve.as_str()
-                    )));
-                }
-                let mut point = Vec::with_capacity(1 + 2 * len);
-                point.push(0x04);
-                point.extend_from_slice(x);
-                point.extend_from_slice(y);
-                let parsed = ParsedPublicKey::new(alg.verification(), &point)
-                    .map_err(|_| Error::key("EC point is not on the curve"))?;
-                (parsed, 2 * len)
-            }
-            (Material::Rsa { n, e }, KeyKind::Rsa) => {
-                check_rsa_public(n, e)?;
-                let params = alg
-                    .rsa_params()
-                    .ok_or_else(|| Error::key("not an RSA algorithm"))?;
-                let parsed = RsaPublicComponents {
-                    n: n.as_slice(),
-                    e: e.as_slice(),
-                }
-                .to_parsed_public_key(params)
-                .map_err(|e| Error::key(format!("RSA public key rejected: {e}")))?;
-                (parsed, n.len())
-            }
-            _ => {
+    /// A key bound to `alg`, or with `None` an RSA key for every RSA algorithm.
+    fn from_material(
+        alg: Option<Alg>,
+        kid: Option<String>,
+        material: Material,
+    ) -> Result<Self, Error> {
+        let algs: Vec<Alg> = match (alg, &material) {
+            (Some(alg), _) => vec![alg],
+            (None, Material::Rsa { .. }) => Alg::ALL.into_iter().filter(|a| a.is_rsa()).collect(),
+            (None, _) => {
                 return Err(Error::key(format!(
-                    "a {} key cannot be used for {alg}",
+                    "an {} key needs an algorithm",
                     material.kty()
                 )));
             }
         };
+        let mut parsed = Vec::with_capacity(algs.len());
+        let mut signature_len = 0;
+        for alg in algs {
+            let (key, len) = parse_material(alg, &material)?;
+            parsed.push((alg, key));
+            signature_len = len;
+        }
         Ok(PublicKey {
             alg,
             kid,
             material,
-            parsed,
+            parsed: parsed.into_boxed_slice(),
             signature_len,
         })
     }
@@ -124,11 +100,12 @@ impl PublicKey {
 
     /// Imports a public JWK.
     ///
-    /// The algorithm comes from the JWK's `alg` member, or from its curve for `OKP`/`EC` keys;
-    /// an RSA JWK without `alg` is ambiguous (RS256 or PS256?) and is refused — use
-    /// [`PublicKey::from_jwk_value_for`] to bind it. Refused: private members, `use` other than
-    /// `sig`, `key_ops` without `verify`, unknown `alg`, `crv` that does not fit `alg`, EC points off
-    /// the curve or of the wrong length, RSA moduli under 2048 bits, exponents under 65537 or even.
+    /// The key is bound to the JWK's `alg` member; without one, an `OKP`/`EC` key is bound to its
+    /// curve's algorithm, and an RSA key may verify every RSA algorithm (`RS*`, `PS*`) but nothing
+    /// else, as panva's jose and Nimbus do (use [`PublicKey::from_jwk_value_for`] to bind it to one).
+    /// Refused: private members, `use` other than `sig`, `key_ops` without `verify`, unknown or
+    /// unsupported `alg`, `kty` or `crv`, `crv` that does not fit `alg`, EC points off the curve or
+    /// of the wrong length, RSA moduli under 2048 bits, exponents under 65537 or even.
     pub fn from_jwk_value(jwk: &Value) -> Result<Self, Error> {
         let map = jwk
             .as_object()
@@ -164,15 +141,14 @@ impl PublicKey {
     /// Imports a public key from SubjectPublicKeyInfo DER.
     pub fn from_spki_der(der: &[u8], alg: Alg) -> Result<Self, Error> {
         let material = spki_material(der)?;
-        Self::from_material(alg, None, material)
+        Self::from_material(Some(alg), None, material)
     }
 
     /// The SubjectPublicKeyInfo DER of this key.
     pub fn to_spki_der(&self) -> Result<Vec<u8>, Error> {
-        let der = self
-            .parsed
-            .as_der()
-            .map_err(|_| Error::Crypto("public key DER export failed".into()))?;
+        let failed = || Error::Crypto("public key DER export failed".into());
+        let (_, parsed) = self.parsed.first().ok_or_else(failed)?;
+        let der = parsed.as_der().map_err(|_| failed())?;
         Ok(der.as_ref().to_vec())
     }
 
@@ -181,13 +157,16 @@ impl PublicKey {
         pem_encode("PUBLIC KEY", &self.to_spki_der()?)
     }
 
-    /// The public JWK: `kty`, `kid` (when set), `alg`, `use: "sig"` and the public members only.
+    /// The public JWK: `kty`, `kid` (when set), `alg` (when the key is bound to one), `use: "sig"`
+    /// and the public members only.
     pub fn to_jwk(&self) -> Value {
         let mut map = self.material.public_members();
         if let Some(kid) = &self.kid {
             map.insert("kid".into(), Value::String(kid.clone()));
         }
-        map.insert("alg".into(), Value::String(self.alg.as_str().into()));
+        if let Some(alg) = self.alg {
+            map.insert("alg".into(), Value::String(alg.as_str().into()));
+        }
         map.insert("use".into(), Value::String("sig".into()));
         Value::Object(map)
     }
@@ -197,9 +176,21 @@ impl PublicKey {
         self.material.thumbprint()
     }
 
-    /// The algorithm this key is bound to.
-    pub fn alg(&self) -> Alg {
+    /// The algorithm this key is bound to; `None` for an RSA key imported from a JWK without
+    /// `alg`, which may verify any RSA algorithm (see [`PublicKey::fits`]).
+    pub fn alg(&self) -> Option<Alg> {
         self.alg
+    }
+
+    /// Whether this key may verify `alg` signatures: its own algorithm, or any `RS*`/`PS*` one for
+    /// an RSA key without `alg`. Never across key types.
+    pub fn fits(&self, alg: Alg) -> bool {
+        self.parsed.iter().any(|(a, _)| *a == alg)
+    }
+
+    /// The algorithms this key may verify, in [`Alg::ALL`] order.
+    pub fn algs(&self) -> impl Iterator<Item = Alg> + '_ {
+        self.parsed.iter().map(|(a, _)| *a)
     }
 
     /// The key id, if the key has one.
@@ -214,19 +205,46 @@ impl PublicKey {
         self
     }
 
-    /// Whether both keys have the same algorithm and key material (the `kid` is not compared).
+    /// Whether both keys have the same algorithm binding and key material (the `kid` is not
+    /// compared).
     pub fn same_key_as(&self, other: &PublicKey) -> bool {
         self.alg == other.alg && self.material == other.material
     }
 
-    /// Verifies a raw signature over `message`: exact length first, then the primitive.
+    /// Verifies a raw signature over `message` with the algorithm the key is bound to: exact
+    /// length first, then the primitive. A key without one (see [`PublicKey::alg`]) refuses with
+    /// [`Error::AlgNotAllowed`]: use [`PublicKey::verify_with`].
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), Error> {
+        match self.alg {
+            Some(alg) => self.verify_with(alg, message, signature),
+            None => Err(Error::AlgNotAllowed(
+                "the key is not bound to one algorithm; name it".into(),
+            )),
+        }
+    }
+
+    /// Verifies a raw signature over `message` made with `alg`, which the key must fit (see
+    /// [`PublicKey::fits`]; otherwise [`Error::AlgNotAllowed`]): exact length first, then the
+    /// primitive.
+    pub fn verify_with(&self, alg: Alg, message: &[u8], signature: &[u8]) -> Result<(), Error> {
+        let Some((_, parsed)) = self.parsed.iter().find(|(a, _)| *a == alg) else {
+            return Err(Error::AlgNotAllowed(format!(
+                "a {} key for {} cannot verify {alg}",
+                self.material.kty(),
+                self.algs_text()
+            )));
+        };
         if signature.len() != self.signature_len {
             return Err(Error::BadSignature);
         }
-        self.parsed
+        parsed
             .verify_sig(message, signature)
             .map_err(|_| Error::BadSignature)
+    }
+
+    /// The algorithms the key fits, for messages: `"ES256"`, or `"RS256/…/PS512"`.
+    pub(crate) fn algs_text(&self) -> String {
+        self.algs().map(Alg::as_str).collect::<Vec<_>>().join("/")
     }
 }
 
@@ -301,6 +319,61 @@ impl Material {
     }
 }
 
+/// Parses public key material for `alg`: the backend's key and the exact signature length.
+fn parse_material(alg: Alg, material: &Material) -> Result<(ParsedPublicKey, usize), Error> {
+    Ok(match (material, alg.key_kind()) {
+        (Material::Ed25519 { x }, KeyKind::Ed25519) => {
+            if x.len() != 32 {
+                return Err(Error::key("Ed25519 \"x\" must be 32 bytes"));
+            }
+            let parsed = ParsedPublicKey::new(&signature::ED25519, x)
+                .map_err(|e| Error::key(format!("Ed25519 public key rejected: {e}")))?;
+            (parsed, 64)
+        }
+        (Material::Ec { curve, x, y }, KeyKind::Ec(want)) => {
+            if *curve != want {
+                return Err(Error::key(format!(
+                    "curve {} does not fit {alg}",
+                    curve.as_str()
+                )));
+            }
+            let len = curve.coordinate_len();
+            if x.len() != len || y.len() != len {
+                return Err(Error::key(format!(
+                    "{} coordinates must be exactly {len} bytes",
+                    curve.as_str()
+                )));
+            }
+            let mut point = Vec::with_capacity(1 + 2 * len);
+            point.push(0x04);
+            point.extend_from_slice(x);
+            point.extend_from_slice(y);
+            let parsed = ParsedPublicKey::new(alg.verification(), &point)
+                .map_err(|_| Error::key("EC point is not on the curve"))?;
+            (parsed, 2 * len)
+        }
+        (Material::Rsa { n, e }, KeyKind::Rsa) => {
+            check_rsa_public(n, e)?;
+            let params = alg
+                .rsa_params()
+                .ok_or_else(|| Error::key("not an RSA algorithm"))?;
+            let parsed = RsaPublicComponents {
+                n: n.as_slice(),
+                e: e.as_slice(),
+            }
+            .to_parsed_public_key(params)
+            .map_err(|e| Error::key(format!("RSA public key rejected: {e}")))?;
+            (parsed, n.len())
+        }
+        _ => {
+            return Err(Error::key(format!(
+                "a {} key cannot be used for {alg}",
+                material.kty()
+            )));
+        }
+    })
+}
+
 /// `use` must be `sig` when present; `key_ops`, when present, must allow verification.
 fn check_use(map: &Map<String, Value>) -> Result<(), Error> {
     match map.get("use") {
@@ -324,9 +397,10 @@ fn check_use(map: &Map<String, Value>) -> Result<(), Error> {
     }
 }
 
-/// The algorithm, kid and public material read from a JWK (public or private).
+/// The algorithm, kid and public material read from a JWK (public or private). `alg` is `None`
+/// only for an RSA JWK without `alg` read without a wanted algorithm.
 struct JwkParts {
-    alg: Alg,
+    alg: Option<Alg>,
     kid: Option<String>,
     material: Material,
 }
@@ -378,13 +452,9 @@ impl JwkParts {
                     "a {kty} key on this curve is for {i}, not {a}"
                 )));
             }
-            (Some(a), _) => a,
-            (None, Some(i)) => i,
-            (None, None) => {
-                return Err(Error::key(
-                    "RSA JWK without \"alg\": RS256 or PS256 is ambiguous",
-                ));
-            }
+            (Some(a), _) => Some(a),
+            (None, Some(i)) => Some(i),
+            (None, None) => None,
         };
         Ok(JwkParts { alg, kid, material })
     }
@@ -538,6 +608,7 @@ fn pem_encode(label: &str, der: &[u8]) -> Result<String, Error> {
 /// A private key bound to one signing algorithm, with its public key and optional `kid`.
 pub struct KeyPair {
     signer: Signer,
+    alg: Alg,
     public: PublicKey,
 }
 
@@ -644,8 +715,12 @@ impl KeyPair {
                 }
             }
         };
-        let public = PublicKey::from_material(alg, kid, material)?;
-        Ok(KeyPair { signer, public })
+        let public = PublicKey::from_material(Some(alg), kid, material)?;
+        Ok(KeyPair {
+            signer,
+            alg,
+            public,
+        })
     }
 
     /// Imports an unencrypted PKCS#8 private key (DER) for `alg`.
@@ -716,7 +791,10 @@ impl KeyPair {
         }
         check_use(map)?;
         let parts = JwkParts::read(map, alg)?;
-        require_signing(parts.alg)?;
+        let alg = parts.alg.ok_or_else(|| {
+            Error::key("RSA JWK without \"alg\": RS256 or PS256 is ambiguous; name the algorithm")
+        })?;
+        require_signing(alg)?;
         let d = private_b64_member(map, "d")?;
         let signer = match &parts.material {
             Material::Ed25519 { x } => Signer::Ed25519(
@@ -764,11 +842,11 @@ impl KeyPair {
                 Signer::Rsa(
                     RsaKeyPair::from_components(&components)
                         .map_err(rejected("RSA components do not form a key pair"))?,
-                    rsa_encoding(parts.alg)?,
+                    rsa_encoding(alg)?,
                 )
             }
         };
-        Self::assemble(parts.alg, parts.kid, signer)
+        Self::assemble(alg, parts.kid, signer)
     }
 
     /// The private JWK as JSON text, in the shape `jose`'s `exportJWK` produces (key type, curve,
@@ -787,7 +865,7 @@ impl KeyPair {
             }
             Signer::Ecdsa(kp) => {
                 let bin = kp.private_key().as_be_bytes().map_err(failed)?;
-                let len = self.public.alg.curve().map_or(0, Curve::coordinate_len);
+                let len = self.alg.curve().map_or(0, Curve::coordinate_len);
                 let mut d = Zeroizing::new(vec![0u8; len.saturating_sub(bin.as_ref().len())]);
                 d.extend_from_slice(bin.as_ref());
                 put("d", &d);
@@ -820,7 +898,7 @@ impl KeyPair {
 
     /// The algorithm this key signs with.
     pub fn alg(&self) -> Alg {
-        self.public.alg
+        self.alg
     }
 
     /// The key id, if set.
@@ -985,14 +1063,84 @@ mod tests {
         let as_pss = PublicKey::from_jwk_value(&jwk).unwrap();
         assert_eq!(as_pss.verify(b"m", &sig).unwrap_err(), Error::BadSignature);
         jwk.as_object_mut().unwrap().remove("alg");
+        let bound = PublicKey::from_jwk_value_for(&jwk, Alg::RS256).unwrap();
+        assert_eq!(bound.alg(), Some(Alg::RS256));
+        assert!(bound.fits(Alg::RS256) && !bound.fits(Alg::PS256));
         assert_eq!(
-            PublicKey::from_jwk_value(&jwk).unwrap_err().code(),
-            "key_invalid"
+            bound
+                .verify_with(Alg::PS256, b"m", &sig)
+                .unwrap_err()
+                .code(),
+            "alg_not_allowed"
         );
-        assert!(PublicKey::from_jwk_value_for(&jwk, Alg::RS256).is_ok());
         let mut jwk = key.public_key().to_jwk();
         jwk["alg"] = "RS256".into();
         assert!(PublicKey::from_jwk_value_for(&jwk, Alg::PS256).is_err());
+    }
+
+    #[test]
+    fn rsa_jwk_without_alg_fits_the_rsa_algorithms_only() {
+        let rs = KeyPair::generate(Alg::RS256).unwrap();
+        let der = rs.to_pkcs8_der().unwrap();
+        let ps = KeyPair::from_pkcs8_der(&der, Alg::PS256).unwrap();
+        let mut jwk = rs.public_key().to_jwk();
+        jwk.as_object_mut().unwrap().remove("alg");
+        let key = PublicKey::from_jwk_value(&jwk).unwrap();
+        assert_eq!(key.alg(), None);
+        assert_eq!(key.algs_text(), "RS256/RS384/RS512/PS256/PS384/PS512");
+        for alg in Alg::ALL {
+            assert_eq!(key.fits(alg), alg.is_rsa(), "{alg}");
+        }
+        // Each signature verifies under its own algorithm only.
+        let (pkcs1, pss) = (rs.sign(b"m").unwrap(), ps.sign(b"m").unwrap());
+        key.verify_with(Alg::RS256, b"m", &pkcs1).unwrap();
+        key.verify_with(Alg::PS256, b"m", &pss).unwrap();
+        for (alg, sig) in [
+            (Alg::RS256, &pss),
+            (Alg::PS256, &pkcs1),
+            (Alg::RS512, &pkcs1),
+        ] {
+            assert_eq!(
+                key.verify_with(alg, b"m", sig).unwrap_err(),
+                Error::BadSignature,
+                "{alg}"
+            );
+        }
+        for alg in [Alg::ES256, Alg::ES512, Alg::EdDSA] {
+            assert_eq!(
+                key.verify_with(alg, b"m", &pkcs1).unwrap_err().code(),
+                "alg_not_allowed"
+            );
+        }
+        // Without an algorithm named, nothing is verified.
+        assert_eq!(
+            key.verify(b"m", &pkcs1).unwrap_err().code(),
+            "alg_not_allowed"
+        );
+        // Published again without `alg`; the same material, another binding.
+        assert!(key.to_jwk().get("alg").is_none());
+        let again = PublicKey::from_jwk_value(&key.to_jwk()).unwrap();
+        assert!(again.same_key_as(&key) && !again.same_key_as(rs.public_key()));
+        assert_eq!(
+            key.to_spki_der().unwrap(),
+            rs.public_key().to_spki_der().unwrap()
+        );
+        // A private RSA JWK still needs its algorithm named: signing is never a guess.
+        let mut private: Value = serde_json::from_str(&rs.to_private_jwk().unwrap()).unwrap();
+        private.as_object_mut().unwrap().remove("alg");
+        assert_eq!(
+            KeyPair::from_jwk_value(&private, None).unwrap_err().code(),
+            "key_invalid"
+        );
+        assert!(KeyPair::from_jwk_value(&private, Some(Alg::PS256)).is_ok());
+        // EC and OKP keys without `alg` are bound to their curve's algorithm.
+        for alg in [Alg::EdDSA, Alg::ES256, Alg::ES512] {
+            let mut jwk = KeyPair::generate(alg).unwrap().public_key().to_jwk();
+            jwk.as_object_mut().unwrap().remove("alg");
+            let key = PublicKey::from_jwk_value(&jwk).unwrap();
+            assert_eq!(key.alg(), Some(alg));
+            assert_eq!(key.algs().collect::<Vec<_>>(), vec![alg]);
+        }
     }
 
     #[test]
@@ -1046,6 +1194,18 @@ mod tests {
             ("RSA e=1", with(&rsa, "e", "AQ".into())),
             ("RSA even e", with(&rsa, "e", "AQAC".into())),
             ("RSA for ES256", with(&rsa, "alg", "ES256".into())),
+            (
+                "RSA 1024 without alg",
+                without(&with(&rsa, "n", b64::encode(&n[..128]).into()), "alg"),
+            ),
+            (
+                "RSA e=3 without alg",
+                without(&with(&rsa, "e", "Aw".into()), "alg"),
+            ),
+            (
+                "RSA use enc without alg",
+                without(&with(&rsa, "use", "enc".into()), "alg"),
+            ),
             ("HS256 alg", with(&rsa, "alg", "HS256".into())),
             ("not an object", serde_json::json!(["kty"])),
         ];

@@ -1,11 +1,12 @@
 //! Keys and tokens for Sigil, with no I/O: algorithms, JWK and JWKS, compact JWS/JWT signing and
 //! strict verification, and Better Auth's time-span strings.
 //!
-//! Strict by construction: the verifier owns the algorithm allow-list and every key is bound to one
-//! algorithm; `none` and HMAC do not exist here; keys come only from the [`JwkSet`] you pass (never
-//! from `jwk`, `jku`, `x5u` or `x5c` headers); `crit` is refused; segments must be canonical
-//! base64url; JSON must be an object without duplicate members; ECDSA signatures must be r‖s of
-//! the exact length; the size limit is checked before parsing. Time is always a parameter.
+//! Strict by construction: the verifier owns the algorithm allow-list and every key is bound to the
+//! algorithm its JWK names (without one, to those its type fits: an RSA key never verifies an EC
+//! or EdDSA signature); `none` and HMAC do not exist here; keys come only from the [`JwkSet`] you
+//! pass (never from `jwk`, `jku`, `x5u` or `x5c` headers); `crit` is refused; segments must be
+//! canonical base64url; JSON must be an object without duplicate members; ECDSA signatures must be
+//! r‖s of the exact length; the size limit is checked before parsing. Time is always a parameter.
 //!
 //! ```
 //! use sigil_jose::{Alg, JwkSet, KeyPair, Validation, sign_jwt, verify_jwt};

@@ -135,7 +135,7 @@ impl Minter {
             .set
             .keys()
             .iter()
-            .map(sigil_jose::PublicKey::alg)
+            .filter_map(sigil_jose::PublicKey::alg)
             .collect();
         let mut policy = sigil_jose::Validation::new(algs).issuer(self.config.issuer.clone());
         for aud in &self.config.audience {

@@ -460,3 +460,29 @@ fn special_files_and_bad_stdin_never_hang() {
     );
     std::fs::remove_file(&file).unwrap();
 }
+
+#[test]
+fn a_remote_jwks_without_alg_serves_its_rsa_key() {
+    let rt = runtime();
+    let rs = KeyPair::generate(Alg::RS256).unwrap();
+    // As Microsoft Entra ID publishes its keys: no `alg`.
+    let mut jwk = rs.public_key().to_jwk();
+    jwk.as_object_mut().unwrap().remove("alg");
+    let server = rt.block_on(JwksServer::start(Behaviour::Keys(
+        json!({"keys": [jwk]}),
+        None,
+    )));
+    let url = server.url();
+    let mut batch = Batch::start(&["--jwks-url", &url, "--alg", "RS256"]);
+    let answer = batch.verify(1, &token(&rs));
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(answer["claims"]["sub"], "u1");
+    batch.finish();
+    let run = verify(
+        &["--jwks-url", &url, "--alg", "RS256", &token(&rs)],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.output()["sub"], "u1");
+}

@@ -655,3 +655,237 @@ fn output_to_a_closed_pipe_and_unreadable_stdin() {
     let err: Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(err["error"], "usage");
 }
+
+/// A JWK without `alg`, as Microsoft Entra ID publishes its keys (and RFC 7515 A.2 shows them).
+fn without_alg(key: &KeyPair) -> Value {
+    let mut jwk = key.public_key().to_jwk();
+    jwk.as_object_mut().unwrap().remove("alg");
+    jwk["x5t"] = json!("Y2VydGlmaWNhdGUgdGh1bWJwcmludA");
+    jwk
+}
+
+#[test]
+fn a_jwks_without_alg_verifies_what_its_keys_fit() {
+    let f = fixture();
+    let now = NOW.to_string();
+    let set = json!({"keys": [without_alg(&f.rs), without_alg(&f.es)]});
+    let file = f.jwks.with_file_name("no-alg.json");
+    std::fs::write(&file, set.to_string()).unwrap();
+    let file = file.to_str().unwrap();
+    let body = claims(json!({"aud": null}));
+    let rs256 = forge(&f.rs, &header(&f.rs, json!({})), &body);
+    let pss = KeyPair::from_pkcs8_der(&f.rs.to_pkcs8_der().unwrap(), Alg::PS256).unwrap();
+    let ps256 = forge(&pss, &header(&f.rs, json!({"alg": "PS256"})), &body);
+    let es256 = forge(&f.es, &header(&f.es, json!({})), &body);
+    // Single tokens: the RSA key serves RS256 and PS256, the EC key ES256.
+    for (token, alg) in [(&rs256, "RS256"), (&ps256, "PS256"), (&es256, "ES256")] {
+        let run = verify(
+            &["--jwks", file, "--alg", alg, "--now", &now, token],
+            "",
+            LIMIT,
+        );
+        assert_eq!(run.code, 0, "{alg}: {run:?}");
+        assert_eq!(run.output()["sub"], "u1");
+    }
+    // The RSA key's kid under an ES256 header, signed by the EC key: refused.
+    let confused = forge(
+        &f.es,
+        &serde_json::to_vec(&json!({"alg": "ES256", "kid": f.rs.kid().unwrap()})).unwrap(),
+        &body,
+    );
+    let run = verify(
+        &[
+            "--jwks",
+            file,
+            "--alg",
+            "ES256,RS256",
+            "--now",
+            &now,
+            &confused,
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(
+        (run.code, run.error()["error"].clone()),
+        (1, json!("alg_not_allowed"))
+    );
+    // --batch, with the file as flag and the set inline.
+    let lines = [
+        json!({"id": 1, "token": rs256, "now": NOW}),
+        json!({"id": 2, "token": ps256, "now": NOW, "alg": "PS256"}),
+        json!({"id": 3, "token": rs256, "now": NOW, "jwks": set}),
+        json!({"id": 4, "token": es256, "now": NOW, "jwks": set, "alg": ["ES256"]}),
+        json!({"id": 5, "token": ps256, "now": NOW, "jwks": set, "alg": "RS256"}),
+    ];
+    let input: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let run = verify(&["--batch", "--jwks", file, "--alg", "RS256"], input, LIMIT);
+    assert_eq!(run.code, 0, "{run:?}");
+    let answers: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 5, "{run:?}");
+    for answer in &answers[..4] {
+        assert_eq!(answer["ok"], true, "{answer}");
+        assert_eq!(answer["claims"]["sub"], "u1", "{answer}");
+    }
+    assert_eq!(
+        answers[4],
+        json!({"id": 5, "ok": false, "error": "alg_not_allowed"})
+    );
+    // Still refused in such a set: a weak RSA key, or one for encryption.
+    let n = sigil_jose::b64::decode(without_alg(&f.rs)["n"].as_str().unwrap()).unwrap();
+    let mut weak = without_alg(&f.rs);
+    weak["n"] = json!(b64(&n[..128]));
+    let mut enc = without_alg(&f.rs);
+    enc["use"] = json!("enc");
+    for bad in [weak, enc] {
+        let doc = json!({"keys": [bad]}).to_string();
+        let file = f.jwks.with_file_name("bad-no-alg.json");
+        std::fs::write(&file, doc).unwrap();
+        let run = verify(
+            &["--jwks", file.to_str().unwrap(), "--alg", "RS256", &rs256],
+            "",
+            LIMIT,
+        );
+        assert_eq!(
+            (run.code, run.error()["error"].clone()),
+            (2, json!("usage"))
+        );
+    }
+}
+
+#[test]
+fn tokens_are_taken_exactly_as_given() {
+    let f = fixture();
+    let now = NOW.to_string();
+    let jwks = f.jwks.to_str().unwrap();
+    let good = forge(
+        &f.ed,
+        &header(&f.ed, json!({})),
+        &claims(json!({"aud": null})),
+    );
+    let run_with = |token: &str, stdin: &str| {
+        verify(
+            &["--jwks", jwks, "--alg", "EdDSA", "--now", &now, token],
+            stdin,
+            LIMIT,
+        )
+    };
+    // As an argument: nothing is stripped.
+    assert_eq!(run_with(&good, "").code, 0);
+    for bad in [
+        format!(" {good}"),
+        format!("{good}\n"),
+        format!("{good} "),
+        format!("\t{good}"),
+        format!("{good}\r\n"),
+    ] {
+        let run = run_with(&bad, "");
+        assert_eq!(
+            (run.code, run.error()["error"].clone()),
+            (1, json!("malformed")),
+            "{bad:?}: {run:?}"
+        );
+    }
+    // On stdin: one trailing newline ends the line; nothing else is stripped.
+    for ok in [format!("{good}\n"), format!("{good}\r\n"), good.clone()] {
+        let run = run_with("-", &ok);
+        assert_eq!(run.code, 0, "{ok:?}: {run:?}");
+    }
+    for bad in [
+        format!(" {good}\n"),
+        format!("{good}\n\n"),
+        format!("{good} \n"),
+        format!("{good}\r"),
+        format!("\n{good}"),
+        format!("{good}\n\r\n"),
+    ] {
+        let run = run_with("-", &bad);
+        assert_eq!(
+            (run.code, run.error()["error"].clone()),
+            (1, json!("malformed")),
+            "{bad:?}: {run:?}"
+        );
+    }
+    // As a --batch token value: nothing is stripped.
+    let lines = [
+        json!({"id": 1, "token": good}),
+        json!({"id": 2, "token": format!(" {good}")}),
+        json!({"id": 3, "token": format!("{good}\n")}),
+        json!({"id": 4, "token": format!("{good}\r\n")}),
+        json!({"id": 5, "token": format!("{good} ")}),
+    ];
+    let input: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let run = verify(
+        &["--batch", "--jwks", jwks, "--alg", "EdDSA", "--now", &now],
+        input,
+        LIMIT,
+    );
+    let answers: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 5, "{run:?}");
+    assert_eq!(answers[0]["ok"], true, "{run:?}");
+    for (i, answer) in answers.iter().enumerate().skip(1) {
+        assert_eq!(
+            *answer,
+            json!({"id": i + 1, "ok": false, "error": "malformed"})
+        );
+    }
+}
+
+#[test]
+fn accepted_claims_are_printed_as_signed() {
+    let f = fixture();
+    let jwks = f.jwks.to_str().unwrap();
+    // Fractional times, a number beyond 64 bits, a decimal written with a trailing zero, and the
+    // whitespace of RFC 7515 A.2's payload: printed exactly as signed, on one line.
+    let payload = "{\"sub\":\"u1\",\r\n \"exp\":1800000600.5,\"nbf\":1800000000.25,\
+                   \"iat\":1799999999.75,\"big\":123456789012345678901234567890,\
+                   \"ratio\":0.50,\"nested\":{\"t\": [1.0, 2e3]}}";
+    let printed = "{\"sub\":\"u1\",\"exp\":1800000600.5,\"nbf\":1800000000.25,\
+                   \"iat\":1799999999.75,\"big\":123456789012345678901234567890,\
+                   \"ratio\":0.50,\"nested\":{\"t\":[1.0,2e3]}}";
+    let token = forge(&f.ed, &header(&f.ed, json!({})), payload.as_bytes());
+    let run = verify(
+        &[
+            "--jwks",
+            jwks,
+            "--alg",
+            "EdDSA",
+            "--now",
+            "1800000300",
+            &token,
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, format!("{printed}\n"));
+    // The times are still judged (rounded strictly): expired at 1800000600, not yet valid at
+    // 1800000000.
+    for (now, code) in [("1800000600", "expired"), ("1800000000", "not_yet_valid")] {
+        let run = verify(
+            &["--jwks", jwks, "--alg", "EdDSA", "--now", now, &token],
+            "",
+            LIMIT,
+        );
+        assert_eq!((run.code, run.error()["error"].clone()), (1, json!(code)));
+    }
+    // --batch prints the same claims.
+    let line = json!({"id": 7, "token": token, "now": 1_800_000_300});
+    let run = verify(
+        &["--batch", "--jwks", jwks, "--alg", "EdDSA"],
+        format!("{line}\n"),
+        LIMIT,
+    );
+    assert_eq!(
+        run.stdout,
+        format!("{{\"id\":7,\"ok\":true,\"claims\":{printed}}}\n")
+    );
+}

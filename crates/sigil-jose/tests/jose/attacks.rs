@@ -957,6 +957,10 @@ fn weak_keys_refused_at_import() {
         v[key] = value;
         v
     };
+    let without_alg = |mut v: Value| {
+        v.as_object_mut().unwrap().remove("alg");
+        v
+    };
     let mut y = b64::decode(ec["y"].as_str().unwrap()).unwrap();
     y[0] ^= 0x40;
     for (name, doc) in [
@@ -982,6 +986,22 @@ fn weak_keys_refused_at_import() {
             "crv P-384 on a P-256 point",
             set(edit(&ec, "crv", "P-384".into())),
         ),
+        (
+            "rsa-1024 without alg",
+            set(without_alg(edit(&rsa, "n", b64::encode(&n[..128]).into()))),
+        ),
+        (
+            "rsa-e3 without alg",
+            set(without_alg(edit(&rsa, "e", "Aw".into()))),
+        ),
+        (
+            "rsa use enc without alg",
+            set(without_alg(edit(&rsa, "use", "enc".into()))),
+        ),
+        (
+            "rsa private member without alg",
+            set(without_alg(edit(&rsa, "d", "AAAA".into()))),
+        ),
         ("private member", set(edit(&ec, "d", "AAAA".into()))),
         ("use enc", set(edit(&ec, "use", "enc".into()))),
         (
@@ -999,4 +1019,107 @@ fn weak_keys_refused_at_import() {
     // The untouched keys import fine (controls).
     assert!(PublicKey::from_jwk_value(&rsa).is_ok());
     assert!(PublicKey::from_jwk_value(&ec).is_ok());
+}
+
+/// A key published without `alg` (as Microsoft Entra ID publishes its RSA keys) serves the
+/// algorithms its type fits and nothing else: the allow-list still comes first, an RSA key never
+/// verifies an EC, EdDSA, HMAC or `none` token, and PKCS#1 v1.5 and PSS signatures stay apart.
+#[test]
+fn keys_without_alg_stay_bound_to_their_type() {
+    let k = keys();
+    let mut rsa_jwk = k.rs.public_key().to_jwk();
+    rsa_jwk.as_object_mut().unwrap().remove("alg");
+    rsa_jwk["kid"] = "entra-like".into();
+    let doc = json!({"keys": [rsa_jwk, k.es.public_key().to_jwk()]}).to_string();
+    let set = match JwkSet::from_json(doc.as_bytes()) {
+        Ok(set) => set,
+        Err(e) => panic!("a JWKS whose RSA key has no alg was refused: {e}"),
+    };
+    let pss = KeyPair::from_pkcs8_der(&k.rs.to_pkcs8_der().unwrap(), Alg::PS256).unwrap();
+    let claims = good_claims().to_string();
+    let signed = |key: &KeyPair, alg: &str| {
+        forge(
+            key,
+            &format!(r#"{{"alg":"{alg}","kid":"entra-like"}}"#),
+            &claims,
+        )
+    };
+    let rs256 = signed(&k.rs, "RS256");
+    let ps256 = signed(&pss, "PS256");
+    let jwk_text = k.rs.public_key().to_jwk().to_string();
+    let pem = k.rs.public_key().to_spki_pem().unwrap();
+    let cases: Vec<(&str, String, Validation, Result<(), &str>)> = vec![
+        ("RS256 by the key", rs256.clone(), policy(), Ok(())),
+        ("PS256 by the key", ps256.clone(), policy(), Ok(())),
+        (
+            "RS256, only PS256 allowed",
+            rs256.clone(),
+            Validation::new([Alg::PS256]).issuer(ISS).audience(AUD),
+            Err("alg_not_allowed"),
+        ),
+        (
+            "PS256, only RS256 allowed",
+            ps256.clone(),
+            Validation::new([Alg::RS256]).issuer(ISS).audience(AUD),
+            Err("alg_not_allowed"),
+        ),
+        (
+            "ES256 token under the RSA kid",
+            signed(&k.es, "ES256"),
+            policy(),
+            Err("alg_not_allowed"),
+        ),
+        (
+            "EdDSA token under the RSA kid",
+            signed(&k.ed, "EdDSA"),
+            policy(),
+            Err("alg_not_allowed"),
+        ),
+        (
+            "PKCS#1 v1.5 signature under a PS256 header",
+            signed(&k.rs, "PS256"),
+            policy(),
+            Err("bad_signature"),
+        ),
+        (
+            "PSS signature under an RS256 header",
+            signed(&pss, "RS256"),
+            policy(),
+            Err("bad_signature"),
+        ),
+        (
+            "RS256 by another RSA key under the kid",
+            signed(&KeyPair::generate(Alg::RS256).unwrap(), "RS256"),
+            policy(),
+            Err("bad_signature"),
+        ),
+        (
+            "none under the RSA kid",
+            unsigned(r#"{"alg":"none","kid":"entra-like"}"#, &claims, b""),
+            policy(),
+            Err("alg_not_allowed"),
+        ),
+        (
+            "HS256 keyed with the RSA JWK",
+            hs("HS256", jwk_text.as_bytes(), "entra-like"),
+            policy(),
+            Err("alg_not_allowed"),
+        ),
+        (
+            "HS256 keyed with the RSA PEM",
+            hs("HS256", pem.as_bytes(), "entra-like"),
+            policy(),
+            Err("alg_not_allowed"),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, token, policy, expect) in &cases {
+        let got = verify_jwt(token, &set, policy, NOW)
+            .map(|_| ())
+            .map_err(|e| e.code());
+        if got != *expect {
+            failures.push(format!("{name}: expected {expect:?}, got {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -301,3 +301,91 @@ fn jose_cookbook() {
     }
     tally.finish(14);
 }
+
+/// The public members of a JWK, as a one-key JWKS document (no `alg` is added).
+fn jwks_of_public(jwk: &Value) -> String {
+    let mut map = jwk.as_object().unwrap().clone();
+    for private in ["d", "p", "q", "dp", "dq", "qi"] {
+        map.remove(private);
+    }
+    serde_json::json!({ "keys": [map] }).to_string()
+}
+
+/// Published keys without `alg` (RFC 7515 A.2, RFC 7520 §3.1/§3.3, and every key Microsoft Entra
+/// ID publishes): the set is accepted, and a key verifies the allowed algorithms its type fits.
+#[test]
+fn jwks_without_alg() {
+    let mut tally = Tally::new("jwks-without-alg");
+    let code = |r: Result<(), Error>| r.map_err(|e| e.code().to_owned());
+
+    let doc = load_json("rfc/rfc-examples.json");
+    let a2 = doc["jws"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == "rfc7515-A.2")
+        .unwrap();
+    assert!(a2["jwk"].get("alg").is_none());
+    let token = a2["compact"].as_str().unwrap();
+    let keys = JwkSet::from_json(jwks_of_public(&a2["jwk"]).as_bytes());
+    let outcome = |policy: Validation, now: i64| match &keys {
+        Ok(keys) => code(verify_jwt(token, keys, &policy, now).map(|_| ())),
+        Err(e) => Err(format!("key set refused: {}", e.code())),
+    };
+    tally.record(
+        "rfc7515-A.2 RS256",
+        Expect::Accept,
+        outcome(raw_policy(), 1_300_819_379),
+    );
+    let only_ps = outcome(Validation::new([Alg::PS256]), 1_300_819_379);
+    tally.record(
+        "rfc7515-A.2 RS256, only PS256 allowed",
+        Expect::Reject,
+        only_ps.clone(),
+    );
+    assert_eq!(only_ps, Err("alg_not_allowed".to_owned()));
+
+    // RFC 7520: one RSA key (no `alg`) signs 4.1 with RS256 and 4.2 with PS384; one P-521 key
+    // (no `alg`) signs 4.3 with ES512.
+    let dir = crate::vectors_dir().join("jose-cookbook");
+    let read = |path: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(path)).unwrap()).unwrap()
+    };
+    let rsa = read("jwk/3_3.rsa_public_key.json");
+    let ec = read("jwk/3_1.ec_public_key.json");
+    assert!(rsa.get("alg").is_none() && ec.get("alg").is_none());
+    // Both keys carry the kid "bilbo.baggins@hobbiton.example"; no algorithm fits both, so the
+    // kid and the token's alg name one key.
+    let set = JwkSet::from_json(format!(r#"{{"keys":[{rsa},{ec}]}}"#).as_bytes());
+    for example in [
+        "4_1.rsa_v15_signature.json",
+        "4_2.rsa-pss_signature.json",
+        "4_3.ecdsa_signature.json",
+    ] {
+        let vector = read(&format!("jws/{example}"));
+        let token = vector["output"]["compact"].as_str().unwrap();
+        let out = match &set {
+            Ok(keys) => code(verify_jws(token, keys, &Validation::new(Alg::ALL)).map(|_| ())),
+            Err(e) => Err(format!("key set refused: {}", e.code())),
+        };
+        tally.record(example, Expect::Accept, out);
+    }
+    // The RSA key never verifies the ES512 token, nor the EC key the RS256 one.
+    for (key, example) in [
+        (&rsa, "4_3.ecdsa_signature.json"),
+        (&ec, "4_1.rsa_v15_signature.json"),
+    ] {
+        let vector = read(&format!("jws/{example}"));
+        let token = vector["output"]["compact"].as_str().unwrap();
+        let out = match JwkSet::from_json(format!(r#"{{"keys":[{key}]}}"#).as_bytes()) {
+            Ok(keys) => code(verify_jws(token, &keys, &Validation::new(Alg::ALL)).map(|_| ())),
+            Err(e) => Err(format!("key set refused: {}", e.code())),
+        };
+        tally.record(
+            format!("{example}, key of another type"),
+            Expect::Reject,
+            out,
+        );
+    }
+    tally.finish(7);
+}

@@ -629,3 +629,77 @@ fn a_fetch_started_on_a_runtime_that_is_shutting_down_neither_hangs_nor_wedges()
     assert!(answer.contains("Unreachable"), "{answer}");
     assert!(!source.fetch_in_flight());
 }
+
+/// A JWK as Microsoft Entra ID publishes it: no `alg`, with `x5t`, `x5c` and `issuer` members
+/// (which are ignored: keys never come from certificates).
+fn published_without_alg(key: &KeyPair) -> serde_json::Value {
+    let mut jwk = key.public_key().to_jwk();
+    let map = jwk.as_object_mut().unwrap();
+    map.remove("alg");
+    map.insert("x5t".into(), json!("Y2VydGlmaWNhdGUgdGh1bWJwcmludA"));
+    map.insert(
+        "x5c".into(),
+        json!(["MIIC/TCCAeWgAwIBAgIIQ29uZmlndXJlZA=="]),
+    );
+    map.insert(
+        "issuer".into(),
+        json!("https://login.microsoftonline.com/{tenantid}/v2.0"),
+    );
+    jwk
+}
+
+/// An issuer whose keys have no `alg` (Entra ID; RFC 7515 A.2): remote and local sets use them,
+/// an RSA key for RS256 and PS256 alike, and a key no allowed algorithm fits is simply unused.
+#[tokio::test]
+async fn keys_published_without_alg_verify_the_algorithms_they_fit() {
+    let rs = KeyPair::generate(Alg::RS256).unwrap();
+    let ps = KeyPair::from_pkcs8_der(&rs.to_pkcs8_der().unwrap(), Alg::PS256)
+        .unwrap()
+        .with_kid(rs.kid().unwrap());
+    let es = KeyPair::generate(Alg::ES256).unwrap();
+    let doc = json!({"keys": [published_without_alg(&rs), published_without_alg(&es)]});
+    let server = JwksServer::start(Behaviour::Keys(doc.clone(), None)).await;
+    let clock = ManualClock::new(NOW);
+    let rsa_only = |source: sigil_verify::KeySource| {
+        sigil_verify::Verifier::builder(source)
+            .algs([Alg::RS256, Alg::PS256])
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap()
+    };
+    let remote_source = remote(&server.url(), &clock).build().unwrap();
+    let local_source = LocalJwks::from_value(&doc);
+    assert!(
+        local_source.is_ok(),
+        "local set refused: {:?}",
+        local_source.err()
+    );
+    for source in [remote_source.into(), local_source.unwrap().into()] {
+        let v = rsa_only(source);
+        let claims = v.verify_claims(&token(&rs)).await;
+        assert_eq!(claims.map(|c| c.sub), Ok(Some("user-1".into())));
+        assert!(v.verify_claims(&token(&ps)).await.is_ok());
+        // The EC key is of no use to this verifier, and its tokens are refused.
+        assert_eq!(code(v.verify_claims(&token(&es)).await), "alg_not_allowed");
+        // The RSA key under an EC header: never.
+        let confused = sigil_jose::sign_jwt_with_header(
+            &es,
+            &sigil_jose::Header {
+                kid: rs.kid().map(str::to_owned),
+                ..sigil_jose::Header::for_key(&es)
+            },
+            &json!({"sub": "u", "exp": NOW + 900}),
+        )
+        .unwrap();
+        assert_eq!(code(v.verify_claims(&confused).await), "alg_not_allowed");
+    }
+    assert_eq!(server.hits(), 1);
+    // An ES256-only verifier on the same set: the RSA key is unused, not an error.
+    let v = sigil_verify::Verifier::builder(remote(&server.url(), &clock).build().unwrap())
+        .alg(Alg::ES256)
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    v.verify_claims(&token(&es)).await.unwrap();
+    assert_eq!(code(v.verify_claims(&token(&rs)).await), "alg_not_allowed");
+}
