@@ -10,7 +10,9 @@
 #   RUNS=1 DURATION=5s WARMUP=2s ALGS=EdDSA bash bench/load-vs-peer.sh
 # Other knobs: CONNS ("32 1"), THREADS (2; 1 when conns=1), PORT (3000),
 # ENDPOINTS ("jwks token-bearer token-cookie get-session-cookie"; also ok, get-session-bearer),
-# SERVERS ("peer sigil"), WORK_DIR (results; default a new temporary folder).
+# SERVERS ("peer sigil"; add "baseline" with SIGIL_BASELINE=/path/to/an/older/sigil to measure an
+# earlier build in the same run, e.g. before and after a change), WORK_DIR (results; default a new
+# temporary folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -71,10 +73,12 @@ start() {
       env NODE_ENV=production PORT="$PORT" ALG="$alg" DB_PATH="$db" SECRET="$SECRET" \
         node "$PEER/server.mjs" >"$log" 2>&1 &
       ;;
-    sigil)
+    sigil | baseline)
+      local binary=$SIGIL
+      [[ $kind == baseline ]] && binary=$SIGIL_BASELINE
       env SIGIL_LISTEN="127.0.0.1:$PORT" SIGIL_BASE_URL="$BASE_URL" SIGIL_JWT_ALG="$alg" \
         SIGIL_DATABASE_URL="sqlite://$db" SIGIL_SECRET="$SECRET" SIGIL_MODE=production \
-        SIGIL_RATE_LIMIT=false "$SIGIL" serve >"$log" 2>&1 &
+        SIGIL_RATE_LIMIT=false "$binary" serve >"$log" 2>&1 &
       ;;
   esac
   PID=$!
@@ -179,12 +183,20 @@ for kind in $SERVERS; do
   case $kind in
     peer) echo "== Better Auth (Node, bench/peer)" ;;
     sigil) echo "== sigil serve" ;;
-    *) echo "SERVERS: unknown $kind (peer, sigil)" >&2; exit 2 ;;
+    baseline)
+      [[ -x ${SIGIL_BASELINE:-} ]] || { echo "baseline needs SIGIL_BASELINE=/path/to/sigil" >&2; exit 2; }
+      echo "== sigil serve, baseline build ($SIGIL_BASELINE)"
+      ;;
+    *) echo "SERVERS: unknown $kind (peer, sigil, baseline)" >&2; exit 2 ;;
   esac
   measure "$kind" "$WORK/out-$kind"
 done
 
 if [[ -d "$WORK/out-peer" && -d "$WORK/out-sigil" ]]; then
   python3 bench/load_ratios.py "$WORK/out-peer" "$WORK/out-sigil"
+fi
+if [[ -d "$WORK/out-peer" && -d "$WORK/out-baseline" ]]; then
+  echo "== the baseline build against the peer"
+  python3 bench/load_ratios.py "$WORK/out-peer" "$WORK/out-baseline"
 fi
 echo "results: $WORK"
