@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The workspace's dependency rules, checked on the resolved graph (`cargo tree`, normal and build
 # dependencies, direct and transitive, all features, every target platform):
-#   1. sigil-jose has no HTTP, database or async-runtime crate below it (it does no I/O).
+#   1. sigil-jose has no HTTP, database or async-runtime crate below it (it does no I/O), and
+#      its direct dependencies are the reviewed list below (a new one is added here on purpose,
+#      which catches an I/O crate the forbidden-name list does not know).
 #   2. sigil-proto depends on no other sigil crate (it is the contract both sides share).
 #   3. No crate but sigil-cli depends on sigil-server: sigil-verify and any client crate stay
 #      usable without the server.
@@ -21,6 +23,8 @@ FORBIDDEN_IN_JOSE=(
   'sqlx' 'sqlx-*' rusqlite libsqlite3-sys postgres tokio-postgres 'diesel' 'diesel-*' 'sea-orm'
   redis mysql_async
 )
+# sigil-jose's direct dependencies (rule 1): crypto, key encodings, JSON, errors, zeroing.
+JOSE_DIRECT=(aws-lc-rs base64 serde serde_json thiserror pkcs1 pkcs8 spki pem-rfc7468 zeroize)
 # The only crates allowed to depend on sigil-server (rule 3).
 SERVER_USERS=(sigil-server sigil-cli)
 
@@ -75,6 +79,19 @@ if [[ ${#bad[@]} -gt 0 ]]; then
   done
 else
   echo "ok: sigil-jose: none of its $(wc -l <<<"$jose_deps") dependencies is an HTTP, database or async-runtime crate"
+fi
+
+direct=$(cargo tree --quiet -p sigil-jose -e normal,build --all-features --target all --depth 1 \
+  --prefix none --format '{p}' | awk 'NF && $1 != "sigil-jose" {print $1}' | sort -u)
+unexpected=()
+while read -r name; do
+  [[ -z "$name" ]] && continue
+  printf '%s\n' "${JOSE_DIRECT[@]}" | grep -qx "$name" || unexpected+=("$name")
+done <<<"$direct"
+if [[ ${#unexpected[@]} -gt 0 ]]; then
+  fail "sigil-jose has direct dependencies outside its reviewed list (JOSE_DIRECT): ${unexpected[*]}"
+else
+  echo "ok: sigil-jose's direct dependencies are the reviewed ones"
 fi
 
 # Rule 2

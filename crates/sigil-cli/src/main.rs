@@ -148,8 +148,8 @@ impl ServerArgs {
             ..Settings::default()
         };
         let settings = file
-            .overridden_by(Settings::from_env(&env)?)
-            .overridden_by(flags);
+            .overridden_by(Settings::from_env(&env)?)?
+            .overridden_by(flags)?;
         Ok(Config::from_settings(settings)?)
     }
 }

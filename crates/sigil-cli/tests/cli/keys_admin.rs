@@ -44,6 +44,13 @@ fn keys_the_secret_cannot_open_are_listed_and_revoked() {
         .next()
         .unwrap()
         .to_owned();
+    let first = sigil_in(&dir, FIRST_SECRET, &["keys", "list"]);
+    assert_eq!(
+        text(&first.stdout).lines().count(),
+        2,
+        "an immediate rotation on an empty table makes one key: {}",
+        text(&first.stdout)
+    );
     assert!(
         !text(&created.stderr).contains("INFO"),
         "one-shot commands keep the server's log lines to themselves: {}",
@@ -94,6 +101,28 @@ fn keys_the_secret_cannot_open_are_listed_and_revoked() {
         !text(&list.stderr).contains("INFO"),
         "{}",
         text(&list.stderr)
+    );
+
+    // Rotating with a secret that cannot open the live key would seal the new key under a
+    // secret the servers may not have: refused, naming the key, and nothing written.
+    let rotate = sigil_in(&dir, SECOND_SECRET, &["keys", "rotate", "--now"]);
+    assert!(!rotate.status.success());
+    assert!(
+        text(&rotate.stderr).contains(&format!("key {kid} cannot be opened")),
+        "{}",
+        text(&rotate.stderr)
+    );
+    let still = sigil_in(&dir, FIRST_SECRET, &["keys", "list"]);
+    assert_eq!(
+        text(&still.stdout).lines().count(),
+        2,
+        "{}",
+        text(&still.stdout)
+    );
+    assert!(
+        text(&still.stdout).contains("current"),
+        "{}",
+        text(&still.stdout)
     );
 
     let revoke = sigil_in(&dir, SECOND_SECRET, &["keys", "revoke", &kid]);

@@ -18,6 +18,7 @@ pub use secret::{Secret, SecretSource, Secrets};
 pub use settings::{Audiences, JwksSettings, JwtSettings, Settings, TimeSpan, UserFieldSettings};
 
 use crate::origin::origin_of;
+use crate::report::Chain;
 use crate::store::{DatabaseUrl, DatabaseUrlError};
 pub use crate::user_fields::{FieldKind, UserField};
 
@@ -186,7 +187,7 @@ impl Config {
             .database_url
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("sigil.db").display()))
             .parse()
-            .map_err(|e: DatabaseUrlError| invalid("database_url", e.to_string()))?;
+            .map_err(|e: DatabaseUrlError| invalid("database_url", Chain(&e).to_string()))?;
         let secrets = Secrets::resolve(s.secrets.as_deref(), s.secret, &data_dir, mode)?;
         for o in s.trusted_origins.iter().flatten() {
             if o.is_empty() || o.contains(char::is_whitespace) {
@@ -302,7 +303,13 @@ mod tests {
             listen: Some("127.0.0.1:3".into()),
             ..Settings::default()
         };
-        let c = Config::from_settings(file.overridden_by(env).overridden_by(flags)).unwrap();
+        let c = Config::from_settings(
+            file.overridden_by(env)
+                .unwrap()
+                .overridden_by(flags)
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(c.listen.port(), 3);
         assert_eq!(c.base_path, "/auth");
         assert_eq!(c.origin, "https://auth.example.com");
@@ -416,6 +423,10 @@ mod tests {
             "[jwks]\npath = \"/a/../token\"",
             "[jwks]\nrotation_interval = \"5m\"",
             "[jwks]\nrotation_interval = \"300000y\"",
+            // Every span is capped at ten years, so date arithmetic cannot overflow.
+            "[jwt]\nexpiration_time = \"11y\"",
+            "[jwks]\nmax_age = \"11y\"",
+            "[jwks]\ngrace_period = \"11y\"",
             "[jwt.claims]\nexp = \"user.id\"",
             "[jwt.claims]\nrole = \"user.nope\"",
             "[jwt.claims]\ntoken = \"session.token\"",

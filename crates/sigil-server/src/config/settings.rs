@@ -317,20 +317,20 @@ impl Settings {
     }
 
     /// `other`'s values where set, else `self`'s.
-    #[must_use]
-    pub fn overridden_by(mut self, mut other: Settings) -> Settings {
+    pub fn overridden_by(mut self, mut other: Settings) -> Result<Settings, ConfigError> {
         // A path need not be UTF-8, so it does not go through JSON; everything else does.
         let data_dir = other.data_dir.take().or(self.data_dir.take());
         let as_map = |s: &Settings| match serde_json::to_value(s) {
-            Ok(Value::Object(map)) => map,
-            _ => Map::new(),
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => Err(invalid("settings", "settings are not a table")),
+            Err(e) => Err(invalid("settings", e.to_string())),
         };
-        let mut merged = as_map(&self);
-        layer(&mut merged, as_map(&other), &SECTIONS);
-        // Both layers were valid settings, so their merge is one too; `self` is kept if not.
-        let mut settings: Settings = serde_json::from_value(Value::Object(merged)).unwrap_or(self);
+        let mut merged = as_map(&self)?;
+        layer(&mut merged, as_map(&other)?, &SECTIONS);
+        let mut settings: Settings = serde_json::from_value(Value::Object(merged))
+            .map_err(|e| invalid("settings", e.to_string()))?;
         settings.data_dir = data_dir;
-        settings
+        Ok(settings)
     }
 }
 
@@ -366,6 +366,84 @@ mod tests {
         assert_eq!(s.trusted_origins, Some(vec!["a".into(), "b".into()]));
     }
 
+    /// The variables Sigil has always read (an oracle independent of the table above), and the
+    /// Better Auth names read for drop-in use, which lose to the `SIGIL_` ones.
+    #[test]
+    fn the_documented_variables_and_their_aliases() {
+        let names = [
+            ("SIGIL_LISTEN", "listen"),
+            ("SIGIL_BASE_URL", "base_url"),
+            ("BETTER_AUTH_URL", "base_url"),
+            ("SIGIL_BASE_PATH", "base_path"),
+            ("SIGIL_DATA_DIR", "data_dir"),
+            ("SIGIL_DATABASE_URL", "database_url"),
+            ("SIGIL_SECRET", "secret"),
+            ("BETTER_AUTH_SECRET", "secret"),
+            ("SIGIL_SECRETS", "secrets"),
+            ("BETTER_AUTH_SECRETS", "secrets"),
+            ("SIGIL_TRUSTED_ORIGINS", "trusted_origins"),
+            ("BETTER_AUTH_TRUSTED_ORIGINS", "trusted_origins"),
+            ("SIGIL_JWT_ALG", "jwt/alg"),
+            ("SIGIL_JWT_EXPIRATION_TIME", "jwt/expiration_time"),
+            ("SIGIL_JWT_ISSUER", "jwt/issuer"),
+            ("SIGIL_JWT_AUDIENCE", "jwt/audience"),
+            ("SIGIL_JWKS_PATH", "jwks/path"),
+            ("SIGIL_JWKS_ROTATION_INTERVAL", "jwks/rotation_interval"),
+            ("SIGIL_JWKS_GRACE_PERIOD", "jwks/grace_period"),
+            ("SIGIL_JWKS_MAX_AGE", "jwks/max_age"),
+        ];
+        for (name, path) in names {
+            let env = HashMap::from([(name.to_owned(), "x".to_owned())]);
+            let json = serde_json::to_value(Settings::from_env(&env).unwrap()).unwrap();
+            let value = json.pointer(&format!("/{path}")).unwrap();
+            assert!(
+                value == "x" || value == &serde_json::json!(["x"]),
+                "{name}: {value}"
+            );
+        }
+        for (name, path, text) in [
+            ("SIGIL_TRUSTED_PROXIES", "trusted_proxies", "10.0.0.1"),
+            ("SIGIL_MODE", "mode", "dev"),
+            ("SIGIL_RATE_LIMIT", "rate_limit", "off"),
+            ("SIGIL_MIGRATE", "migrate", "no"),
+            ("SIGIL_MAX_BODY_BYTES", "max_body_bytes", "2048"),
+            ("SIGIL_DATABASE_TIMEOUT_SECS", "database_timeout_secs", "3"),
+            (
+                "SIGIL_JWT_DISABLE_SETTING_JWT_HEADER",
+                "jwt/disable_setting_jwt_header",
+                "1",
+            ),
+            (
+                "SIGIL_JWKS_DISABLE_PRIVATE_KEY_ENCRYPTION",
+                "jwks/disable_private_key_encryption",
+                "true",
+            ),
+            (
+                "SIGIL_JWKS_RSA_MODULUS_BITS",
+                "jwks/rsa_modulus_bits",
+                "3072",
+            ),
+        ] {
+            let env = HashMap::from([(name.to_owned(), text.to_owned())]);
+            let json = serde_json::to_value(Settings::from_env(&env).unwrap()).unwrap();
+            assert!(
+                !json.pointer(&format!("/{path}")).unwrap().is_null(),
+                "{name}"
+            );
+        }
+        let both = HashMap::from([
+            ("SIGIL_SECRET".to_owned(), "sigil".to_owned()),
+            ("BETTER_AUTH_SECRET".to_owned(), "better-auth".to_owned()),
+            (
+                "BETTER_AUTH_URL".to_owned(),
+                "https://ba.example".to_owned(),
+            ),
+        ]);
+        let s = Settings::from_env(&both).unwrap();
+        assert_eq!(s.secret.as_deref(), Some("sigil"));
+        assert_eq!(s.base_url.as_deref(), Some("https://ba.example"));
+    }
+
     #[test]
     fn sections_layer_by_member_and_maps_replace() {
         let file: Settings = toml::from_str(
@@ -374,7 +452,7 @@ mod tests {
         .unwrap();
         let over: Settings =
             toml::from_str("[jwt]\nissuer = \"j\"\n[jwt.static_claims]\nc = 3").unwrap();
-        let s = file.overridden_by(over);
+        let s = file.overridden_by(over).unwrap();
         assert_eq!(s.listen.as_deref(), Some("127.0.0.1:1"));
         assert_eq!(s.jwt.alg.as_deref(), Some("ES256"));
         assert_eq!(s.jwt.issuer.as_deref(), Some("j"));
@@ -413,7 +491,7 @@ mod tests {
             listen: Some("127.0.0.1:1".into()),
             ..Settings::default()
         };
-        let s = file.overridden_by(flags);
+        let s = file.overridden_by(flags).unwrap();
         assert_eq!(s.data_dir, Some(odd));
         assert_eq!(s.listen.as_deref(), Some("127.0.0.1:1"));
     }

@@ -25,6 +25,9 @@ pub enum KeyState {
     Expired,
     /// Its private key does not open with the configured secrets (it can still be revoked).
     Undecryptable,
+    /// It cannot sign for another reason: an unknown algorithm, a broken public or private key,
+    /// or a private key that does not match its public key (the server log says which).
+    Unusable,
 }
 
 impl fmt::Display for KeyState {
@@ -35,6 +38,7 @@ impl fmt::Display for KeyState {
             KeyState::Retired => "retired",
             KeyState::Expired => "expired",
             KeyState::Undecryptable => "undecryptable",
+            KeyState::Unusable => "unusable",
         })
     }
 }
@@ -99,15 +103,25 @@ impl KeyManager {
 
     /// Schedules a rotation: a new key is published now and takes over after the publish lead
     /// (`immediate`: at once — verifiers with a cached key set will meet an unknown kid and
-    /// refetch). The current key keeps verifying for the grace period.
+    /// refetch). The current key keeps verifying for the grace period. Refused while a
+    /// published key does not open with this secret: the new key would be sealed under a secret
+    /// the servers may not have (revoke that key, or fix the secret, first).
     pub async fn rotate(&self, immediate: bool) -> Result<String, KeyError> {
+        self.self_test().await?;
+        self.reload().await?;
         let now = self.now();
         let starts = if immediate {
             now
         } else {
             now + self.publish_lead()
         };
-        let current = self.signing_key().await.ok();
+        // A scheduled rotation needs a key to sign until the new one starts (made now if there
+        // is none); an immediate one on an empty table makes the first key, with nothing to retire.
+        let current = if immediate {
+            self.live_signing_key()
+        } else {
+            Some(self.signing_key().await?)
+        };
         let pair = self.generate().await?;
         let expires = self
             .config
@@ -149,23 +163,34 @@ impl KeyManager {
     }
 
     /// Every stored key with its state now, for `sigil keys list`. Works whatever the secret:
-    /// a key that does not open is listed as [`KeyState::Undecryptable`].
+    /// a key that does not open is listed as [`KeyState::Undecryptable`], one that cannot sign
+    /// for another reason as [`KeyState::Unusable`]; `current` is the key servers sign with (the
+    /// same rule as theirs).
     pub async fn list(&self) -> Result<Vec<(KeyRow, KeyState)>, KeyError> {
         let now = self.now();
         let rows = self.store.list_keys().await?;
-        let opens: Vec<bool> = rows.iter().map(|r| self.open(r).is_ok()).collect();
+        let problems: Vec<Option<KeyState>> = rows
+            .iter()
+            .map(|r| match self.check_usable(r) {
+                Ok(()) => None,
+                Err(KeyError::Undecryptable { .. }) => Some(KeyState::Undecryptable),
+                Err(_) => Some(KeyState::Unusable),
+            })
+            .collect();
         let current = rows
             .iter()
-            .zip(&opens)
-            .filter(|(r, opens)| **opens && self.may_sign(r, now))
+            .zip(&problems)
+            .filter(|(r, problem)| {
+                problem.is_none() && self.published(r, now) && self.may_sign(r, now)
+            })
             .max_by_key(|(r, _)| (r.created_at, r.id.clone()))
             .map(|(r, _)| r.id.clone());
         Ok(rows
             .into_iter()
-            .zip(opens)
-            .map(|(r, opens)| {
-                let state = if !opens {
-                    KeyState::Undecryptable
+            .zip(problems)
+            .map(|(r, problem)| {
+                let state = if let Some(problem) = problem {
+                    problem
                 } else if Some(&r.id) == current.as_ref() {
                     KeyState::Current
                 } else if r.created_at > now {

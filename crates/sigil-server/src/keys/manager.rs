@@ -196,6 +196,24 @@ impl KeyManager {
         Ok(checked)
     }
 
+    /// Opens a row's private key and checks that it is the private half of `public` (the key
+    /// published under its kid): only such a key may sign.
+    fn open_matching(&self, row: &KeyRow, public: &PublicKey) -> Result<KeyPair, KeyError> {
+        let pair = self.open(row)?;
+        if !pair.public_key().same_key_as(public) {
+            return Err(KeyError::Mismatch {
+                kid: row.id.clone(),
+            });
+        }
+        Ok(pair)
+    }
+
+    /// Whether a row could sign: its public key parses, its private key opens and matches it.
+    pub(super) fn check_usable(&self, row: &KeyRow) -> Result<(), KeyError> {
+        let public = self.public_key(row)?;
+        self.open_matching(row, &public).map(|_| ())
+    }
+
     fn public_key(&self, row: &KeyRow) -> Result<PublicKey, KeyError> {
         let alg = row_alg(row, self.config.alg)?;
         let jwk: Value =
@@ -235,16 +253,13 @@ impl KeyManager {
         candidates.sort_by(|(a, _), (b, _)| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
         let mut signing = None;
         for (row, public) in candidates {
-            match self.open(row) {
-                Ok(pair) if pair.public_key().same_key_as(public) => {
+            match self.open_matching(row, public) {
+                Ok(pair) => {
                     signing = Some(Arc::new(SigningKey {
                         pair,
                         until: row.expires_at,
                     }));
                     break;
-                }
-                Ok(_) => {
-                    tracing::error!(kid = %row.id, "private key does not match the published key; not used")
                 }
                 Err(e) => tracing::error!(error = %Chain(&e), "skipping an unusable signing key"),
             }
@@ -319,7 +334,7 @@ impl KeyManager {
     }
 
     /// The signing key held in memory, if it may still sign now.
-    fn live_signing_key(&self) -> Option<Arc<SigningKey>> {
+    pub(super) fn live_signing_key(&self) -> Option<Arc<SigningKey>> {
         let now = self.now();
         self.current()
             .signing

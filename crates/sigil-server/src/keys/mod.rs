@@ -40,6 +40,12 @@ pub enum KeyError {
         /// The stored `alg`.
         alg: String,
     },
+    /// A stored private key does not match the public key published under its kid.
+    #[error("key {kid}: the private key does not match the published public key")]
+    Mismatch {
+        /// The key.
+        kid: String,
+    },
     /// A stored key is not a valid key.
     #[error("key {kid} is unusable")]
     Invalid {

@@ -68,7 +68,8 @@ async fn guards(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    let login = path == paths::SIGN_IN || path == paths::SIGN_UP;
+    // Every sign-in and sign-up path (not only the routes that exist) gets the login checks.
+    let login = path.starts_with("/sign-in") || path.starts_with("/sign-up");
     if let Err(e) = guard::check_origin(request.method(), request.headers(), &state.trusted, login)
     {
         return e.into_response();

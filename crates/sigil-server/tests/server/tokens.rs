@@ -145,6 +145,25 @@ async fn every_alg_with_and_without_encryption() {
     }
 }
 
+/// An expired session gets no token, and its row is deleted on the way (as get-session does):
+/// turning the clock back does not revive it.
+#[tokio::test]
+async fn token_deletes_an_expired_session() {
+    for engine in engines() {
+        let s = TestServer::start(&engine, |_| {}).await;
+        let (bearer, _) = bearer_for(&s, "a@b.co").await;
+        assert_eq!(get_token(&s, &bearer).await.status(), 200);
+        s.advance(chrono::Duration::days(8));
+        assert_eq!(get_token(&s, &bearer).await.status(), 401);
+        s.advance(chrono::Duration::days(-8));
+        assert_eq!(
+            get_token(&s, &bearer).await.status(),
+            401,
+            "the row is gone"
+        );
+    }
+}
+
 #[tokio::test]
 async fn token_needs_a_session_and_never_accepts_a_jwt() {
     for engine in engines() {
@@ -646,6 +665,27 @@ async fn a_corrupt_key_row_does_not_stop_the_others() {
             .await
             .unwrap();
         s.auth.keys().reload().await.unwrap();
+        // `sigil keys list` tells a key the secret cannot open from one unusable for another
+        // reason (here an unknown alg), and names the key that really signs.
+        let odd = row("odd-alg", BA_PUBLIC, BA_PRIVATE, Some("ES999"));
+        s.auth
+            .store()
+            .insert_key_if(&odd, None, |_| true)
+            .await
+            .unwrap();
+        let states: std::collections::HashMap<String, KeyState> = s
+            .auth
+            .keys()
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(r, st)| (r.id, st))
+            .collect();
+        assert_eq!(states["corrupt-key"], KeyState::Undecryptable);
+        assert_eq!(states["odd-alg"], KeyState::Unusable);
+        assert_eq!(states[&k1], KeyState::Current);
+        s.auth.keys().revoke("odd-alg").await.unwrap();
         let r = token().await;
         assert_eq!(r.status(), 200);
         let t = r.json::<Value>().await.unwrap()["token"]

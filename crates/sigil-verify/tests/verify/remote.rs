@@ -692,6 +692,17 @@ async fn keys_published_without_alg_verify_the_algorithms_they_fit() {
         )
         .unwrap();
         assert_eq!(code(v.verify_claims(&confused).await), "alg_not_allowed");
+        // And where ES256 is allowed too (so the allow-list passes it), the kid names the RSA key,
+        // which does not allow ES256: refused at the key, while the EC key's own token verifies.
+        let any = sigil_verify::Verifier::builder(sigil_verify::KeySource::from(
+            LocalJwks::from_value(&doc).unwrap(),
+        ))
+        .algs([Alg::RS256, Alg::PS256, Alg::ES256])
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+        assert_eq!(code(any.verify_claims(&confused).await), "alg_not_allowed");
+        any.verify_claims(&token(&es)).await.unwrap();
     }
     assert_eq!(server.hits(), 1);
     // An ES256-only verifier on the same set: the RSA key is unused, not an error.
