@@ -6,9 +6,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
-use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, USER_AGENT};
 use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use sigil_proto::ErrorCode;
@@ -21,6 +21,18 @@ use crate::state::SharedState;
 /// proxy. `None` when the server was not started with connect info.
 pub(crate) struct ClientIp(pub(crate) Option<IpAddr>);
 
+impl ClientIp {
+    /// The client address of a request whose connect info and headers are these.
+    pub(crate) fn of(extensions: &Extensions, headers: &HeaderMap, state: &SharedState) -> Self {
+        let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        ClientIp(guard::client_ip(
+            peer,
+            headers,
+            &state.config.trusted_proxies,
+        ))
+    }
+}
+
 impl FromRequestParts<SharedState> for ClientIp {
     type Rejection = Infallible;
 
@@ -28,15 +40,7 @@ impl FromRequestParts<SharedState> for ClientIp {
         parts: &mut Parts,
         state: &SharedState,
     ) -> Result<Self, Infallible> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0);
-        Ok(ClientIp(guard::client_ip(
-            peer,
-            &parts.headers,
-            &state.config.trusted_proxies,
-        )))
+        Ok(ClientIp::of(&parts.extensions, &parts.headers, state))
     }
 }
 
