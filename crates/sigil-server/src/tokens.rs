@@ -1,6 +1,6 @@
 //! Token minting: the claims of session tokens (Better Auth's default payload, configured claims,
 //! or the caller's hooks), and the server-side `sign_jwt` / `verify_jwt` API (Better Auth's
-//! `signJWT` / `verifyJWT`). One [`Minter`] serves the routes and [`crate::Auth`] alike.
+//! `signJWT` / `verifyJWT`). One `Minter` serves the routes and [`crate::Auth`] alike.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -120,7 +120,7 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Public base URL, without a trailing slash.
     pub base_url: String,
-    /// Origin of the base URL (scheme://host[:port]).
+    /// Origin of the base URL (`scheme://host[:port]`).
     pub origin: String,
     /// Route prefix, e.g. `/api/auth`.
     pub base_path: String,
