@@ -20,6 +20,18 @@ async fn bearer_for(s: &TestServer, email: &str) -> (String, Value) {
     (bearer, body["user"].clone())
 }
 
+/// Each stored key's state, as `sigil keys list` shows it.
+async fn key_states(s: &TestServer) -> std::collections::HashMap<String, KeyState> {
+    s.auth
+        .keys()
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(r, st)| (r.id, st))
+        .collect()
+}
+
 async fn get_token(s: &TestServer, bearer: &str) -> reqwest::Response {
     s.client
         .get(s.url("/token"))
@@ -449,18 +461,10 @@ async fn rotation_lifecycle() {
         );
         let doc = jwks(&s).await.0;
         assert!(kids_of(&doc).contains(&k1));
-        let states: Vec<_> = s
-            .auth
-            .keys()
-            .list()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|(r, st)| (r.id, st))
-            .collect();
-        assert!(
-            states.contains(&(k1.clone(), KeyState::Retired))
-                && states.contains(&(k2.clone(), KeyState::Current)),
+        let states = key_states(&s).await;
+        assert_eq!(
+            (states.get(&k1), states.get(&k2)),
+            (Some(&KeyState::Retired), Some(&KeyState::Current)),
             "{states:?}"
         );
 
@@ -673,15 +677,7 @@ async fn a_corrupt_key_row_does_not_stop_the_others() {
             .insert_key_if(&odd, None, |_| true)
             .await
             .unwrap();
-        let states: std::collections::HashMap<String, KeyState> = s
-            .auth
-            .keys()
-            .list()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|(r, st)| (r.id, st))
-            .collect();
+        let states = key_states(&s).await;
         assert_eq!(states["corrupt-key"], KeyState::Undecryptable);
         assert_eq!(states["odd-alg"], KeyState::Unusable);
         assert_eq!(states[&k1], KeyState::Current);
