@@ -341,6 +341,11 @@ mod tests {
                 database_url: Some("mysql://x".into()),
                 ..settings(GOOD)
             },
+            // A URL the driver cannot use is refused at start, not answered 503 later.
+            Settings {
+                database_url: Some("postgres://u:p@localhost:99999/db".into()),
+                ..settings(GOOD)
+            },
             Settings {
                 max_body_bytes: Some(10),
                 ..settings(GOOD)
