@@ -20,6 +20,7 @@ pub mod config;
 mod cookies;
 mod error;
 mod extract;
+mod files;
 mod guard;
 mod ids;
 pub mod keys;

@@ -150,10 +150,17 @@ fn serve_with_no_configuration_then_stop_on_sigterm() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        let mode = |p: &str| std::fs::metadata(dir.join(p)).unwrap().permissions().mode() & 0o777;
+        // Only this user may read the data (session tokens, keys), whatever the umask.
+        assert_eq!(mode("sigil-data/secret"), 0o600);
+        assert_eq!(mode("sigil-data"), 0o700);
+        for file in [
+            "sigil-data/sigil.db",
+            "sigil-data/sigil.db-wal",
+            "sigil-data/sigil.db-shm",
+        ] {
+            assert_eq!(mode(file), 0o600, "{file}");
+        }
     }
     // SIGTERM: graceful shutdown, exit status 0.
     let (exit, stdout) = served.stop();

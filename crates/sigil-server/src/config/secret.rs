@@ -171,7 +171,7 @@ fn data_dir_secret(dir: &Path) -> Result<(String, SecretSource), ConfigError> {
         path: dir.to_owned(),
         source,
     };
-    std::fs::create_dir_all(dir).map_err(dir_err)?;
+    crate::files::private_dir(dir).map_err(dir_err)?;
     let path = dir.join("secret");
     match std::fs::read_to_string(&path) {
         Ok(text) => return Ok((text.trim().to_owned(), SecretSource::DataDir(path))),

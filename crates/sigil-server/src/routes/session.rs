@@ -274,8 +274,10 @@ pub(super) async fn get_session(
     Ok(response)
 }
 
-/// `POST /sign-out`: deletes the session and clears the cookies. As Better Auth, the answer is
-/// success even if the row could not be deleted (logged; the session then lapses at its expiry).
+/// `POST /sign-out`: deletes the session and clears the cookies. A sign-out that did not happen
+/// does not say it did: when the row could not be deleted the answer is the store's error (503
+/// while the database is unavailable) and the cookies stay, so that the client retries — where
+/// Better Auth answers success and the session stays valid until it expires.
 pub(super) async fn sign_out(
     State(state): State<SharedState>,
     presented: Presented,
@@ -283,10 +285,8 @@ pub(super) async fn sign_out(
 ) -> Result<Response, ApiError> {
     // The body is optional ({callbackURL?, ...}); it must still be well-formed if present.
     check_callback(&state, body.get("callbackURL").and_then(Value::as_str))?;
-    if let Some(token) = presented.token
-        && let Err(e) = state.store.delete_session(&token).await
-    {
-        tracing::warn!(error = %Chain(&e), "sign-out could not delete the session row");
+    if let Some(token) = presented.token {
+        state.store.delete_session(&token).await?;
     }
     let mut response = Json(SignOutResponse { success: true }).into_response();
     expire_session_cookies(&state, response.headers_mut());

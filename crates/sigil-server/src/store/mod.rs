@@ -63,7 +63,7 @@ pub enum StoreError {
     /// Migrating the schema failed.
     #[error("migration failed")]
     Migration(#[source] sqlx::migrate::MigrateError),
-    /// The directory of an SQLite database file could not be created.
+    /// The directory or the file of an SQLite database could not be created.
     #[error("cannot create {}", path.display())]
     Directory {
         /// The directory.
@@ -173,14 +173,18 @@ impl Store {
                     .foreign_keys(true)
                     .busy_timeout(timeout);
                 // A database file in a directory that does not exist yet (the data directory on
-                // first start, when a secret is configured and none had to be generated).
-                if let Some(dir) = options
-                    .get_filename()
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                {
-                    std::fs::create_dir_all(dir).map_err(|source| StoreError::Directory {
-                        path: dir.to_owned(),
+                // first start, when a secret is configured and none had to be generated): the
+                // directory 0700, the file 0600, whatever the umask (see `crate::files`).
+                let file = options.get_filename();
+                if file != std::path::Path::new(":memory:") && !file.as_os_str().is_empty() {
+                    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        crate::files::private_dir(dir).map_err(|source| StoreError::Directory {
+                            path: dir.to_owned(),
+                            source,
+                        })?;
+                    }
+                    crate::files::private_file(file).map_err(|source| StoreError::Directory {
+                        path: file.to_owned(),
                         source,
                     })?;
                 }

@@ -380,3 +380,38 @@ async fn recovers_when_the_database_comes_back() {
         "the server did not recover after the database came back"
     );
 }
+
+/// A sign-out that could not delete the session says so (503, cookies kept) instead of
+/// reporting success while the session stays valid; once the database answers, it works.
+#[tokio::test]
+async fn sign_out_that_did_not_happen_is_not_reported_done() {
+    let Some((s, proxy)) = crate::harness::server_behind_proxy().await else {
+        return; // reported as SKIPPED by engines()
+    };
+    let r = s.sign_up("a@b.co", "correct horse").await;
+    assert_eq!(r.status(), 200);
+    let bearer = r.headers()["set-auth-token"].to_str().unwrap().to_owned();
+    let sign_out = || {
+        s.client
+            .post(s.url("/sign-out"))
+            .header("authorization", format!("Bearer {bearer}"))
+            .send()
+    };
+    proxy.set_up(false);
+    let r = sign_out().await.unwrap();
+    assert!(r.headers().get("set-cookie").is_none(), "cookies kept");
+    expect(r, 503, "DATABASE_UNAVAILABLE").await;
+    proxy.set_up(true);
+    let mut done = false;
+    for _ in 0..20 {
+        let r = sign_out().await.unwrap();
+        if r.status() == 200 {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(done, "sign-out works once the database answers");
+    let r = s.session_by_bearer(&bearer).await;
+    assert_eq!(r.text().await.unwrap(), "null", "the session is gone");
+}
