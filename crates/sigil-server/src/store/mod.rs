@@ -18,6 +18,7 @@ use thiserror::Error;
 
 mod dialect;
 mod fields;
+mod file;
 mod keys;
 mod rows;
 mod sessions;
@@ -63,6 +64,13 @@ pub enum StoreError {
     /// Migrating the schema failed.
     #[error("migration failed")]
     Migration(#[source] sqlx::migrate::MigrateError),
+    /// The SQLite database file was deleted or replaced while the server ran (HTTP 503 until
+    /// the process is restarted; see [`Store::check_file`]).
+    #[error("the database file {} was deleted or replaced while in use", path.display())]
+    FileReplaced {
+        /// The file.
+        path: PathBuf,
+    },
     /// The directory or the file of an SQLite database could not be created.
     #[error("cannot create {}", path.display())]
     Directory {
@@ -78,7 +86,10 @@ impl StoreError {
     /// Whether the database could not be reached or did not answer in time: a condition that
     /// passes (answer 503, keep starting), as opposed to a failure of Sigil or of the data.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_) | StoreError::Timeout(_))
+        matches!(
+            self,
+            StoreError::Unavailable(_) | StoreError::Timeout(_) | StoreError::FileReplaced { .. }
+        )
     }
 }
 
@@ -158,6 +169,8 @@ use execute;
 pub struct Store {
     pool: Pool,
     timeout: Duration,
+    /// The SQLite file opened, when there is one.
+    file: Option<std::sync::Arc<file::OpenedFile>>,
 }
 
 impl Store {
@@ -202,7 +215,35 @@ impl Store {
                     .connect_lazy_with(options.clone()),
             ),
         };
-        Ok(Store { pool, timeout })
+        let file = match (&pool, url) {
+            (Pool::Sqlite(_), DatabaseUrl::Sqlite { options, .. }) => {
+                let path = options.get_filename();
+                (path != std::path::Path::new(":memory:") && !path.as_os_str().is_empty())
+                    .then(|| std::sync::Arc::new(file::OpenedFile::new(path)))
+            }
+            _ => None,
+        };
+        Ok(Store {
+            pool,
+            timeout,
+            file,
+        })
+    }
+
+    /// Whether the SQLite file at the configured path is still the one this store opened. Every
+    /// call checks it first (a `stat`), so nothing is read from or written to a file that was
+    /// deleted or replaced; the server's supervisor can also poll it. Always `Ok` on PostgreSQL.
+    pub fn check_file(&self) -> Result<(), StoreError> {
+        self.file.as_ref().map_or(Ok(()), |f| f.check())
+    }
+
+    /// Resolves when the SQLite file is found deleted or replaced (never on PostgreSQL), so that
+    /// a server can stop and let its supervisor start it on the file now at the path.
+    pub async fn file_lost(&self) {
+        match &self.file {
+            Some(f) => f.lost().await,
+            None => std::future::pending().await,
+        }
     }
 
     /// `"sqlite"` or `"postgres"`.
@@ -219,6 +260,7 @@ impl Store {
         &self,
         work: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
+        self.check_file()?;
         tokio::time::timeout(self.timeout, work)
             .await
             .unwrap_or(Err(StoreError::Timeout(self.timeout)))

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{TestServer, cookie_pair, engines};
+use crate::harness::{Engine, TestServer, cookie_pair, engines};
 
 async fn expect(r: reqwest::Response, status: u16, code: &str) -> reqwest::header::HeaderMap {
     let headers = r.headers().clone();
@@ -414,4 +414,32 @@ async fn sign_out_that_did_not_happen_is_not_reported_done() {
     assert!(done, "sign-out works once the database answers");
     let r = s.session_by_bearer(&bearer).await;
     assert_eq!(r.text().await.unwrap(), "null", "the session is gone");
+}
+
+/// The SQLite file deleted and restored from a copy while the server runs: pooled connections
+/// would keep writing into the deleted file, so every call answers 503 instead — no sign-up is
+/// reported done that is not in the file at the path — and `file_lost` fires for the supervisor.
+#[tokio::test]
+async fn a_replaced_sqlite_file_is_never_written_through() {
+    let s = TestServer::start(&Engine::Sqlite, |_| {}).await;
+    assert_eq!(s.sign_up("first@b.co", "correct horse").await.status(), 200);
+    let db = s.auth.config().data_dir.join("t.db");
+    let copy = db.with_extension("copy");
+    std::fs::copy(&db, &copy).unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    std::fs::copy(&copy, &db).unwrap();
+    for email in ["second@b.co", "third@b.co"] {
+        expect(
+            s.sign_up(email, "correct horse").await,
+            503,
+            "DATABASE_UNAVAILABLE",
+        )
+        .await;
+    }
+    assert!(s.auth.store().check_file().is_err());
+    tokio::time::timeout(std::time::Duration::from_secs(1), s.auth.store().file_lost())
+        .await
+        .expect("file_lost resolves");
 }
