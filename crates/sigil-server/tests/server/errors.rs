@@ -233,6 +233,37 @@ async fn rate_limit_on_sign_in() {
     }
 }
 
+/// An `Origin` longer than any real one is not trusted, whatever the patterns; many stars do not
+/// make matching slow.
+#[tokio::test]
+async fn overlong_origins_are_invalid() {
+    let s = TestServer::start(&crate::harness::Engine::Sqlite, |c| {
+        c.trusted_origins = Some(vec![
+            "https://*.example.org".into(),
+            "https://*.*.example.com".into(),
+        ]);
+    })
+    .await;
+    let sign_in = |origin: String| {
+        s.client
+            .post(s.url("/sign-in/email"))
+            .header("origin", origin)
+            .json(&json!({"email": "a@b.co", "password": "wrong horse"}))
+            .send()
+    };
+    assert_eq!(
+        sign_in("https://a.example.org".into())
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let long_label = format!("https://{}.example.org", "a".repeat(3000));
+    expect(sign_in(long_label).await.unwrap(), 403, "INVALID_ORIGIN").await;
+    let dots = format!("https://{}example.com", ".".repeat(32_000));
+    expect(sign_in(dots).await.unwrap(), 403, "INVALID_ORIGIN").await;
+}
+
 #[tokio::test]
 async fn unknown_routes_and_methods() {
     for engine in engines() {
