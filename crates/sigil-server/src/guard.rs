@@ -2,7 +2,7 @@
 //! behind trusted proxies, per-client rate limits.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -67,9 +67,12 @@ pub(crate) fn check_origin(
     Ok(())
 }
 
-/// The client address: the socket peer; when the peer is a trusted proxy, the right-most
-/// `X-Forwarded-For` entry that is not itself a trusted proxy (entries to its left are whatever the
-/// client sent). IPv4-mapped IPv6 addresses are compared as IPv4.
+/// The client address: the socket peer; when the peer is a trusted proxy, `X-Forwarded-For` walked
+/// from the right: the right-most entry that is not itself a trusted proxy (entries to its left
+/// are whatever the client sent). An entry that does not parse ends the walk, and the hop to its
+/// right is the client (the peer, when it is the right-most): skipping it would let a proxy that
+/// writes a form not understood here hand the choice to the client. Entries may carry a port
+/// (`1.2.3.4:5678`, `[2001:db8::1]:443`). IPv4-mapped IPv6 addresses are compared as IPv4.
 pub(crate) fn client_ip(
     peer: Option<SocketAddr>,
     headers: &HeaderMap,
@@ -79,15 +82,20 @@ pub(crate) fn client_ip(
     if !trusted_proxies.contains(&current) {
         return Some(current);
     }
-    let chain: Vec<IpAddr> = headers
+    // A header line that is not text counts as one unreadable entry.
+    let lines: Vec<Option<&str>> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|v| v.trim().parse::<IpAddr>().ok())
-        .map(|ip| ip.to_canonical())
+        .map(|v| v.to_str().ok())
         .collect();
-    for hop in chain.into_iter().rev() {
+    let entries = lines.into_iter().rev().flat_map(|line| match line {
+        Some(text) => text.rsplit(',').map(Some).collect::<Vec<_>>(),
+        None => vec![None],
+    });
+    for entry in entries {
+        let Some(hop) = entry.and_then(forwarded_address) else {
+            break;
+        };
         current = hop;
         if !trusted_proxies.contains(&hop) {
             break;
@@ -96,12 +104,38 @@ pub(crate) fn client_ip(
     Some(current)
 }
 
+/// One `X-Forwarded-For` entry: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`, `[2001:db8::1]` or
+/// `[2001:db8::1]:443`, with surrounding spaces.
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    let ip = match entry.parse::<IpAddr>() {
+        Ok(ip) => ip,
+        Err(_) => match entry.parse::<SocketAddr>() {
+            Ok(socket) => socket.ip(),
+            Err(_) => IpAddr::V6(
+                entry
+                    .strip_prefix('[')?
+                    .strip_suffix(']')?
+                    .parse::<Ipv6Addr>()
+                    .ok()?,
+            ),
+        },
+    };
+    Some(ip.to_canonical())
+}
+
+/// The default prefix length under which IPv6 clients share a rate-limit bucket: a /64 is what
+/// one subscriber or host usually gets, so its addresses are one client.
+pub(crate) const DEFAULT_IPV6_PREFIX: u8 = 64;
+
 /// Fixed-window rate limits per client and route, with Better Auth's defaults: 100 requests per
 /// 10 s, 3 per 10 s on sign-in and sign-up. Keys are bounded: known routes by name, every other
 /// path in one bucket per client, and the table is swept once per window and capped.
 #[derive(Debug)]
 pub(crate) struct RateLimiter {
     window: Duration,
+    /// IPv6 clients are counted per network of this prefix length (1..=128).
+    ipv6_prefix: u8,
     windows: Mutex<Windows>,
 }
 
@@ -117,17 +151,36 @@ const MAX_TRACKED: usize = 100_000;
 
 impl Default for RateLimiter {
     fn default() -> Self {
+        RateLimiter::new(DEFAULT_IPV6_PREFIX)
+    }
+}
+
+impl RateLimiter {
+    /// A limiter that counts IPv6 clients per `/ipv6_prefix` network (clamped to 1..=128).
+    pub(crate) fn new(ipv6_prefix: u8) -> Self {
         RateLimiter {
             window: Duration::from_secs(10),
+            ipv6_prefix: ipv6_prefix.clamp(1, 128),
             windows: Mutex::new(Windows {
                 counts: HashMap::new(),
                 last_sweep: None,
             }),
         }
     }
-}
 
-impl RateLimiter {
+    /// The bucket of a client: an IPv4 address itself, an IPv6 address masked to the prefix.
+    fn bucket(&self, client: IpAddr) -> IpAddr {
+        match client.to_canonical() {
+            IpAddr::V6(v6) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.ipv6_prefix))
+                    .unwrap_or(0);
+                IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask))
+            }
+            v4 => v4,
+        }
+    }
+
     /// Counts a request at `now`; `Err(retry_after_secs)` when over the limit.
     pub(crate) fn check(
         &self,
@@ -157,6 +210,7 @@ impl RateLimiter {
         if w.counts.len() >= MAX_TRACKED {
             w.counts.clear();
         }
+        let client = client.map(|ip| self.bucket(ip));
         let entry = w.counts.entry((client, route)).or_insert((now, 0));
         if now.duration_since(entry.0) >= window {
             *entry = (now, 0);
@@ -316,6 +370,88 @@ mod tests {
             client_ip(Some(peer), &h, &[peer.ip()]).unwrap().to_string(),
             "203.0.113.9"
         );
+    }
+
+    /// The forms proxies write into `X-Forwarded-For`, with and without ports.
+    #[test]
+    fn forwarded_forms() {
+        let peer: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let proxies = [peer.ip()];
+        for (entry, client) in [
+            ("1.2.3.4", "1.2.3.4"),
+            ("1.2.3.4:5678", "1.2.3.4"),
+            ("2001:db8::1", "2001:db8::1"),
+            ("[2001:db8::1]", "2001:db8::1"),
+            ("[2001:db8::1]:443", "2001:db8::1"),
+            (" ::ffff:1.2.3.4 ", "1.2.3.4"),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert("x-forwarded-for", HeaderValue::from_str(entry).unwrap());
+            assert_eq!(
+                client_ip(Some(peer), &h, &proxies).unwrap().to_string(),
+                client,
+                "{entry}"
+            );
+        }
+    }
+
+    /// Walking from the right, the first entry that does not parse ends the walk: the client is
+    /// the hop to its right, never an entry the client wrote further left.
+    #[test]
+    fn forwarded_garbage_stops_the_walk() {
+        let peer: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let proxies = [peer.ip(), "10.0.0.2".parse().unwrap()];
+        let ip = |xff: &'static str| {
+            client_ip(Some(peer), &headers(&[("x-forwarded-for", xff)]), &proxies)
+                .unwrap()
+                .to_string()
+        };
+        // The client sent `X-Forwarded-For: 6.6.6.6`, the proxy appended `ip:port`.
+        assert_eq!(ip("6.6.6.6, 1.2.3.4:5678"), "1.2.3.4");
+        assert_eq!(ip("6.6.6.6, [2001:db8::7]:443"), "2001:db8::7");
+        assert_eq!(ip("6.6.6.6, unknown, 1.2.3.4"), "1.2.3.4");
+        assert_eq!(ip("6.6.6.6, 1.2.3.4, 10.0.0.2"), "1.2.3.4");
+        // Garbage right of the trusted hops: the last trusted hop is the client.
+        assert_eq!(ip("6.6.6.6, garbage, 10.0.0.2"), "10.0.0.2");
+        // The rightmost entry itself is garbage: the proxy's peer.
+        assert_eq!(ip("6.6.6.6, nonsense"), "10.0.0.1");
+        assert_eq!(ip("6.6.6.6, 1.2.3.4:notaport"), "10.0.0.1");
+        assert_eq!(ip("6.6.6.6, "), "10.0.0.1");
+        // Several header lines read as one list, in order.
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+        h.append("x-forwarded-for", HeaderValue::from_static("1.2.3.4:5678"));
+        assert_eq!(
+            client_ip(Some(peer), &h, &proxies).unwrap().to_string(),
+            "1.2.3.4"
+        );
+    }
+
+    /// IPv6 clients share a bucket per /64 by default (one host usually holds a whole /64);
+    /// IPv4 clients one per address.
+    #[test]
+    fn ipv6_clients_share_a_bucket_per_prefix() {
+        let limiter = RateLimiter::default();
+        let t0 = Instant::now();
+        let v6 = |i: u32| Some(format!("2001:db8:1:2::{i:x}").parse().unwrap());
+        for i in 1..=3 {
+            assert!(limiter.check(v6(i), "/sign-in/email", t0).is_ok());
+        }
+        for i in 4..=12 {
+            assert!(
+                limiter.check(v6(i), "/sign-in/email", t0).is_err(),
+                "address {i} of the same /64"
+            );
+        }
+        let other_net = Some("2001:db8:1:3::1".parse().unwrap());
+        assert!(limiter.check(other_net, "/sign-in/email", t0).is_ok());
+        for v4 in ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"] {
+            assert!(
+                limiter
+                    .check(Some(v4.parse().unwrap()), "/sign-in/email", t0)
+                    .is_ok()
+            );
+        }
     }
 
     #[test]

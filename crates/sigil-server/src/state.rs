@@ -36,7 +36,7 @@ impl AppState {
         AppState {
             cookies: CookieSigner::new(&config.secrets.current, config.secure_cookies()),
             trusted: TrustedOrigins::new(&config.origin, &config.trusted_origins),
-            limiter: RateLimiter::default(),
+            limiter: RateLimiter::new(config.rate_limit_ipv6_prefix),
             hasher: Hasher::new(config.database_timeout),
             minter,
             config,

@@ -138,6 +138,8 @@ pub struct Config {
     pub mode: Mode,
     /// Whether rate limits apply.
     pub rate_limit: bool,
+    /// IPv6 clients share a rate-limit bucket per network of this prefix length (1..=128).
+    pub rate_limit_ipv6_prefix: u8,
     /// Whether to migrate at start.
     pub migrate: bool,
     /// Body size limit.
@@ -208,6 +210,15 @@ impl Config {
                 "must be between 1 and 300",
             ));
         }
+        let rate_limit_ipv6_prefix = s
+            .rate_limit_ipv6_prefix
+            .unwrap_or(crate::guard::DEFAULT_IPV6_PREFIX);
+        if !(1..=128).contains(&rate_limit_ipv6_prefix) {
+            return Err(invalid(
+                "rate_limit_ipv6_prefix",
+                "must be between 1 and 128 (64: one bucket per /64)",
+            ));
+        }
         let user_fields = jwt::user_fields(s.user_fields.as_deref().unwrap_or_default())?;
         let jwt = jwt::jwt_config(&s.jwt, &origin, &user_fields)?;
         let keys = jwt::keys_config(&s.jwt, &s.jwks, jwt.expiration)?;
@@ -226,6 +237,7 @@ impl Config {
             trusted_proxies: s.trusted_proxies.unwrap_or_default(),
             mode,
             rate_limit: s.rate_limit.unwrap_or(mode == Mode::Production),
+            rate_limit_ipv6_prefix,
             migrate: s.migrate.unwrap_or(true),
             max_body_bytes,
             database_timeout: Duration::from_secs(timeout),
@@ -260,6 +272,7 @@ mod tests {
         assert_eq!(c.origin, "http://127.0.0.1:3000");
         assert_eq!(c.base_path, "/api/auth");
         assert!(c.rate_limit);
+        assert_eq!(c.rate_limit_ipv6_prefix, 64);
         assert!(!c.secure_cookies());
         assert_eq!(c.database_url.to_string(), "sqlite://./sigil-data/sigil.db");
         assert!(
@@ -352,6 +365,14 @@ mod tests {
             },
             Settings {
                 database_timeout_secs: Some(0),
+                ..settings(GOOD)
+            },
+            Settings {
+                rate_limit_ipv6_prefix: Some(0),
+                ..settings(GOOD)
+            },
+            Settings {
+                rate_limit_ipv6_prefix: Some(129),
                 ..settings(GOOD)
             },
         ] {

@@ -41,6 +41,9 @@ pub struct Settings {
     pub mode: Option<Mode>,
     /// Rate limits on or off (default: on in production, off in dev).
     pub rate_limit: Option<bool>,
+    /// IPv6 clients share a rate-limit bucket per network of this prefix length (default 64,
+    /// 1 to 128).
+    pub rate_limit_ipv6_prefix: Option<u8>,
     /// Run migrations at start (default true).
     pub migrate: Option<bool>,
     /// Largest request body accepted, in bytes (default 64 KiB).
@@ -177,6 +180,11 @@ const ENVIRONMENT: &[(&[&str], &str, EnvKind)] = {
         (&["SIGIL_TRUSTED_PROXIES"], "trusted_proxies", Ips),
         (&["SIGIL_MODE"], "mode", Mode),
         (&["SIGIL_RATE_LIMIT"], "rate_limit", Bool),
+        (
+            &["SIGIL_RATE_LIMIT_IPV6_PREFIX"],
+            "rate_limit_ipv6_prefix",
+            Number,
+        ),
         (&["SIGIL_MIGRATE"], "migrate", Bool),
         (&["SIGIL_MAX_BODY_BYTES"], "max_body_bytes", Number),
         (
@@ -405,6 +413,11 @@ mod tests {
             ("SIGIL_TRUSTED_PROXIES", "trusted_proxies", "10.0.0.1"),
             ("SIGIL_MODE", "mode", "dev"),
             ("SIGIL_RATE_LIMIT", "rate_limit", "off"),
+            (
+                "SIGIL_RATE_LIMIT_IPV6_PREFIX",
+                "rate_limit_ipv6_prefix",
+                "56",
+            ),
             ("SIGIL_MIGRATE", "migrate", "no"),
             ("SIGIL_MAX_BODY_BYTES", "max_body_bytes", "2048"),
             ("SIGIL_DATABASE_TIMEOUT_SECS", "database_timeout_secs", "3"),

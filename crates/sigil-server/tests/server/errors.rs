@@ -233,6 +233,82 @@ async fn rate_limit_on_sign_in() {
     }
 }
 
+/// Behind a trusted proxy that appends `ip:port`, the client's own `X-Forwarded-For` entries do
+/// not choose its bucket; the addresses of one IPv6 /64 share one.
+#[tokio::test]
+async fn rate_limit_behind_a_proxy() {
+    let s = TestServer::start(&crate::harness::Engine::Sqlite, |c| {
+        c.rate_limit = Some(true);
+        c.trusted_proxies = Some(vec!["127.0.0.1".parse().unwrap()]);
+    })
+    .await;
+    let sign_in = |xff: String| {
+        s.client
+            .post(s.url("/sign-in/email"))
+            .header("x-forwarded-for", xff)
+            .json(&json!({"email": "a@b.co", "password": "wrong horse"}))
+            .send()
+    };
+    for i in 0..3 {
+        let r = sign_in(format!("6.6.6.{i}, 1.2.3.4:{}", 5000 + i))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    expect(
+        sign_in("6.6.6.9, 1.2.3.4:5678".into()).await.unwrap(),
+        429,
+        "TOO_MANY_REQUESTS",
+    )
+    .await;
+    assert_eq!(
+        sign_in("1.2.3.5:5678".into()).await.unwrap().status(),
+        401,
+        "another client has its own budget"
+    );
+    for i in 1..=3 {
+        let r = sign_in(format!("[2001:db8:5:6::{i}]:443")).await.unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    expect(
+        sign_in("2001:db8:5:6:ffff::1".into()).await.unwrap(),
+        429,
+        "TOO_MANY_REQUESTS",
+    )
+    .await;
+}
+
+/// An `Origin` longer than any real one is not trusted, whatever the patterns; many stars do not
+/// make matching slow.
+#[tokio::test]
+async fn overlong_origins_are_invalid() {
+    let s = TestServer::start(&crate::harness::Engine::Sqlite, |c| {
+        c.trusted_origins = Some(vec![
+            "https://*.example.org".into(),
+            "https://*.*.example.com".into(),
+        ]);
+    })
+    .await;
+    let sign_in = |origin: String| {
+        s.client
+            .post(s.url("/sign-in/email"))
+            .header("origin", origin)
+            .json(&json!({"email": "a@b.co", "password": "wrong horse"}))
+            .send()
+    };
+    assert_eq!(
+        sign_in("https://a.example.org".into())
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let long_label = format!("https://{}.example.org", "a".repeat(3000));
+    expect(sign_in(long_label).await.unwrap(), 403, "INVALID_ORIGIN").await;
+    let dots = format!("https://{}example.com", ".".repeat(32_000));
+    expect(sign_in(dots).await.unwrap(), 403, "INVALID_ORIGIN").await;
+}
+
 #[tokio::test]
 async fn unknown_routes_and_methods() {
     for engine in engines() {
