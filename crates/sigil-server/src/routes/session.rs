@@ -24,19 +24,36 @@ use crate::state::{AppState, SharedState};
 use crate::store::User;
 use crate::{ids, password};
 
-/// Better Auth's email check: one `@`, a non-empty local part, a dotted domain, no spaces.
+/// Better Auth's email rule: the pattern of zod 4's `z.email()`, which is ASCII only. The local
+/// part is `[A-Za-z0-9_'+.-]`, not starting with `.` and ending in `[A-Za-z0-9_+-]`; the domain is
+/// one or more labels of `[A-Za-z0-9-]` that start with a letter or digit, then a top-level label
+/// of two or more letters; nowhere two dots in a row. Sigil adds a cap of 254 bytes (RFC 5321).
 fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
         return false;
     };
-    !local.is_empty()
-        && email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains("..")
+    let Some((labels, tld)) = domain.rsplit_once('.') else {
+        return false;
+    };
+    let local_ok = !local.starts_with('.')
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_'+-.".contains(&b))
+        && local
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b"_+-".contains(&b));
+    let labels_ok = labels.split('.').all(|label| {
+        label
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    let tld_ok = tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic());
+    email.len() <= 254 && !email.contains("..") && local_ok && labels_ok && tld_ok
 }
 
 /// A `callbackURL` must be relative or on a trusted origin (no open redirects).
@@ -49,9 +66,9 @@ fn check_callback(state: &AppState, url: Option<&str>) -> Result<(), ApiError> {
     }
 }
 
-/// The checks sign-up and sign-in share: a valid email (returned lowercased), a password of
-/// acceptable length (the minimum only at sign-up; Better Auth counts UTF-16 code units), a safe
-/// callbackURL.
+/// The checks sign-up and sign-in share: a valid email (trimmed, checked as sent and returned
+/// lowercased: Better Auth too checks before it lowercases), a password of acceptable length (the
+/// minimum only at sign-up; Better Auth counts UTF-16 code units), a safe callbackURL.
 fn checked_credentials(
     state: &AppState,
     email: &str,
@@ -59,10 +76,11 @@ fn checked_credentials(
     callback_url: Option<&str>,
     sign_up: bool,
 ) -> Result<String, ApiError> {
-    let email = email.trim().to_lowercase();
-    if !valid_email(&email) {
+    let email = email.trim();
+    if !valid_email(email) {
         return Err(ErrorCode::InvalidEmail.into());
     }
+    let email = email.to_ascii_lowercase();
     let len = password.encode_utf16().count();
     if sign_up && len < password::MIN_LENGTH {
         return Err(ErrorCode::PasswordTooShort.into());
@@ -299,13 +317,53 @@ mod tests {
 
     #[test]
     fn emails() {
-        for ok in ["a@b.co", "first.last+tag@sub.example.com"] {
+        for ok in [
+            "a@b.co",
+            "first.last+tag@sub.example.com",
+            "o'brien@example.com",
+            "x_y-z@a-b.example.org",
+            "ADA@Example.COM",
+            "a@b-.co",
+        ] {
             assert!(valid_email(ok), "{ok}");
         }
         for bad in [
-            "", "a", "a@b", "@b.co", "a@.co", "a@b.", "a b@c.co", "a@b..co", "a@b@c.co",
+            "",
+            "a",
+            "a@b",
+            "@b.co",
+            "a@.co",
+            "a@b.",
+            "a b@c.co",
+            "a@b..co",
+            "a@b@c.co",
+            ".a@b.co",
+            "a.@b.co",
+            "a..b@c.co",
+            "a'@b.co",
+            "a@-b.co",
+            "a@b.c",
+            "a@b.c0",
+            "a@b_c.co",
+            "a\"b@c.co",
+            "a@b.co\n",
         ] {
             assert!(!valid_email(bad), "{bad}");
+        }
+    }
+
+    /// Issue 10, finding 7: addresses that look like `ada@example.com` are not new accounts.
+    #[test]
+    fn look_alike_emails_are_refused() {
+        for bad in [
+            "ada\u{200b}@example.com",
+            "a\u{202e}b@example.com",
+            "\u{ff41}da@example.com",
+            "ada@ex\u{e4}mple.com",
+            "ada@xn--exmple-cua.com\u{feff}",
+            "\u{212a}@example.com",
+        ] {
+            assert!(!valid_email(bad), "{bad:?}");
         }
     }
 }
