@@ -56,6 +56,63 @@ fn valid_email(email: &str) -> bool {
     email.len() <= 254 && !email.contains("..") && local_ok && labels_ok && tld_ok
 }
 
+/// Characters no sign-up text field may hold: controls (C0, DEL, C1), zero-width characters
+/// (U+200B–U+200D, U+2060, U+FEFF) and bidirectional marks and controls (U+200E, U+200F, U+061C,
+/// U+202A–U+202E, U+2066–U+2069). They hide text or reorder it, so that one name or link can pass
+/// for another.
+fn is_deceptive(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200F}'
+                | '\u{2060}'
+                | '\u{FEFF}'
+                | '\u{061C}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// A 400 `VALIDATION_ERROR` that names what is wrong with a field.
+fn invalid_field(message: String) -> ApiError {
+    ApiError::with_message(ErrorCode::ValidationError, message)
+}
+
+/// A sign-up text field: no [deceptive](is_deceptive) characters, at most `max` characters.
+fn check_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.chars().any(is_deceptive) {
+        return Err(invalid_field(format!(
+            "{field} must not contain control, zero-width or bidirectional characters"
+        )));
+    }
+    if value.chars().nth(max).is_some() {
+        return Err(invalid_field(format!(
+            "{field} must be at most {max} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// The sign-up `image`: an absolute `http:` or `https:` URL of at most `max` characters, kept as
+/// sent. Anything else (`javascript:`, `data:`, relative, …) is refused: an avatar is shown from a
+/// URL, and a `data:` URL would put the picture itself, unchecked, into every session token. An
+/// empty string is taken as no image.
+fn checked_image(image: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+    let Some(image) = image.filter(|i| !i.is_empty()) else {
+        return Ok(None);
+    };
+    check_text("image", &image, max)?;
+    let web = image.trim() == image
+        && url::Url::parse(&image)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+    if !web {
+        return Err(invalid_field(
+            "image must be an absolute http or https URL".to_owned(),
+        ));
+    }
+    Ok(Some(image))
+}
+
 /// A `callbackURL` must be relative or on a trusted origin (no open redirects).
 fn check_callback(state: &AppState, url: Option<&str>) -> Result<(), ApiError> {
     match url {
@@ -120,7 +177,9 @@ fn expire_session_cookies(state: &AppState, headers: &mut HeaderMap) {
     }
 }
 
-/// `POST /sign-up/email`: a user, its credential account and a first session, in one write.
+/// `POST /sign-up/email`: a user, its credential account and a first session, in one write. The
+/// name and image are checked first: bounded, no hidden or reordering characters, and the image an
+/// http(s) URL. (Additional fields in the body are not taken at sign-up, so need no check.)
 pub(super) async fn sign_up(
     State(state): State<SharedState>,
     ClientIp(ip): ClientIp,
@@ -134,6 +193,8 @@ pub(super) async fn sign_up(
         req.callback_url.as_deref(),
         true,
     )?;
+    check_text("name", &req.name, state.config.max_name_length)?;
+    let image = checked_image(req.image, state.config.max_image_url_length)?;
     let hash = state.hasher.hash(req.password).await?;
     let now = state.now();
     let user = User {
@@ -141,7 +202,7 @@ pub(super) async fn sign_up(
         name: req.name,
         email,
         email_verified: false,
-        image: req.image,
+        image,
         created_at: now,
         updated_at: now,
     };
