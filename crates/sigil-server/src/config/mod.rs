@@ -146,6 +146,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Database call timeout.
     pub database_timeout: Duration,
+    /// Longest `name` accepted at sign-up, in characters.
+    pub max_name_length: usize,
+    /// Longest `image` URL accepted at sign-up, in characters.
+    pub max_image_url_length: usize,
     /// How session tokens are minted.
     pub jwt: JwtConfig,
     /// How signing keys are made, rotated and published.
@@ -219,6 +223,14 @@ impl Config {
                 "must be between 1 and 128 (64: one bucket per /64)",
             ));
         }
+        let max_name_length = s.max_name_length.unwrap_or(256);
+        if max_name_length == 0 {
+            return Err(invalid("max_name_length", "must be at least 1"));
+        }
+        let max_image_url_length = s.max_image_url_length.unwrap_or(2048);
+        if max_image_url_length == 0 {
+            return Err(invalid("max_image_url_length", "must be at least 1"));
+        }
         let user_fields = jwt::user_fields(s.user_fields.as_deref().unwrap_or_default())?;
         let jwt = jwt::jwt_config(&s.jwt, &origin, &user_fields)?;
         let keys = jwt::keys_config(&s.jwt, &s.jwks, jwt.expiration)?;
@@ -241,6 +253,8 @@ impl Config {
             migrate: s.migrate.unwrap_or(true),
             max_body_bytes,
             database_timeout: Duration::from_secs(timeout),
+            max_name_length,
+            max_image_url_length,
         })
     }
 
@@ -275,6 +289,7 @@ mod tests {
         assert_eq!(c.rate_limit_ipv6_prefix, 64);
         assert!(!c.secure_cookies());
         assert_eq!(c.database_url.to_string(), "sqlite://./sigil-data/sigil.db");
+        assert_eq!((c.max_name_length, c.max_image_url_length), (256, 2048));
         assert!(
             !format!("{c:?}").contains(GOOD),
             "Debug never shows the secret"
@@ -373,6 +388,14 @@ mod tests {
             },
             Settings {
                 rate_limit_ipv6_prefix: Some(129),
+                ..settings(GOOD)
+            },
+            Settings {
+                max_name_length: Some(0),
+                ..settings(GOOD)
+            },
+            Settings {
+                max_image_url_length: Some(0),
                 ..settings(GOOD)
             },
         ] {

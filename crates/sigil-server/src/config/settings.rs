@@ -50,6 +50,10 @@ pub struct Settings {
     pub max_body_bytes: Option<usize>,
     /// How long a database call may take before the request gets a 503 (default 5 s).
     pub database_timeout_secs: Option<u64>,
+    /// Longest `name` accepted at sign-up, in characters (default 256).
+    pub max_name_length: Option<usize>,
+    /// Longest `image` URL accepted at sign-up, in characters (default 2048).
+    pub max_image_url_length: Option<usize>,
     /// Token settings (`[jwt]`).
     #[serde(default)]
     pub jwt: JwtSettings,
@@ -190,6 +194,12 @@ const ENVIRONMENT: &[(&[&str], &str, EnvKind)] = {
         (
             &["SIGIL_DATABASE_TIMEOUT_SECS"],
             "database_timeout_secs",
+            Number,
+        ),
+        (&["SIGIL_MAX_NAME_LENGTH"], "max_name_length", Number),
+        (
+            &["SIGIL_MAX_IMAGE_URL_LENGTH"],
+            "max_image_url_length",
             Number,
         ),
         (&["SIGIL_JWT_ALG"], "jwt.alg", Text),
@@ -421,6 +431,8 @@ mod tests {
             ("SIGIL_MIGRATE", "migrate", "no"),
             ("SIGIL_MAX_BODY_BYTES", "max_body_bytes", "2048"),
             ("SIGIL_DATABASE_TIMEOUT_SECS", "database_timeout_secs", "3"),
+            ("SIGIL_MAX_NAME_LENGTH", "max_name_length", "64"),
+            ("SIGIL_MAX_IMAGE_URL_LENGTH", "max_image_url_length", "512"),
             (
                 "SIGIL_JWT_DISABLE_SETTING_JWT_HEADER",
                 "jwt/disable_setting_jwt_header",

@@ -24,19 +24,93 @@ use crate::state::{AppState, SharedState};
 use crate::store::User;
 use crate::{ids, password};
 
-/// Better Auth's email check: one `@`, a non-empty local part, a dotted domain, no spaces.
+/// Better Auth's email rule: the pattern of zod 4's `z.email()`, which is ASCII only. The local
+/// part is `[A-Za-z0-9_'+.-]`, not starting with `.` and ending in `[A-Za-z0-9_+-]`; the domain is
+/// one or more labels of `[A-Za-z0-9-]` that start with a letter or digit, then a top-level label
+/// of two or more letters; nowhere two dots in a row. Sigil adds a cap of 254 bytes (RFC 5321).
 fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
         return false;
     };
-    !local.is_empty()
-        && email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains("..")
+    let Some((labels, tld)) = domain.rsplit_once('.') else {
+        return false;
+    };
+    let local_ok = !local.starts_with('.')
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_'+-.".contains(&b))
+        && local
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b"_+-".contains(&b));
+    let labels_ok = labels.split('.').all(|label| {
+        label
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    let tld_ok = tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic());
+    email.len() <= 254 && !email.contains("..") && local_ok && labels_ok && tld_ok
+}
+
+/// Characters no sign-up text field may hold: controls (C0, DEL, C1), zero-width characters
+/// (U+200B–U+200D, U+2060, U+FEFF) and bidirectional marks and controls (U+200E, U+200F, U+061C,
+/// U+202A–U+202E, U+2066–U+2069). They hide text or reorder it, so that one name or link can pass
+/// for another.
+fn is_deceptive(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200F}'
+                | '\u{2060}'
+                | '\u{FEFF}'
+                | '\u{061C}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// A 400 `VALIDATION_ERROR` that names what is wrong with a field.
+fn invalid_field(message: String) -> ApiError {
+    ApiError::with_message(ErrorCode::ValidationError, message)
+}
+
+/// A sign-up text field: no [deceptive](is_deceptive) characters, at most `max` characters.
+fn check_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.chars().any(is_deceptive) {
+        return Err(invalid_field(format!(
+            "{field} must not contain control, zero-width or bidirectional characters"
+        )));
+    }
+    if value.chars().nth(max).is_some() {
+        return Err(invalid_field(format!(
+            "{field} must be at most {max} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// The sign-up `image`: an absolute `http:` or `https:` URL of at most `max` characters, kept as
+/// sent. Anything else (`javascript:`, `data:`, relative, …) is refused: an avatar is shown from a
+/// URL, and a `data:` URL would put the picture itself, unchecked, into every session token. An
+/// empty string is taken as no image.
+fn checked_image(image: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+    let Some(image) = image.filter(|i| !i.is_empty()) else {
+        return Ok(None);
+    };
+    check_text("image", &image, max)?;
+    let web = image.trim() == image
+        && url::Url::parse(&image)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+    if !web {
+        return Err(invalid_field(
+            "image must be an absolute http or https URL".to_owned(),
+        ));
+    }
+    Ok(Some(image))
 }
 
 /// A `callbackURL` must be relative or on a trusted origin (no open redirects).
@@ -49,9 +123,9 @@ fn check_callback(state: &AppState, url: Option<&str>) -> Result<(), ApiError> {
     }
 }
 
-/// The checks sign-up and sign-in share: a valid email (returned lowercased), a password of
-/// acceptable length (the minimum only at sign-up; Better Auth counts UTF-16 code units), a safe
-/// callbackURL.
+/// The checks sign-up and sign-in share: a valid email (trimmed, checked as sent and returned
+/// lowercased: Better Auth too checks before it lowercases), a password of acceptable length (the
+/// minimum only at sign-up; Better Auth counts UTF-16 code units), a safe callbackURL.
 fn checked_credentials(
     state: &AppState,
     email: &str,
@@ -59,10 +133,11 @@ fn checked_credentials(
     callback_url: Option<&str>,
     sign_up: bool,
 ) -> Result<String, ApiError> {
-    let email = email.trim().to_lowercase();
-    if !valid_email(&email) {
+    let email = email.trim();
+    if !valid_email(email) {
         return Err(ErrorCode::InvalidEmail.into());
     }
+    let email = email.to_ascii_lowercase();
     let len = password.encode_utf16().count();
     if sign_up && len < password::MIN_LENGTH {
         return Err(ErrorCode::PasswordTooShort.into());
@@ -102,7 +177,9 @@ fn expire_session_cookies(state: &AppState, headers: &mut HeaderMap) {
     }
 }
 
-/// `POST /sign-up/email`: a user, its credential account and a first session, in one write.
+/// `POST /sign-up/email`: a user, its credential account and a first session, in one write. The
+/// name and image are checked first: bounded, no hidden or reordering characters, and the image an
+/// http(s) URL. (Additional fields in the body are not taken at sign-up, so need no check.)
 pub(super) async fn sign_up(
     State(state): State<SharedState>,
     ClientIp(ip): ClientIp,
@@ -116,6 +193,8 @@ pub(super) async fn sign_up(
         req.callback_url.as_deref(),
         true,
     )?;
+    check_text("name", &req.name, state.config.max_name_length)?;
+    let image = checked_image(req.image, state.config.max_image_url_length)?;
     let hash = state.hasher.hash(req.password).await?;
     let now = state.now();
     let user = User {
@@ -123,7 +202,7 @@ pub(super) async fn sign_up(
         name: req.name,
         email,
         email_verified: false,
-        image: req.image,
+        image,
         created_at: now,
         updated_at: now,
     };
@@ -299,13 +378,53 @@ mod tests {
 
     #[test]
     fn emails() {
-        for ok in ["a@b.co", "first.last+tag@sub.example.com"] {
+        for ok in [
+            "a@b.co",
+            "first.last+tag@sub.example.com",
+            "o'brien@example.com",
+            "x_y-z@a-b.example.org",
+            "ADA@Example.COM",
+            "a@b-.co",
+        ] {
             assert!(valid_email(ok), "{ok}");
         }
         for bad in [
-            "", "a", "a@b", "@b.co", "a@.co", "a@b.", "a b@c.co", "a@b..co", "a@b@c.co",
+            "",
+            "a",
+            "a@b",
+            "@b.co",
+            "a@.co",
+            "a@b.",
+            "a b@c.co",
+            "a@b..co",
+            "a@b@c.co",
+            ".a@b.co",
+            "a.@b.co",
+            "a..b@c.co",
+            "a'@b.co",
+            "a@-b.co",
+            "a@b.c",
+            "a@b.c0",
+            "a@b_c.co",
+            "a\"b@c.co",
+            "a@b.co\n",
         ] {
             assert!(!valid_email(bad), "{bad}");
+        }
+    }
+
+    /// Issue 10, finding 7: addresses that look like `ada@example.com` are not new accounts.
+    #[test]
+    fn look_alike_emails_are_refused() {
+        for bad in [
+            "ada\u{200b}@example.com",
+            "a\u{202e}b@example.com",
+            "\u{ff41}da@example.com",
+            "ada@ex\u{e4}mple.com",
+            "ada@xn--exmple-cua.com\u{feff}",
+            "\u{212a}@example.com",
+        ] {
+            assert!(!valid_email(bad), "{bad:?}");
         }
     }
 }

@@ -117,6 +117,140 @@ async fn bad_sign_up_input() {
     }
 }
 
+/// Issue 10, findings 7 and 8: look-alike addresses, invisible or bidirectional characters and
+/// oversized or non-http(s) profile fields are refused at sign-up, and create nothing.
+#[tokio::test]
+async fn look_alikes_and_unbounded_profile_fields() {
+    for engine in engines() {
+        let s = TestServer::start(&engine, |_| {}).await;
+        let body = |name: &str, email: &str, image: Option<&str>| {
+            let mut body = json!({"name": name, "email": email, "password": "correct horse"});
+            if let Some(image) = image {
+                body["image"] = json!(image);
+            }
+            body
+        };
+        let refused = [
+            (
+                body("Ada", "ada\u{200b}@example.com", None),
+                "INVALID_EMAIL",
+            ),
+            (body("Ada", "a\u{202e}b@example.com", None), "INVALID_EMAIL"),
+            (body("Ada", "\u{ff41}da@example.com", None), "INVALID_EMAIL"),
+            (body("Ada", "ada@ex\u{e4}mple.com", None), "INVALID_EMAIL"),
+            (
+                body("Ada\u{200b}", "case1@example.com", None),
+                "VALIDATION_ERROR",
+            ),
+            (
+                body("Ada\u{202e}", "case2@example.com", None),
+                "VALIDATION_ERROR",
+            ),
+            (
+                body("\u{2066}Ada", "case3@example.com", None),
+                "VALIDATION_ERROR",
+            ),
+            (
+                body("Ada\u{feff}", "case4@example.com", None),
+                "VALIDATION_ERROR",
+            ),
+            (
+                body("Ada\u{7}", "case5@example.com", None),
+                "VALIDATION_ERROR",
+            ),
+            (
+                body(&"n".repeat(300), "case6@example.com", None),
+                "VALIDATION_ERROR",
+            ),
+            (
+                body("Ada", "case7@example.com", Some("javascript:alert(1)")),
+                "VALIDATION_ERROR",
+            ),
+            (
+                body(
+                    "Ada",
+                    "case8@example.com",
+                    Some("data:image/png;base64,AAAA"),
+                ),
+                "VALIDATION_ERROR",
+            ),
+            (
+                body("Ada", "case9@example.com", Some("/avatar.png")),
+                "VALIDATION_ERROR",
+            ),
+            (
+                body(
+                    "Ada",
+                    "case10@example.com",
+                    Some("https://cdn.example/\u{202e}gnp.exe"),
+                ),
+                "VALIDATION_ERROR",
+            ),
+            (
+                body(
+                    "Ada",
+                    "case11@example.com",
+                    Some(&format!("https://cdn.example/{}", "a".repeat(2048))),
+                ),
+                "VALIDATION_ERROR",
+            ),
+        ];
+        for (body, code) in refused {
+            expect(s.post_json("/sign-up/email", body.clone()).await, 400, code).await;
+        }
+        // Sign-in with a look-alike answers INVALID_EMAIL, as before.
+        expect(
+            s.post_json(
+                "/sign-in/email",
+                json!({"email": "ada\u{200b}@example.com", "password": "correct horse"}),
+            )
+            .await,
+            400,
+            "INVALID_EMAIL",
+        )
+        .await;
+        // Nothing was created: the plain address is still free (and so are the others); a
+        // long-but-bounded name and an https image are fine.
+        let name = "n".repeat(200);
+        let image = "https://cdn.example/avatars/ada.png?size=64";
+        let r = s
+            .post_json(
+                "/sign-up/email",
+                body(&name, "ada@example.com", Some(image)),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let user: Value = r.json().await.unwrap();
+        assert_eq!(user["user"]["name"], name.as_str());
+        assert_eq!(user["user"]["image"], image);
+    }
+}
+
+/// The bounds on name and image follow `max_name_length` and `max_image_url_length`.
+#[tokio::test]
+async fn profile_field_bounds_are_configurable() {
+    let engine = &engines()[0];
+    let s = TestServer::start(engine, |c| {
+        c.max_name_length = Some(4);
+        c.max_image_url_length = Some(24);
+    })
+    .await;
+    let sign_up = |name: &str, email: &str, image: &str| json!({"name": name, "email": email, "password": "correct horse", "image": image});
+    for body in [
+        sign_up("Adams", "a@b.co", "https://x.example/a.png"),
+        sign_up("Ada", "a@b.co", "https://x.example/ada.png"),
+    ] {
+        expect(
+            s.post_json("/sign-up/email", body).await,
+            400,
+            "VALIDATION_ERROR",
+        )
+        .await;
+    }
+    let ok = sign_up("Ada", "a@b.co", "http://x.example/a.png");
+    assert_eq!(s.post_json("/sign-up/email", ok).await.status(), 200);
+}
+
 #[tokio::test]
 async fn bad_sign_in() {
     for engine in engines() {
@@ -513,7 +647,10 @@ async fn a_replaced_sqlite_file_is_never_written_through() {
         .await;
     }
     assert!(s.auth.store().check_file().is_err());
-    tokio::time::timeout(std::time::Duration::from_secs(1), s.auth.store().file_lost())
-        .await
-        .expect("file_lost resolves");
+    tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        s.auth.store().file_lost(),
+    )
+    .await
+    .expect("file_lost resolves");
 }
