@@ -1,7 +1,6 @@
 //! The `sigil` command.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -195,6 +194,7 @@ async fn serve(args: ServerArgs) -> Result<()> {
     let listen = config.listen;
     let base_path = config.base_path.clone();
     let base_url = config.base_url.clone();
+    let limits = config.serve;
     let auth = Auth::builder(config)
         .build()
         .await
@@ -209,12 +209,7 @@ async fn serve(args: ServerArgs) -> Result<()> {
     let local = listener.local_addr()?;
     tracing::info!("listening on http://{local}{base_path} (public URL {base_url})");
     println!("Sigil is running: {base_url}{base_path}/ok");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    sigil_server::serve(listener, app, limits, shutdown_signal()).await?;
     Ok(())
 }
 

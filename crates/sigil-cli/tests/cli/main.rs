@@ -166,6 +166,26 @@ fn serve_with_no_configuration_then_stop_on_sigterm() {
     );
 }
 
+/// Issue 10: a client holding half a request head kept a SIGTERM'd server alive for minutes.
+#[test]
+fn a_stalled_client_does_not_keep_a_stopped_server_alive() {
+    use std::io::Write;
+    let served = Served::start(&[("SIGIL_SHUTDOWN_TIMEOUT", "1")]);
+    let mut stalled = std::net::TcpStream::connect(("127.0.0.1", served.port)).unwrap();
+    stalled
+        .write_all(b"GET /api/auth/ok HTTP/1.1\r\nHost: loc")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let signalled = Instant::now();
+    let (exit, _) = served.stop();
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(4),
+        "exited {:?} after SIGTERM",
+        signalled.elapsed()
+    );
+}
+
 pub fn b64(bytes: &[u8]) -> String {
     sigil_jose::b64::encode(bytes)
 }
