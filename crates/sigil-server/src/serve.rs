@@ -73,7 +73,7 @@ impl Default for ServeLimits {
 }
 
 /// [`DEFAULT_MAX_CONNECTIONS`], or fewer when the process's soft limit on open files would run
-/// out first: that limit less [`RESERVED_FDS`] (at least 16).
+/// out first: that limit less 128 descriptors kept for the rest of the process (at least 16).
 pub fn default_max_connections() -> usize {
     match open_files_limit() {
         Some(limit) => {
