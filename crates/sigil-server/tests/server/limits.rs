@@ -196,3 +196,71 @@ async fn a_stalled_client_does_not_hold_shutdown_beyond_its_deadline() {
         "no longer listening"
     );
 }
+
+/// Log lines written while the test thread's subscriber is set.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+/// A full server warns once when it fills up, not once per waiting client.
+#[tokio::test] // one thread: the subscriber below sees the server's tasks
+async fn a_full_server_warns_once() {
+    let logs = Captured::default();
+    let _subscriber = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    let server = start(ServeLimits {
+        max_connections: 1,
+        ..limits()
+    })
+    .await;
+    let mut holder = TcpStream::connect(server.addr).await.unwrap();
+    holder.write_all(REQUEST).await.unwrap();
+    assert!(response(&mut holder).await.is_some());
+    let mut waiting = Vec::new();
+    for _ in 0..3 {
+        let mut client = TcpStream::connect(server.addr).await.unwrap();
+        client
+            .write_all(b"GET /ip HTTP/1.1\r\nHost: sigil.test\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        waiting.push(client);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(holder);
+    for client in &mut waiting {
+        let answer = tokio::time::timeout(Duration::from_secs(2), response(client))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        text.matches("connection limit reached").count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains("WARN"), "{text}");
+}
