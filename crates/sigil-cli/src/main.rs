@@ -1,7 +1,6 @@
 //! The `sigil` command.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -195,6 +194,7 @@ async fn serve(args: ServerArgs) -> Result<()> {
     let listen = config.listen;
     let base_path = config.base_path.clone();
     let base_url = config.base_url.clone();
+    let limits = config.serve;
     let auth = Auth::builder(config)
         .build()
         .await
@@ -209,12 +209,37 @@ async fn serve(args: ServerArgs) -> Result<()> {
     let local = listener.local_addr()?;
     tracing::info!("listening on http://{local}{base_path} (public URL {base_url})");
     println!("Sigil is running: {base_url}{base_path}/ok");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    // A SQLite file deleted or replaced underneath is noticed within a second even when idle
+    // (every request checks it too); the server then stops and exits non-zero, so that its
+    // supervisor starts it again on the file now at the path.
+    let store = auth.store().clone();
+    let watch = tokio::spawn({
+        let store = store.clone();
+        async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if store.check_file().is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let stop = async {
+        tokio::select! {
+            () = shutdown_signal() => {},
+            () = store.file_lost() => {},
+        }
+    };
+    let served = sigil_server::serve(listener, app, limits, stop).await;
+    watch.abort();
+    served?;
+    if store.check_file().is_err() {
+        anyhow::bail!(
+            "the database file was deleted or replaced while serving; start sigil again to open \
+             the file now at its path"
+        );
+    }
     Ok(())
 }
 

@@ -6,10 +6,16 @@
 //! use sigil_server::{Auth, Config, Settings};
 //!
 //! let config = Config::from_settings(Settings::default())?; // ./sigil-data, generated secret
+//! let limits = config.serve;
 //! let auth = Auth::builder(config).build().await?;
 //! let app = axum::Router::new().nest("/api/auth", auth.router());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await?;
+//! // Head and idle deadlines, a connection bound and a shutdown deadline; the peer address
+//! // reaches the rate limits as `ConnectInfo<SocketAddr>`.
+//! sigil_server::serve(listener, app, limits, async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await?;
 //! # Ok(()) }
 //! ```
 
@@ -29,6 +35,7 @@ mod password;
 mod paths;
 mod report;
 mod routes;
+pub mod serve;
 mod sessions;
 mod state;
 pub mod store;
@@ -43,6 +50,7 @@ use thiserror::Error;
 pub use config::{Config, ConfigError, Mode, Secret, Settings};
 pub use error::ApiError;
 pub use keys::{KeyError, KeyManager, KeyState};
+pub use serve::{ServeLimits, serve};
 pub use sigil_proto::ErrorCode;
 pub use store::{Store, StoreError};
 pub use time::Clock;

@@ -173,6 +173,57 @@ fn serve_with_no_configuration_then_stop_on_sigterm() {
     );
 }
 
+/// Issue 10: a client holding half a request head kept a SIGTERM'd server alive for minutes.
+#[test]
+fn a_stalled_client_does_not_keep_a_stopped_server_alive() {
+    use std::io::Write;
+    let served = Served::start(&[("SIGIL_SHUTDOWN_TIMEOUT", "1")]);
+    let mut stalled = std::net::TcpStream::connect(("127.0.0.1", served.port)).unwrap();
+    stalled
+        .write_all(b"GET /api/auth/ok HTTP/1.1\r\nHost: loc")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let signalled = Instant::now();
+    let (exit, _) = served.stop();
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(4),
+        "exited {:?} after SIGTERM",
+        signalled.elapsed()
+    );
+}
+
+/// The SQLite file deleted and restored from a copy under a running `sigil serve`: it stops with
+/// a non-zero exit (so a supervisor restarts it on the file now at the path), naming the cause.
+#[test]
+fn serve_exits_when_its_database_file_is_replaced() {
+    let mut served = Served::start(&[]);
+    assert!(
+        get(served.port, "/api/auth/jwks")
+            .unwrap()
+            .contains("\"keys\"")
+    );
+    let db = served.dir.join("sigil-data/sigil.db");
+    let copy = served.dir.join("copy.db");
+    std::fs::copy(&db, &copy).unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    std::fs::copy(&copy, &db).unwrap();
+    let exit = wait_exit(&mut served.child, Duration::from_secs(10), "sigil serve");
+    assert!(!exit.success(), "{exit:?}");
+    let mut stderr = String::new();
+    served
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(stderr.contains("deleted or replaced"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&served.dir);
+}
+
 pub fn b64(bytes: &[u8]) -> String {
     sigil_jose::b64::encode(bytes)
 }

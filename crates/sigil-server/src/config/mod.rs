@@ -19,6 +19,7 @@ pub use settings::{Audiences, JwksSettings, JwtSettings, Settings, TimeSpan, Use
 
 use crate::origin::origin_of;
 use crate::report::Chain;
+pub use crate::serve::ServeLimits;
 use crate::store::{DatabaseUrl, DatabaseUrlError};
 pub use crate::user_fields::{FieldKind, UserField};
 
@@ -156,6 +157,8 @@ pub struct Config {
     pub keys: KeysConfig,
     /// Additional user fields.
     pub user_fields: Vec<UserField>,
+    /// Limits on connections: head and idle deadlines, how many at once, shutdown deadline.
+    pub serve: ServeLimits,
 }
 
 impl Config {
@@ -163,6 +166,7 @@ impl Config {
     /// into) `<data_dir>/secret`, created with mode 0600.
     pub fn from_settings(s: Settings) -> Result<Config, ConfigError> {
         let mode = s.mode.unwrap_or(Mode::Production);
+        let serve = serve_limits(&s)?;
         let listen: SocketAddr = s
             .listen
             .as_deref()
@@ -255,6 +259,7 @@ impl Config {
             database_timeout: Duration::from_secs(timeout),
             max_name_length,
             max_image_url_length,
+            serve,
         })
     }
 
@@ -262,6 +267,59 @@ impl Config {
     pub fn secure_cookies(&self) -> bool {
         self.origin.starts_with("https://")
     }
+}
+
+/// A span in whole seconds within `range`, or `default`.
+fn seconds_in(
+    value: Option<&TimeSpan>,
+    key: &str,
+    range: std::ops::RangeInclusive<i64>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let Some(span) = value else {
+        return Ok(default);
+    };
+    let seconds = span.seconds(key)?;
+    if !range.contains(&seconds) {
+        return Err(invalid(
+            key,
+            format!(
+                "must be between {} and {} seconds",
+                range.start(),
+                range.end()
+            ),
+        ));
+    }
+    Ok(Duration::from_secs(seconds.unsigned_abs()))
+}
+
+fn serve_limits(s: &Settings) -> Result<ServeLimits, ConfigError> {
+    let defaults = ServeLimits::default();
+    let max_connections = s.max_connections.unwrap_or(defaults.max_connections);
+    if !(1..=1_000_000).contains(&max_connections) {
+        return Err(invalid("max_connections", "must be between 1 and 1000000"));
+    }
+    Ok(ServeLimits {
+        header_read_timeout: seconds_in(
+            s.header_read_timeout.as_ref(),
+            "header_read_timeout",
+            1..=300,
+            defaults.header_read_timeout,
+        )?,
+        max_connections,
+        keep_alive_timeout: seconds_in(
+            s.keep_alive_timeout.as_ref(),
+            "keep_alive_timeout",
+            1..=3600,
+            defaults.keep_alive_timeout,
+        )?,
+        shutdown_timeout: seconds_in(
+            s.shutdown_timeout.as_ref(),
+            "shutdown_timeout",
+            0..=3600,
+            defaults.shutdown_timeout,
+        )?,
+    })
 }
 
 #[cfg(test)]
@@ -290,6 +348,20 @@ mod tests {
         assert!(!c.secure_cookies());
         assert_eq!(c.database_url.to_string(), "sqlite://./sigil-data/sigil.db");
         assert_eq!((c.max_name_length, c.max_image_url_length), (256, 2048));
+        assert_eq!(c.serve.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(c.serve.keep_alive_timeout, Duration::from_secs(60));
+        assert_eq!(c.serve.shutdown_timeout, Duration::from_secs(10));
+        assert!((16..=4096).contains(&c.serve.max_connections));
+        let spans = Settings {
+            header_read_timeout: Some(TimeSpan::Text("5s".into())),
+            keep_alive_timeout: Some(TimeSpan::Seconds(75)),
+            max_connections: Some(2),
+            ..settings(GOOD)
+        };
+        let c = Config::from_settings(spans).unwrap();
+        assert_eq!(c.serve.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(c.serve.keep_alive_timeout, Duration::from_secs(75));
+        assert_eq!(c.serve.max_connections, 2);
         assert!(
             !format!("{c:?}").contains(GOOD),
             "Debug never shows the secret"
@@ -396,6 +468,22 @@ mod tests {
             },
             Settings {
                 max_image_url_length: Some(0),
+                ..settings(GOOD)
+            },
+            Settings {
+                header_read_timeout: Some(TimeSpan::Seconds(0)),
+                ..settings(GOOD)
+            },
+            Settings {
+                max_connections: Some(0),
+                ..settings(GOOD)
+            },
+            Settings {
+                keep_alive_timeout: Some(TimeSpan::Text("2h".into())),
+                ..settings(GOOD)
+            },
+            Settings {
+                shutdown_timeout: Some(TimeSpan::Seconds(-1)),
                 ..settings(GOOD)
             },
         ] {

@@ -54,6 +54,16 @@ pub struct Settings {
     pub max_name_length: Option<usize>,
     /// Longest `image` URL accepted at sign-up, in characters (default 2048).
     pub max_image_url_length: Option<usize>,
+    /// Time a client has to send a complete request head (default 10 s); a time span or seconds.
+    pub header_read_timeout: Option<TimeSpan>,
+    /// Connections served at once; more clients wait in the listen backlog (default 4096, or
+    /// fewer when the open-files limit is lower).
+    pub max_connections: Option<usize>,
+    /// Time an idle keep-alive connection may wait for its next request (default 60 s).
+    pub keep_alive_timeout: Option<TimeSpan>,
+    /// At shutdown, time requests in flight have to finish before every connection is closed
+    /// (default 10 s).
+    pub shutdown_timeout: Option<TimeSpan>,
     /// Token settings (`[jwt]`).
     #[serde(default)]
     pub jwt: JwtSettings,
@@ -162,6 +172,8 @@ enum EnvKind {
     Mode,
     /// One audience, or a comma-separated list of several.
     Audience,
+    /// A time span (`"10s"`) or a whole number of seconds.
+    Span,
 }
 
 /// The environment variables of each setting (the first set one wins; `SIGIL_` names come
@@ -202,6 +214,10 @@ const ENVIRONMENT: &[(&[&str], &str, EnvKind)] = {
             "max_image_url_length",
             Number,
         ),
+        (&["SIGIL_HEADER_READ_TIMEOUT"], "header_read_timeout", Span),
+        (&["SIGIL_MAX_CONNECTIONS"], "max_connections", Number),
+        (&["SIGIL_KEEP_ALIVE_TIMEOUT"], "keep_alive_timeout", Span),
+        (&["SIGIL_SHUTDOWN_TIMEOUT"], "shutdown_timeout", Span),
         (&["SIGIL_JWT_ALG"], "jwt.alg", Text),
         (&["SIGIL_JWT_EXPIRATION_TIME"], "jwt.expiration_time", Text),
         (&["SIGIL_JWT_ISSUER"], "jwt.issuer", Text),
@@ -270,6 +286,10 @@ fn env_value(name: &str, text: &str, kind: EnvKind) -> Result<Value, ConfigError
         EnvKind::Audience => match list().as_slice() {
             [one] => Value::String(one.clone()),
             all => Value::from(all.to_vec()),
+        },
+        EnvKind::Span => match text.trim().parse::<u64>() {
+            Ok(seconds) => Value::from(seconds),
+            Err(_) => Value::String(text.to_owned()),
         },
     })
 }
@@ -368,6 +388,7 @@ mod tests {
                 EnvKind::Ips => "10.0.0.1",
                 EnvKind::Mode => "dev",
                 EnvKind::Audience => "a,b",
+                EnvKind::Span => "5s",
             };
             env.insert(names[0].to_owned(), text.to_owned());
             let _ = path;
@@ -433,6 +454,10 @@ mod tests {
             ("SIGIL_DATABASE_TIMEOUT_SECS", "database_timeout_secs", "3"),
             ("SIGIL_MAX_NAME_LENGTH", "max_name_length", "64"),
             ("SIGIL_MAX_IMAGE_URL_LENGTH", "max_image_url_length", "512"),
+            ("SIGIL_HEADER_READ_TIMEOUT", "header_read_timeout", "5"),
+            ("SIGIL_MAX_CONNECTIONS", "max_connections", "100"),
+            ("SIGIL_KEEP_ALIVE_TIMEOUT", "keep_alive_timeout", "1m"),
+            ("SIGIL_SHUTDOWN_TIMEOUT", "shutdown_timeout", "3s"),
             (
                 "SIGIL_JWT_DISABLE_SETTING_JWT_HEADER",
                 "jwt/disable_setting_jwt_header",

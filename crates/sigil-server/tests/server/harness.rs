@@ -139,13 +139,11 @@ impl TestServer {
         let auth = customize(builder).build().await?;
         let app = axum::Router::new().nest(&config.base_path, auth.router());
         let handle = auth.clone();
+        let limits = config.serve;
         tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
+            sigil_server::serve(listener, app, limits, std::future::pending())
+                .await
+                .unwrap();
         });
         Ok(TestServer {
             base,

@@ -5,4 +5,5 @@
 mod errors;
 mod flows;
 mod harness;
+mod limits;
 mod tokens;
