@@ -9,8 +9,9 @@
 //!
 //! * **head**: from the connection's start, or from the first byte after an idle spell, the
 //!   client has [`ServeLimits::header_read_timeout`] to complete the request head;
-//! * **busy**: from the complete head until the response body is done, no deadline (request
-//!   bodies are bounded by size, handlers by the database timeout);
+//! * **busy**: from the complete head until the response body is done, the client has
+//!   [`ServeLimits::request_timeout`] (a body sent slowly, or responses never read while more
+//!   requests are pipelined, cannot hold the connection);
 //! * **idle**: after a response, the client has [`ServeLimits::keep_alive_timeout`] to start
 //!   the next request.
 //!
@@ -48,6 +49,9 @@ pub struct ServeLimits {
     pub max_connections: usize,
     /// Time an idle keep-alive connection may wait for its next request.
     pub keep_alive_timeout: Duration,
+    /// Time from a complete request head until its response is done (body read, response
+    /// written); longer than any handler may take (they are bounded by the database timeout).
+    pub request_timeout: Duration,
     /// After the shutdown signal, time requests in flight have to finish; then every
     /// connection still open is closed and [`serve`] returns.
     pub shutdown_timeout: Duration,
@@ -67,6 +71,7 @@ impl Default for ServeLimits {
             header_read_timeout: Duration::from_secs(10),
             max_connections: default_max_connections(),
             keep_alive_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(60),
             shutdown_timeout: Duration::from_secs(10),
         }
     }
@@ -309,11 +314,12 @@ impl Phase {
         self.deadline().is_some_and(|at| at <= Instant::now())
     }
 
-    /// A complete head arrived: no deadline until the response is done.
+    /// A complete head arrived: the response must be done within the request timeout.
     fn busy(&self) {
+        let at = Instant::now() + self.limits.request_timeout;
         self.update(|s| {
             s.idle = false;
-            s.deadline = None;
+            s.deadline = Some(at);
             true
         });
     }

@@ -313,6 +313,12 @@ fn serve_limits(s: &Settings) -> Result<ServeLimits, ConfigError> {
             1..=3600,
             defaults.keep_alive_timeout,
         )?,
+        request_timeout: seconds_in(
+            s.request_timeout.as_ref(),
+            "request_timeout",
+            1..=3600,
+            defaults.request_timeout,
+        )?,
         shutdown_timeout: seconds_in(
             s.shutdown_timeout.as_ref(),
             "shutdown_timeout",

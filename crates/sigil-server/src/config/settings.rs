@@ -56,6 +56,8 @@ pub struct Settings {
     pub max_image_url_length: Option<usize>,
     /// Time a client has to send a complete request head (default 10 s); a time span or seconds.
     pub header_read_timeout: Option<TimeSpan>,
+    /// Time from a complete request head until its response is done (default 60 s).
+    pub request_timeout: Option<TimeSpan>,
     /// Connections served at once; more clients wait in the listen backlog (default 4096, or
     /// fewer when the open-files limit is lower).
     pub max_connections: Option<usize>,
@@ -215,6 +217,7 @@ const ENVIRONMENT: &[(&[&str], &str, EnvKind)] = {
             Number,
         ),
         (&["SIGIL_HEADER_READ_TIMEOUT"], "header_read_timeout", Span),
+        (&["SIGIL_REQUEST_TIMEOUT"], "request_timeout", Span),
         (&["SIGIL_MAX_CONNECTIONS"], "max_connections", Number),
         (&["SIGIL_KEEP_ALIVE_TIMEOUT"], "keep_alive_timeout", Span),
         (&["SIGIL_SHUTDOWN_TIMEOUT"], "shutdown_timeout", Span),
@@ -455,6 +458,7 @@ mod tests {
             ("SIGIL_MAX_NAME_LENGTH", "max_name_length", "64"),
             ("SIGIL_MAX_IMAGE_URL_LENGTH", "max_image_url_length", "512"),
             ("SIGIL_HEADER_READ_TIMEOUT", "header_read_timeout", "5"),
+            ("SIGIL_REQUEST_TIMEOUT", "request_timeout", "30"),
             ("SIGIL_MAX_CONNECTIONS", "max_connections", "100"),
             ("SIGIL_KEEP_ALIVE_TIMEOUT", "keep_alive_timeout", "1m"),
             ("SIGIL_SHUTDOWN_TIMEOUT", "shutdown_timeout", "3s"),

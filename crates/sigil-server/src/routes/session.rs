@@ -56,6 +56,22 @@ fn valid_email(email: &str) -> bool {
     email.len() <= 254 && !email.contains("..") && local_ok && labels_ok && tld_ok
 }
 
+/// The looser shape sign-up accepted before Better Auth's rule was adopted (one `@`, a dotted
+/// domain, no spaces): sign-in still takes it, so that no existing account is locked out.
+fn earlier_email_shape(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+}
+
 /// Characters no sign-up text field may hold: controls (C0, DEL, C1), zero-width characters
 /// (U+200B–U+200D, U+2060, U+FEFF) and bidirectional marks and controls (U+200E, U+200F, U+061C,
 /// U+202A–U+202E, U+2066–U+2069). They hide text or reorder it, so that one name or link can pass
@@ -134,10 +150,14 @@ fn checked_credentials(
     sign_up: bool,
 ) -> Result<String, ApiError> {
     let email = email.trim();
-    if !valid_email(email) {
+    let email = if valid_email(email) {
+        email.to_ascii_lowercase()
+    } else if !sign_up && earlier_email_shape(email) && !email.chars().any(is_deceptive) {
+        // Accounts made before the stricter rule (`josé@…`, `a.@b.co`) can still sign in.
+        email.to_lowercase()
+    } else {
         return Err(ErrorCode::InvalidEmail.into());
-    }
-    let email = email.to_ascii_lowercase();
+    };
     let len = password.encode_utf16().count();
     if sign_up && len < password::MIN_LENGTH {
         return Err(ErrorCode::PasswordTooShort.into());

@@ -11,15 +11,25 @@ use super::StoreError;
 /// Device and inode of a file (where the platform has them).
 type Identity = (u64, u64);
 
+/// The file's identity; `Ok(None)` when nothing is at the path; `Err` for any other failure to
+/// look (a permission, an I/O error), which proves nothing about the file.
 #[cfg(unix)]
-fn identity(path: &Path) -> Option<Identity> {
+fn identity(path: &Path) -> std::io::Result<Option<Identity>> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(Some((m.dev(), m.ino()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(not(unix))]
-fn identity(path: &Path) -> Option<Identity> {
-    std::fs::metadata(path).ok().map(|_| (0, 0))
+fn identity(path: &Path) -> std::io::Result<Option<Identity>> {
+    match std::fs::metadata(path) {
+        Ok(_) => Ok(Some((0, 0))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The database file as it was when the store opened it.
@@ -36,7 +46,7 @@ impl OpenedFile {
     pub(super) fn new(path: &Path) -> Self {
         OpenedFile {
             path: path.to_owned(),
-            opened: identity(path),
+            opened: identity(path).ok().flatten(),
             replaced: AtomicBool::new(false),
             lost: tokio::sync::watch::Sender::new(false),
         }
@@ -46,8 +56,18 @@ impl OpenedFile {
     /// moved, or restored from a copy); from then on, always.
     pub(super) fn check(&self) -> Result<(), StoreError> {
         if !self.replaced.load(Ordering::Relaxed) {
-            if identity(&self.path) == self.opened && self.opened.is_some() {
-                return Ok(());
+            match identity(&self.path) {
+                // Nothing recorded at open (the file could not be looked at then): nothing to
+                // compare with.
+                _ if self.opened.is_none() => return Ok(()),
+                Ok(now) if now == self.opened => return Ok(()),
+                Ok(_) => {}
+                // A failure to look proves nothing: the call goes on (and fails by itself if the
+                // file is really unreadable); only a missing or different file latches.
+                Err(e) => {
+                    tracing::debug!(path = %self.path.display(), error = %e, "cannot stat the database file");
+                    return Ok(());
+                }
             }
             if !self.replaced.swap(true, Ordering::Relaxed) {
                 tracing::error!(

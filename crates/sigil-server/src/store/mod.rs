@@ -173,12 +173,21 @@ pub struct Store {
     file: Option<std::sync::Arc<file::OpenedFile>>,
 }
 
+/// Whether a SQLite URL names a file on disk (not an in-memory database, which sqlx names
+/// `file:sqlx-in-memory-…`).
+fn sqlite_file_on_disk(url: &str, path: &std::path::Path) -> bool {
+    !(url.contains(":memory:")
+        || url.contains("mode=memory")
+        || path.as_os_str().is_empty()
+        || path.to_string_lossy().starts_with("file:"))
+}
+
 impl Store {
     /// Connects (lazily: a database that is down now is retried on each request). SQLite files
     /// are created if missing, with their directory, and run in WAL mode with foreign keys on.
     pub(crate) fn connect(url: &DatabaseUrl, timeout: Duration) -> Result<Store, StoreError> {
         let pool = match url {
-            DatabaseUrl::Sqlite { options, .. } => {
+            DatabaseUrl::Sqlite { options, url } => {
                 let options = options
                     .clone()
                     .create_if_missing(true)
@@ -189,7 +198,7 @@ impl Store {
                 // first start, when a secret is configured and none had to be generated): the
                 // directory 0700, the file 0600, whatever the umask (see `crate::files`).
                 let file = options.get_filename();
-                if file != std::path::Path::new(":memory:") && !file.as_os_str().is_empty() {
+                if sqlite_file_on_disk(url, file) && !url.contains("mode=ro") {
                     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
                         crate::files::private_dir(dir).map_err(|source| StoreError::Directory {
                             path: dir.to_owned(),
@@ -216,9 +225,9 @@ impl Store {
             ),
         };
         let file = match (&pool, url) {
-            (Pool::Sqlite(_), DatabaseUrl::Sqlite { options, .. }) => {
+            (Pool::Sqlite(_), DatabaseUrl::Sqlite { options, url }) => {
                 let path = options.get_filename();
-                (path != std::path::Path::new(":memory:") && !path.as_os_str().is_empty())
+                sqlite_file_on_disk(url, path)
                     .then(|| std::sync::Arc::new(file::OpenedFile::new(path)))
             }
             _ => None,

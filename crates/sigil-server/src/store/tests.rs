@@ -231,3 +231,21 @@ async fn set_user_field_stamps_the_given_time() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn in_memory_databases_are_not_files() {
+    let url: DatabaseUrl = "sqlite::memory:".parse().unwrap();
+    let store = Store::connect(&url, Duration::from_secs(2)).unwrap();
+    assert!(store.file.is_none(), "no file is tracked");
+    store.migrate().await.unwrap();
+    assert!(store.check_file().is_ok());
+    assert!(!std::path::Path::new("file:sqlx-in-memory-0").exists());
+    assert!(!super::sqlite_file_on_disk(
+        "sqlite:x.db?mode=memory",
+        std::path::Path::new("x.db")
+    ));
+    assert!(super::sqlite_file_on_disk(
+        "sqlite:///tmp/x.db",
+        std::path::Path::new("/tmp/x.db")
+    ));
+}

@@ -198,7 +198,18 @@ async fn look_alikes_and_unbounded_profile_fields() {
         for (body, code) in refused {
             expect(s.post_json("/sign-up/email", body.clone()).await, 400, code).await;
         }
-        // Sign-in with a look-alike answers INVALID_EMAIL, as before.
+        // An account made before the stricter rule can still sign in (no lock-out)...
+        expect(
+            s.post_json(
+                "/sign-in/email",
+                json!({"email": "a.@b.co", "password": "correct horse"}),
+            )
+            .await,
+            401,
+            "INVALID_EMAIL_OR_PASSWORD",
+        )
+        .await;
+        // ...but sign-in with hidden characters answers INVALID_EMAIL, as before.
         expect(
             s.post_json(
                 "/sign-in/email",

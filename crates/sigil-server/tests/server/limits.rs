@@ -21,6 +21,7 @@ fn limits() -> ServeLimits {
         header_read_timeout: Duration::from_secs(30),
         max_connections: 100,
         keep_alive_timeout: Duration::from_secs(30),
+        request_timeout: Duration::from_secs(30),
         shutdown_timeout: Duration::from_secs(30),
     }
 }
@@ -36,6 +37,10 @@ async fn start(limits: ServeLimits) -> Running {
         .route(
             "/ip",
             get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
+        )
+        .route(
+            "/echo",
+            axum::routing::post(|body: String| async move { body }),
         )
         .route(
             "/slow",
@@ -86,6 +91,28 @@ async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
         tokio::time::timeout(within, stream.read(&mut byte)).await,
         Ok(Ok(0) | Err(_))
     )
+}
+
+/// A complete head whose body never comes (or whose responses are never read) does not hold the
+/// connection past the request timeout.
+#[tokio::test]
+async fn a_request_whose_body_never_comes_is_cut_off_after_the_request_timeout() {
+    let server = start(ServeLimits {
+        request_timeout: Duration::from_secs(1),
+        ..limits()
+    })
+    .await;
+    let mut stalled = TcpStream::connect(server.addr).await.unwrap();
+    stalled
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: sigil.test\r\nContent-Length: 100\r\n\r\nab")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    assert!(
+        closed_within(&mut stalled, Duration::from_secs(3)).await,
+        "a client that never finishes its body keeps its connection"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(800));
 }
 
 #[tokio::test]
