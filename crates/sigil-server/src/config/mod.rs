@@ -218,6 +218,14 @@ impl Config {
                 "must be between 1 and 300",
             ));
         }
+        // A handler may wait the database timeout for a hashing slot and again for the
+        // database: the request timeout must leave room for both.
+        if serve.request_timeout < Duration::from_secs(2 * timeout) {
+            return Err(invalid(
+                "request_timeout",
+                "must be at least twice database_timeout_secs",
+            ));
+        }
         let rate_limit_ipv6_prefix = s
             .rate_limit_ipv6_prefix
             .unwrap_or(crate::guard::DEFAULT_IPV6_PREFIX);
@@ -478,6 +486,11 @@ mod tests {
             },
             Settings {
                 header_read_timeout: Some(TimeSpan::Seconds(0)),
+                ..settings(GOOD)
+            },
+            Settings {
+                request_timeout: Some(TimeSpan::Seconds(10)),
+                database_timeout_secs: Some(6),
                 ..settings(GOOD)
             },
             Settings {
