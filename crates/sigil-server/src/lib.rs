@@ -36,6 +36,7 @@ mod paths;
 mod report;
 mod routes;
 pub mod serve;
+mod session_cache;
 mod sessions;
 mod state;
 pub mod store;

@@ -1,16 +1,22 @@
-//! Session lifetimes (Better Auth's `expiresIn`, `updateAge`, "remember me"), loading a live
-//! session, and the public shapes of a user and a session.
+//! Session lifetimes (Better Auth's `expiresIn`, `updateAge`, "remember me"), live sessions
+//! (read through the session cache, ended, refreshed), and the public shapes of a user and a
+//! session.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
 use sigil_proto::{SessionView, UserView};
 
+use crate::config::SessionCacheConfig;
 use crate::ids;
 use crate::report::Chain;
+pub(crate) use crate::session_cache::LiveSession;
+use crate::session_cache::SessionCache;
 use crate::store::{Session, Store, StoreError, User};
 use crate::time::iso;
+use crate::user_fields::UserField;
 
 /// Session lifetime (Better Auth's `session.expiresIn`).
 pub(crate) const SESSION_DAYS: i64 = 7;
@@ -44,23 +50,101 @@ pub(crate) fn new_session(
     }
 }
 
-/// The session with this token and its user, if it exists and has not expired. An expired
-/// session's row is deleted on the way (a failed delete is only logged: it is over either way).
-pub(crate) async fn load_live(
-    store: &Store,
-    token: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<(Session, User)>, StoreError> {
-    let Some((session, user)) = store.session_with_user(token).await? else {
-        return Ok(None);
-    };
-    if session.expires_at > now {
-        return Ok(Some((session, user)));
+/// The sessions of the store, read through the session cache: every read, end and refresh of a
+/// session by the routes goes through here, so that the cache never misses a change made by
+/// this process.
+pub(crate) struct Sessions {
+    store: Store,
+    cache: SessionCache,
+    fields: Vec<UserField>,
+}
+
+impl Sessions {
+    pub(crate) fn new(store: Store, cache: &SessionCacheConfig, fields: Vec<UserField>) -> Self {
+        Sessions {
+            store,
+            cache: SessionCache::new(cache),
+            fields,
+        }
     }
-    if let Err(e) = store.delete_session(token).await {
-        tracing::warn!(error = %Chain(&e), "could not delete an expired session");
+
+    /// The session with this token, its user and the user's public view, if it exists and has
+    /// not expired at `now`. From the cache when it holds a fresh entry; else from the store,
+    /// where an expired session's row is deleted on the way (a failed delete is only logged: it
+    /// is over either way).
+    pub(crate) async fn live(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Arc<LiveSession>>, StoreError> {
+        let ticket = match self.cache.get(token, now) {
+            Ok(live) => return Ok(Some(live)),
+            Err(ticket) => ticket,
+        };
+        let Some((session, user)) = self.store.session_with_user(token).await? else {
+            return Ok(None);
+        };
+        if session.expires_at <= now {
+            self.cache.forget(token);
+            if let Err(e) = self.store.delete_session(token).await {
+                tracing::warn!(error = %Chain(&e), "could not delete an expired session");
+            }
+            return Ok(None);
+        }
+        let view = self.public_user(&user).await?;
+        let live = Arc::new(LiveSession {
+            session,
+            user,
+            view,
+        });
+        self.cache.insert(ticket, live.clone(), now);
+        Ok(Some(live))
     }
-    Ok(None)
+
+    /// Slides `live`'s expiry when due (see [`slide`]) and writes it. `Ok(None)` when the
+    /// session was deleted meanwhile; otherwise the session as it now stands and whether it slid.
+    pub(crate) async fn refresh(
+        &self,
+        live: Arc<LiveSession>,
+        dont_remember: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Arc<LiveSession>, bool)>, StoreError> {
+        let mut session = live.session.clone();
+        if !slide(&mut session, dont_remember, now) {
+            return Ok(Some((live, false)));
+        }
+        let ticket = self.cache.ticket(&session.token);
+        let still_there = self
+            .store
+            .refresh_session(&session.id, session.expires_at, now)
+            .await?;
+        if !still_there {
+            self.cache.forget(&session.token);
+            return Ok(None);
+        }
+        let slid = Arc::new(LiveSession {
+            session,
+            user: live.user.clone(),
+            view: live.view.clone(),
+        });
+        self.cache.insert(ticket, slid.clone(), now);
+        Ok(Some((slid, true)))
+    }
+
+    /// Ends the session with this token (sign-out): its row and its cache entry. The entry goes
+    /// even when the delete fails, so that the next request asks the store again.
+    pub(crate) async fn end(&self, token: &str) -> Result<(), StoreError> {
+        let deleted = self.store.delete_session(token).await;
+        self.cache.forget(token);
+        deleted
+    }
+
+    /// The public user object with its additional fields (one query, only when fields are
+    /// declared): the `user` of every response and the default payload of session tokens.
+    pub(crate) async fn public_user(&self, user: &User) -> Result<UserView, StoreError> {
+        let fields = self.store.user_fields(&user.id, &self.fields).await?;
+        Ok(user_view(user, fields))
+    }
 }
 
 /// Slides a session's expiry when it is due (Better Auth's `updateAge`) and the session is a

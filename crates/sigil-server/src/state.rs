@@ -4,15 +4,14 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sigil_proto::UserView;
 
 use crate::config::Config;
 use crate::cookies::CookieSigner;
 use crate::guard::RateLimiter;
 use crate::origin::TrustedOrigins;
 use crate::password::Hasher;
-use crate::sessions::user_view;
-use crate::store::{Store, StoreError, User};
+use crate::sessions::Sessions;
+use crate::store::Store;
 use crate::time::Clock;
 use crate::tokens::Minter;
 
@@ -20,6 +19,8 @@ use crate::tokens::Minter;
 pub(crate) struct AppState {
     pub(crate) config: Config,
     pub(crate) store: Store,
+    /// Sessions, read through the session cache.
+    pub(crate) sessions: Sessions,
     pub(crate) cookies: CookieSigner,
     pub(crate) trusted: TrustedOrigins,
     pub(crate) limiter: RateLimiter,
@@ -38,6 +39,11 @@ impl AppState {
             trusted: TrustedOrigins::new(&config.origin, &config.trusted_origins),
             limiter: RateLimiter::new(config.rate_limit_ipv6_prefix),
             hasher: Hasher::new(config.database_timeout),
+            sessions: Sessions::new(
+                store.clone(),
+                &config.session_cache,
+                config.user_fields.clone(),
+            ),
             minter,
             config,
             store,
@@ -48,15 +54,5 @@ impl AppState {
     /// Now, by the configured clock.
     pub(crate) fn now(&self) -> DateTime<Utc> {
         (self.clock)()
-    }
-
-    /// The public user object with its additional fields (one query, only when fields are
-    /// declared).
-    pub(crate) async fn public_user(&self, user: &User) -> Result<UserView, StoreError> {
-        let fields = self
-            .store
-            .user_fields(&user.id, &self.config.user_fields)
-            .await?;
-        Ok(user_view(user, fields))
     }
 }

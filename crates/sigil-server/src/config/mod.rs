@@ -15,7 +15,10 @@ mod settings;
 
 pub use jwt::{ClaimSource, JwtConfig, KeysConfig, REGISTERED_CLAIMS, SESSION_FIELDS, USER_FIELDS};
 pub use secret::{Secret, SecretSource, Secrets};
-pub use settings::{Audiences, JwksSettings, JwtSettings, Settings, TimeSpan, UserFieldSettings};
+pub use settings::{
+    Audiences, JwksSettings, JwtSettings, SessionCacheSettings, Settings, TimeSpan,
+    UserFieldSettings,
+};
 
 use crate::origin::origin_of;
 use crate::report::Chain;
@@ -159,6 +162,21 @@ pub struct Config {
     pub user_fields: Vec<UserField>,
     /// Limits on connections: head and idle deadlines, how many at once, shutdown deadline.
     pub serve: ServeLimits,
+    /// The in-memory session cache.
+    pub session_cache: SessionCacheConfig,
+}
+
+/// The in-memory session cache's settings, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionCacheConfig {
+    /// Whether sessions are cached.
+    pub enabled: bool,
+    /// How long an entry is used after it was read from the database.
+    pub ttl: chrono::TimeDelta,
+    /// Most entries.
+    pub max_entries: usize,
+    /// Most bytes of entry contents (estimated).
+    pub max_bytes: u64,
 }
 
 impl Config {
@@ -243,6 +261,7 @@ impl Config {
         if max_image_url_length == 0 {
             return Err(invalid("max_image_url_length", "must be at least 1"));
         }
+        let session_cache = session_cache(&s.session_cache)?;
         let user_fields = jwt::user_fields(s.user_fields.as_deref().unwrap_or_default())?;
         let jwt = jwt::jwt_config(&s.jwt, &origin, &user_fields)?;
         let keys = jwt::keys_config(&s.jwt, &s.jwks, jwt.expiration)?;
@@ -268,6 +287,7 @@ impl Config {
             max_name_length,
             max_image_url_length,
             serve,
+            session_cache,
         })
     }
 
@@ -299,6 +319,36 @@ fn seconds_in(
         ));
     }
     Ok(Duration::from_secs(seconds.unsigned_abs()))
+}
+
+fn session_cache(s: &SessionCacheSettings) -> Result<SessionCacheConfig, ConfigError> {
+    let ttl = seconds_in(
+        s.ttl.as_ref(),
+        "session_cache.ttl",
+        1..=3600,
+        Duration::from_secs(5),
+    )?;
+    let max_entries = s.max_entries.unwrap_or(10_000);
+    if !(1..=10_000_000).contains(&max_entries) {
+        return Err(invalid(
+            "session_cache.max_entries",
+            "must be between 1 and 10000000",
+        ));
+    }
+    let mib = s.max_memory_mib.unwrap_or(32);
+    if !(1..=65_536).contains(&mib) {
+        return Err(invalid(
+            "session_cache.max_memory_mib",
+            "must be between 1 and 65536",
+        ));
+    }
+    Ok(SessionCacheConfig {
+        enabled: s.enabled.unwrap_or(true),
+        ttl: chrono::TimeDelta::from_std(ttl)
+            .map_err(|e| invalid("session_cache.ttl", e.to_string()))?,
+        max_entries,
+        max_bytes: mib * 1024 * 1024,
+    })
 }
 
 fn serve_limits(s: &Settings) -> Result<ServeLimits, ConfigError> {

@@ -72,6 +72,9 @@ pub struct Settings {
     /// Key settings (`[jwks]`).
     #[serde(default)]
     pub jwks: JwksSettings,
+    /// The in-memory session cache (`[session_cache]`).
+    #[serde(default)]
+    pub session_cache: SessionCacheSettings,
     /// Additional user fields (`[[user_fields]]`), stored as columns of the `user` table as
     /// Better Auth's `additionalFields` are.
     pub user_fields: Option<Vec<UserFieldSettings>>,
@@ -127,6 +130,23 @@ pub struct JwksSettings {
     pub disable_private_key_encryption: Option<bool>,
     /// RSA modulus size for RS256/PS256 keys (default 2048).
     pub rsa_modulus_bits: Option<usize>,
+}
+
+/// `[session_cache]`: the in-memory cache of live sessions that `/token` and `/get-session`
+/// read before the database.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionCacheSettings {
+    /// On (default) or off.
+    pub enabled: Option<bool>,
+    /// How long a session read from the database is used before it is read again (default 5 s,
+    /// at most 1 hour): the bound on how late this process sees a change made elsewhere (a
+    /// sign-out on another instance, `sigil user set`).
+    pub ttl: Option<TimeSpan>,
+    /// Most sessions held (default 10000).
+    pub max_entries: Option<usize>,
+    /// Most memory their contents take, in MiB (default 32).
+    pub max_memory_mib: Option<u64>,
 }
 
 /// A time span: Better Auth's grammar (`"15m"`, `"7d"`) or a number of seconds.
@@ -248,12 +268,28 @@ const ENVIRONMENT: &[(&[&str], &str, EnvKind)] = {
             "jwks.rsa_modulus_bits",
             Number,
         ),
+        (
+            &["SIGIL_SESSION_CACHE_ENABLED"],
+            "session_cache.enabled",
+            Bool,
+        ),
+        (&["SIGIL_SESSION_CACHE_TTL"], "session_cache.ttl", Span),
+        (
+            &["SIGIL_SESSION_CACHE_MAX_ENTRIES"],
+            "session_cache.max_entries",
+            Number,
+        ),
+        (
+            &["SIGIL_SESSION_CACHE_MAX_MEMORY_MIB"],
+            "session_cache.max_memory_mib",
+            Number,
+        ),
     ]
 };
 
 /// Sections of [`Settings`] whose members layer one by one; every other value (lists, claim
 /// maps) is replaced whole by a later layer.
-const SECTIONS: [&str; 2] = ["jwt", "jwks"];
+const SECTIONS: [&str; 3] = ["jwt", "jwks", "session_cache"];
 
 fn env_value(name: &str, text: &str, kind: EnvKind) -> Result<Value, ConfigError> {
     let list = || -> Vec<String> {
@@ -477,6 +513,12 @@ mod tests {
                 "jwks/rsa_modulus_bits",
                 "3072",
             ),
+            (
+                "SIGIL_SESSION_CACHE_ENABLED",
+                "session_cache/enabled",
+                "false",
+            ),
+            ("SIGIL_SESSION_CACHE_TTL", "session_cache/ttl", "30s"),
         ] {
             let env = HashMap::from([(name.to_owned(), text.to_owned())]);
             let json = serde_json::to_value(Settings::from_env(&env).unwrap()).unwrap();

@@ -10,7 +10,6 @@ use sigil_proto::{ErrorCode, TokenResponse};
 use super::no_store;
 use crate::error::ApiError;
 use crate::extract::Presented;
-use crate::sessions::load_live;
 use crate::state::SharedState;
 
 /// `GET /token`: a JWT for the session. A JWT is never accepted as a session credential here.
@@ -19,11 +18,15 @@ pub(super) async fn token(
     presented: Presented,
 ) -> Result<Response, ApiError> {
     let token = presented.token.ok_or(ErrorCode::Unauthorized)?;
-    let (session, user) = load_live(&state.store, &token, state.now())
+    let live = state
+        .sessions
+        .live(&token, state.now())
         .await?
         .ok_or(ErrorCode::Unauthorized)?;
-    let view = state.public_user(&user).await?;
-    let jwt = state.minter.session_token(&user, &session, &view).await?;
+    let jwt = state
+        .minter
+        .session_token(&live.user, &live.session, &live.view)
+        .await?;
     let mut response = Json(TokenResponse { token: jwt }).into_response();
     no_store(&mut response);
     Ok(response)

@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::extract::{ClientIp, JsonOrForm, Presented, UserAgent};
 use crate::guard;
 use crate::report::Chain;
-use crate::sessions::{self, SESSION_DAYS, load_live, new_session, session_view};
+use crate::sessions::{LiveSession, SESSION_DAYS, new_session, session_view};
 use crate::state::{AppState, SharedState};
 use crate::store::User;
 use crate::{ids, password};
@@ -232,7 +232,7 @@ pub(super) async fn sign_up(
     tracing::info!(user = %user.id, "user signed up");
     let body = SignUpResponse {
         token: Some(session.token.clone()),
-        user: state.public_user(&user).await?,
+        user: state.sessions.public_user(&user).await?,
     };
     let mut response = Json(body).into_response();
     set_session_headers(&state, &mut response, &session.token, remember);
@@ -274,7 +274,7 @@ pub(super) async fn sign_in(
         redirect: req.callback_url.is_some(),
         token: session.token.clone(),
         url: req.callback_url,
-        user: state.public_user(&user).await?,
+        user: state.sessions.public_user(&user).await?,
     };
     let mut response = Json(body).into_response();
     if let Some(location) = location {
@@ -334,20 +334,29 @@ pub(super) async fn get_session(
         return Ok(null(false));
     };
     let now = state.now();
-    let Some((mut session, user)) = load_live(&state.store, &token, now).await? else {
+    let Some(live) = state.sessions.live(&token, now).await? else {
         return Ok(null(presented.had_cookie));
     };
-    let refreshed =
-        !query.disable_refresh && sessions::slide(&mut session, presented.dont_remember, now);
-    if refreshed {
-        state
-            .store
-            .refresh_session(&session.id, session.expires_at, now)
-            .await?;
-    }
-    let view = state.public_user(&user).await?;
+    let (live, refreshed) = if query.disable_refresh {
+        (live, false)
+    } else {
+        match state
+            .sessions
+            .refresh(live, presented.dont_remember, now)
+            .await?
+        {
+            Some(refreshed) => refreshed,
+            // Signed out between the read and the refresh.
+            None => return Ok(null(presented.had_cookie)),
+        }
+    };
+    let LiveSession {
+        session,
+        user,
+        view,
+    } = &*live;
     let jwt = if state.minter.sets_jwt_header() {
-        match state.minter.session_token(&user, &session, &view).await {
+        match state.minter.session_token(user, session, view).await {
             Ok(jwt) => HeaderValue::from_str(&jwt).ok(),
             Err(e) => {
                 tracing::error!(error = %Chain(&e), "set-auth-jwt left out: no token could be signed");
@@ -358,8 +367,8 @@ pub(super) async fn get_session(
         None
     };
     let mut response = Json(SessionResponse {
-        session: session_view(&session),
-        user: view,
+        session: session_view(session),
+        user: view.clone(),
     })
     .into_response();
     no_store(&mut response);
@@ -385,7 +394,7 @@ pub(super) async fn sign_out(
     // The body is optional ({callbackURL?, ...}); it must still be well-formed if present.
     check_callback(&state, body.get("callbackURL").and_then(Value::as_str))?;
     if let Some(token) = presented.token {
-        state.store.delete_session(&token).await?;
+        state.sessions.end(&token).await?;
     }
     let mut response = Json(SignOutResponse { success: true }).into_response();
     expire_session_cookies(&state, response.headers_mut());

@@ -50,16 +50,16 @@ impl Store {
         Ok(())
     }
 
-    /// Moves a session's expiry (sliding refresh).
+    /// Moves a session's expiry (sliding refresh). Returns whether the session still existed.
     pub(crate) async fn refresh_session(
         &self,
         id: &str,
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         const SQL: &str =
             r#"update "session" set "expiresAt" = $1, "updatedAt" = $2 where "id" = $3"#;
-        execute!(self, SQL, Timestamp(expires_at), Timestamp(now), id).await?;
-        Ok(())
+        let updated = execute!(self, SQL, Timestamp(expires_at), Timestamp(now), id).await?;
+        Ok(updated > 0)
     }
 }

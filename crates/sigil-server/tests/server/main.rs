@@ -2,6 +2,7 @@
 //! available) PostgreSQL. One binary; modules per concern.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod cache;
 mod errors;
 mod flows;
 mod harness;

@@ -375,6 +375,13 @@ async fn database_down_jwks_from_memory_token_503() {
     let r = s.get("/jwks").await;
     assert_eq!(r.status(), 200, "the key set is served from memory");
     let r = get_token(&s, &bearer).await;
+    assert_eq!(
+        r.status(),
+        200,
+        "the session is in the cache for its lifetime"
+    );
+    s.advance(chrono::Duration::seconds(5));
+    let r = get_token(&s, &bearer).await;
     assert_eq!(r.status(), 503);
     assert_eq!(
         r.json::<Value>().await.unwrap()["code"],
@@ -796,12 +803,13 @@ async fn configured_user_fields_and_claims() {
         let policy = Validation::new([Alg::EdDSA])
             .issuer(&origin)
             .audience(&origin);
-        let claims_now = async || {
+        // `ahead`: seconds the server's clock was moved forward.
+        let claims_now = async |ahead: i64| {
             let token = token_for(&s, &bearer).await;
             let (_, set) = jwks(&s).await;
-            verify_jwt(&token, &set, &policy, now()).unwrap()
+            verify_jwt(&token, &set, &policy, now() + ahead).unwrap()
         };
-        let c = claims_now().await;
+        let c = claims_now(0).await;
         assert_eq!(c.extra()["role"], "user");
         assert!(
             c.extra().get("level").is_none(),
@@ -840,7 +848,9 @@ async fn configured_user_fields_and_claims() {
                 .await
                 .unwrap()
         );
-        let c = claims_now().await;
+        // Seen once the session cache's lifetime (5 s) has passed.
+        s.advance(chrono::Duration::seconds(5));
+        let c = claims_now(5).await;
         assert_eq!(
             (c.extra()["role"].as_str(), c.extra()["level"].as_i64()),
             (Some("admin"), Some(3)),
