@@ -14,22 +14,36 @@
 //! * **Other processes' changes within the lifetime**: an entry is used for at most `ttl` after
 //!   it was read from the store, by the server's clock; then the store is read again.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sigil_proto::UserView;
 
 use crate::config::SessionCacheConfig;
 use crate::store::{Session, User};
+use crate::tokens::ClaimsTemplate;
 
 /// A live session with what a token for it needs.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct LiveSession {
     pub(crate) session: Session,
     pub(crate) user: User,
     /// The public user object with its additional fields.
     pub(crate) view: UserView,
+    /// Its tokens' claims but for the times, worked out by the first token signed for it.
+    pub(crate) claims: OnceLock<ClaimsTemplate>,
+}
+
+impl LiveSession {
+    pub(crate) fn new(session: Session, user: User, view: UserView) -> Self {
+        LiveSession {
+            session,
+            user,
+            view,
+            claims: OnceLock::new(),
+        }
+    }
 }
 
 /// The cache key: SHA-256 of the session token.
@@ -67,6 +81,7 @@ impl quick_cache::Weighter<TokenHash, Entry> for Weight {
             session,
             user,
             view,
+            claims: _,
         } = &*entry.live;
         let optional = |s: &Option<String>| s.as_ref().map_or(0, String::len);
         let fields: usize = view
@@ -80,9 +95,10 @@ impl quick_cache::Weighter<TokenHash, Entry> for Weight {
             + session.user_id.len()
             + optional(&session.ip_address)
             + optional(&session.user_agent)
-            // The user's strings are held twice: in the row and in its public view.
-            + 2 * (user.id.len() + user.name.len() + user.email.len() + optional(&user.image))
-            + fields;
+            // The user's strings are held three times: in the row, in its public view and in
+            // the claims template (filled in after the entry is weighed, so counted here).
+            + 3 * (user.id.len() + user.name.len() + user.email.len() + optional(&user.image))
+            + 2 * fields;
         u64::try_from(bytes).map_or(u64::MAX, |b| b.max(self.floor))
     }
 }
@@ -214,11 +230,11 @@ mod tests {
         let mut session = new_session(&user.id, true, None, None, at(0));
         session.token = token.into();
         session.expires_at = expires;
-        Arc::new(LiveSession {
-            view: user_view(&user, Map::new()),
+        Arc::new(LiveSession::new(
             session,
-            user,
-        })
+            user.clone(),
+            user_view(&user, Map::new()),
+        ))
     }
 
     fn miss(cache: &SessionCache, token: &str, now: DateTime<Utc>) -> Ticket {
@@ -286,7 +302,12 @@ mod tests {
         let mut tight = config(true);
         tight.max_bytes = 16 * 1024;
         let cache = SessionCache::new(&tight);
-        let mut big = (*live("big", at(100))).clone();
+        let small = live("big", at(100));
+        let mut big = LiveSession::new(
+            small.session.clone(),
+            small.user.clone(),
+            small.view.clone(),
+        );
         big.view
             .additional
             .insert("bio".into(), "x".repeat(64 * 1024).into());

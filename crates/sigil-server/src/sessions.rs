@@ -13,7 +13,7 @@ use crate::config::SessionCacheConfig;
 use crate::ids;
 use crate::report::Chain;
 pub(crate) use crate::session_cache::LiveSession;
-use crate::session_cache::SessionCache;
+use crate::session_cache::{SessionCache, Ticket};
 use crate::store::{Session, Store, StoreError, User};
 use crate::time::iso;
 use crate::user_fields::UserField;
@@ -77,10 +77,21 @@ impl Sessions {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Arc<LiveSession>>, StoreError> {
-        let ticket = match self.cache.get(token, now) {
-            Ok(live) => return Ok(Some(live)),
-            Err(ticket) => ticket,
-        };
+        match self.cache.get(token, now) {
+            Ok(live) => Ok(Some(live)),
+            // Boxed: the store's futures would otherwise make the future of every request that
+            // reads a session (moved through each router layer) many kilobytes larger.
+            Err(ticket) => Box::pin(self.load(token, ticket, now)).await,
+        }
+    }
+
+    /// [`Sessions::live`] on a cache miss: from the store, kept in the cache.
+    async fn load(
+        &self,
+        token: &str,
+        ticket: Ticket,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Arc<LiveSession>>, StoreError> {
         let Some((session, user)) = self.store.session_with_user(token).await? else {
             return Ok(None);
         };
@@ -92,11 +103,7 @@ impl Sessions {
             return Ok(None);
         }
         let view = self.public_user(&user).await?;
-        let live = Arc::new(LiveSession {
-            session,
-            user,
-            view,
-        });
+        let live = Arc::new(LiveSession::new(session, user, view));
         self.cache.insert(ticket, live.clone(), now);
         Ok(Some(live))
     }
@@ -114,19 +121,22 @@ impl Sessions {
             return Ok(Some((live, false)));
         }
         let ticket = self.cache.ticket(&session.token);
-        let still_there = self
-            .store
-            .refresh_session(&session.id, session.expires_at, now)
-            .await?;
+        // Boxed, as the store read in `live`.
+        let still_there = Box::pin(self.store.refresh_session(
+            &session.id,
+            session.expires_at,
+            now,
+        ))
+        .await?;
         if !still_there {
             self.cache.forget(&session.token);
             return Ok(None);
         }
-        let slid = Arc::new(LiveSession {
+        let slid = Arc::new(LiveSession::new(
             session,
-            user: live.user.clone(),
-            view: live.view.clone(),
-        });
+            live.user.clone(),
+            live.view.clone(),
+        ));
         self.cache.insert(ticket, slid.clone(), now);
         Ok(Some((slid, true)))
     }

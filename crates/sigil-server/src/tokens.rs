@@ -7,12 +7,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use serde::{Serialize, Serializer, ser::SerializeMap};
 use serde_json::{Map, Value};
 use sigil_proto::UserView;
 use thiserror::Error;
 
 use crate::config::{ClaimSource, JwtConfig};
 use crate::keys::{KeyError, KeyManager};
+use crate::session_cache::LiveSession;
 use crate::store::{Session, User};
 use crate::time::{Clock, iso};
 
@@ -89,20 +91,43 @@ impl Minter {
         self.config.set_jwt_header
     }
 
-    /// The token of a session: `{iat, ...payload, sub}` under the claim rules, where the payload
-    /// is the hook's, the configured claims, or the public user object `view`.
-    pub(crate) async fn session_token(
-        &self,
-        user: &User,
-        session: &Session,
-        view: &UserView,
-    ) -> Result<String, KeyError> {
+    /// The token of a live session: `{iat, ...payload, sub}` under the claim rules, where the
+    /// payload is the hook's, the configured claims, or the public user object. Without hooks
+    /// the claims do not change while the session is cached, except `iat` and `exp`: they are
+    /// worked out once per cached session and only the times are added per token.
+    pub(crate) async fn session_token(&self, live: &LiveSession) -> Result<String, KeyError> {
+        if self.hooks.payload.is_some() || self.hooks.subject.is_some() {
+            return self.hooked_session_token(live).await;
+        }
+        let template = live.claims.get_or_init(|| {
+            let payload = self.configured_payload(&live.view, &live.session);
+            ClaimsTemplate::new(payload, live.user.id.clone(), &self.config)
+        });
+        let now = (self.clock)();
+        let key = self.keys.signing_key().await?;
+        sigil_jose::sign_jwt(&key.pair, &template.at(now)).map_err(KeyError::Sign)
+    }
+
+    /// The payload without hooks: the configured claims, or the public user object.
+    fn configured_payload(&self, view: &UserView, session: &Session) -> Map<String, Value> {
+        if self.config.claims.is_empty() && self.config.static_claims.is_empty() {
+            public_user_claims(view)
+        } else {
+            mapped_payload(&self.config, view, session)
+        }
+    }
+
+    /// [`Minter::session_token`] with the caller's hooks, which run for every token.
+    async fn hooked_session_token(&self, live: &LiveSession) -> Result<String, KeyError> {
+        let LiveSession {
+            user,
+            session,
+            view,
+            ..
+        } = live;
         let payload = match &self.hooks.payload {
             Some(hook) => hook(user.clone(), session.clone()).await,
-            None if self.config.claims.is_empty() && self.config.static_claims.is_empty() => {
-                public_user_claims(view)
-            }
-            None => mapped_payload(&self.config, view, session),
+            None => self.configured_payload(view, session),
         };
         let subject = match &self.hooks.subject {
             Some(hook) => hook(user.clone(), session.clone()).await,
@@ -110,10 +135,10 @@ impl Minter {
         }
         .unwrap_or_else(|| user.id.clone());
         let now = (self.clock)();
-        let claims = session_claims(payload, subject, &self.config, now);
+        let template = ClaimsTemplate::new(payload, subject, &self.config);
         // Taken last, after every await above, so that a key revoked meanwhile is not used.
         let key = self.keys.signing_key().await?;
-        sigil_jose::sign_jwt(&key.pair, &claims).map_err(KeyError::Sign)
+        sigil_jose::sign_jwt(&key.pair, &template.at(now)).map_err(KeyError::Sign)
     }
 
     /// Signs any claims with the current key; `exp`, `iss` and `aud` are filled in when absent.
@@ -178,6 +203,16 @@ fn apply_claim_rules(
             .unwrap_or_else(|| config.expiration.num_seconds());
         claims.insert("exp".into(), Value::from(base.saturating_add(lifetime)));
     }
+    fill_issuer_audience(&mut claims, config, overrides);
+    claims
+}
+
+/// `iss` and `aud` from the overrides or the configuration, where the claims have none.
+fn fill_issuer_audience(
+    claims: &mut Map<String, Value>,
+    config: &JwtConfig,
+    overrides: &SignOverrides,
+) {
     if !claims.contains_key("iss") {
         let issuer = overrides
             .issuer
@@ -189,7 +224,6 @@ fn apply_claim_rules(
         let audience = overrides.audience.as_deref().unwrap_or(&config.audience);
         claims.insert("aud".into(), audience_value(audience));
     }
-    claims
 }
 
 /// The default payload: the public user object as Better Auth serializes it.
@@ -226,7 +260,86 @@ fn mapped_payload(config: &JwtConfig, view: &UserView, session: &Session) -> Map
     payload
 }
 
-/// The claims of a session token: `{iat, ...payload, sub}` then the claim rules.
+/// The claims of a session token, `{iat, ...payload, sub}` under the claim rules, less what
+/// depends on the time of signing: `iat` (unless the payload sets it) and `exp` (unless the
+/// payload sets it, or sets an integer `iat` it follows from).
+#[derive(Clone, Debug)]
+pub(crate) struct ClaimsTemplate {
+    fixed: Map<String, Value>,
+    /// `iat` is the time of signing.
+    iat_now: bool,
+    /// `exp` is the time of signing plus this many seconds.
+    exp_after: Option<i64>,
+}
+
+impl ClaimsTemplate {
+    pub(crate) fn new(payload: Map<String, Value>, subject: String, config: &JwtConfig) -> Self {
+        let mut fixed = payload;
+        fixed.insert("sub".into(), Value::String(subject));
+        let iat_now = !fixed.contains_key("iat");
+        let lifetime = config.expiration.num_seconds();
+        let mut exp_after = None;
+        if !fixed.contains_key("exp") {
+            match fixed.get("iat").and_then(Value::as_i64) {
+                Some(iat) if !iat_now => {
+                    fixed.insert("exp".into(), Value::from(iat.saturating_add(lifetime)));
+                }
+                _ => exp_after = Some(lifetime),
+            }
+        }
+        fill_issuer_audience(&mut fixed, config, &SignOverrides::default());
+        ClaimsTemplate {
+            fixed,
+            iat_now,
+            exp_after,
+        }
+    }
+
+    /// The claims for a token signed at `now`.
+    pub(crate) fn at(&self, now: DateTime<Utc>) -> TimedClaims<'_> {
+        let now = now.timestamp();
+        TimedClaims {
+            fixed: &self.fixed,
+            exp: self.exp_after.map(|after| now.saturating_add(after)),
+            iat: self.iat_now.then_some(now),
+        }
+    }
+}
+
+/// A [`ClaimsTemplate`] at a time of signing: serializes as the claims object, members in the
+/// order a `serde_json::Map` keeps them (sorted), with `exp` and `iat` in their places; no map
+/// is built per token.
+pub(crate) struct TimedClaims<'a> {
+    fixed: &'a Map<String, Value>,
+    exp: Option<i64>,
+    iat: Option<i64>,
+}
+
+impl Serialize for TimedClaims<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let timed = [("exp", self.exp), ("iat", self.iat)];
+        let mut timed = timed
+            .into_iter()
+            .filter_map(|(name, at)| at.map(|at| (name, at)))
+            .peekable();
+        let count =
+            self.fixed.len() + usize::from(self.exp.is_some()) + usize::from(self.iat.is_some());
+        let mut map = serializer.serialize_map(Some(count))?;
+        for (name, value) in self.fixed {
+            while let Some((timed_name, at)) = timed.next_if(|(n, _)| *n < name.as_str()) {
+                map.serialize_entry(timed_name, &at)?;
+            }
+            map.serialize_entry(name, value)?;
+        }
+        for (timed_name, at) in timed {
+            map.serialize_entry(timed_name, &at)?;
+        }
+        map.end()
+    }
+}
+
+/// The claims of a session token as a map: `{iat, ...payload, sub}` then the claim rules.
+#[cfg(test)]
 fn session_claims(
     payload: Map<String, Value>,
     subject: String,
@@ -290,5 +403,32 @@ mod tests {
             (Some("u1"), Some("admin"), Some(42))
         );
         assert_eq!(c["iat"], 1_000_000);
+    }
+
+    /// What the template signs is, byte for byte, the claims map the rules build.
+    #[test]
+    fn a_template_at_a_time_is_the_session_claims() {
+        let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let payloads = [
+            serde_json::json!({}),
+            serde_json::json!({"name": "Ada", "email": "a@b.co", "id": "u1", "image": null}),
+            serde_json::json!({"a": 1, "exp": 5, "z": 2}),
+            serde_json::json!({"iat": 100, "role": "x"}),
+            serde_json::json!({"iat": "not a number", "f": true}),
+            serde_json::json!({"iat": 100, "exp": 7}),
+            serde_json::json!({"iss": "other", "aud": ["x", "y"], "exq": 1, "eaa": 0, "iaa": 1, "ib": 2}),
+        ];
+        for payload in payloads {
+            let payload: Map<String, Value> = serde_json::from_value(payload).unwrap();
+            let expected = serde_json::to_string(&session_claims(
+                payload.clone(),
+                "u1".into(),
+                &config(),
+                now,
+            ))
+            .unwrap();
+            let template = ClaimsTemplate::new(payload, "u1".into(), &config());
+            assert_eq!(serde_json::to_string(&template.at(now)).unwrap(), expected);
+        }
     }
 }

@@ -323,6 +323,13 @@ impl KeyManager {
         if let Some(key) = self.live_signing_key() {
             return Ok(key);
         }
+        // Boxed: the database work below would otherwise make every token's future (moved
+        // through each router layer) many kilobytes larger.
+        Box::pin(self.load_signing_key()).await
+    }
+
+    /// [`KeyManager::signing_key`] when none is held: reload, or mint the first one.
+    async fn load_signing_key(&self) -> Result<Arc<SigningKey>, KeyError> {
         let _single_flight = self.minting.lock().await;
         self.reload().await?;
         if let Some(key) = self.live_signing_key() {

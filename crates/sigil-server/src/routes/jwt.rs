@@ -23,13 +23,30 @@ pub(super) async fn token(
         .live(&token, state.now())
         .await?
         .ok_or(ErrorCode::Unauthorized)?;
-    let jwt = state
-        .minter
-        .session_token(&live.user, &live.session, &live.view)
-        .await?;
-    let mut response = Json(TokenResponse { token: jwt }).into_response();
+    let jwt = state.minter.session_token(&live).await?;
+    let mut response = token_response(jwt);
     no_store(&mut response);
     Ok(response)
+}
+
+/// `{"token": jwt}`, written directly: a compact JWS is base64url and dots, which JSON takes as
+/// they are (anything else goes through the serializer).
+fn token_response(jwt: String) -> Response {
+    if !jwt
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    {
+        return Json(TokenResponse { token: jwt }).into_response();
+    }
+    let mut body = Vec::with_capacity(jwt.len() + 12);
+    body.extend_from_slice(b"{\"token\":\"");
+    body.extend_from_slice(jwt.as_bytes());
+    body.extend_from_slice(b"\"}");
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response()
 }
 
 /// `GET /jwks`: the published keys, from memory, with `Cache-Control` bounded by the next key
@@ -67,4 +84,29 @@ pub(super) async fn jwks(
     response.headers_mut().insert(CACHE_CONTROL, cache);
     response.headers_mut().insert(ETAG, etag);
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(response: Response) -> Vec<u8> {
+        axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
+    #[tokio::test]
+    async fn the_token_body_is_the_serializers() {
+        for jwt in ["aGVhZA.cGF5bG9hZA.c2ln-_", "odd\"one\\"] {
+            let direct = token_response(jwt.to_owned());
+            assert_eq!(direct.headers()[CONTENT_TYPE], "application/json");
+            let expected = serde_json::to_vec(&TokenResponse {
+                token: jwt.to_owned(),
+            })
+            .unwrap();
+            assert_eq!(body_of(direct).await, expected, "{jwt}");
+        }
+    }
 }

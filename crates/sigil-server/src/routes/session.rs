@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::extract::{ClientIp, JsonOrForm, Presented, UserAgent};
 use crate::guard;
 use crate::report::Chain;
-use crate::sessions::{LiveSession, SESSION_DAYS, new_session, session_view};
+use crate::sessions::{SESSION_DAYS, new_session, session_view};
 use crate::state::{AppState, SharedState};
 use crate::store::User;
 use crate::{ids, password};
@@ -350,13 +350,8 @@ pub(super) async fn get_session(
             None => return Ok(null(presented.had_cookie)),
         }
     };
-    let LiveSession {
-        session,
-        user,
-        view,
-    } = &*live;
     let jwt = if state.minter.sets_jwt_header() {
-        match state.minter.session_token(user, session, view).await {
+        match state.minter.session_token(&live).await {
             Ok(jwt) => HeaderValue::from_str(&jwt).ok(),
             Err(e) => {
                 tracing::error!(error = %Chain(&e), "set-auth-jwt left out: no token could be signed");
@@ -367,8 +362,8 @@ pub(super) async fn get_session(
         None
     };
     let mut response = Json(SessionResponse {
-        session: session_view(session),
-        user: view.clone(),
+        session: session_view(&live.session),
+        user: live.view.clone(),
     })
     .into_response();
     no_store(&mut response);
@@ -377,7 +372,7 @@ pub(super) async fn get_session(
         guard::expose_header(response.headers_mut(), "set-auth-jwt");
     }
     if refreshed {
-        set_session_headers(&state, &mut response, &session.token, true);
+        set_session_headers(&state, &mut response, &live.session.token, true);
     }
     Ok(response)
 }
