@@ -33,6 +33,8 @@ pub(crate) struct LiveSession {
     pub(crate) view: UserView,
     /// Its tokens' claims but for the times, worked out by the first token signed for it.
     pub(crate) claims: OnceLock<ClaimsTemplate>,
+    /// The `/get-session` body (`{session, user}`), serialized by the first request for it.
+    pub(crate) session_body: OnceLock<axum::body::Bytes>,
 }
 
 impl LiveSession {
@@ -42,6 +44,7 @@ impl LiveSession {
             user,
             view,
             claims: OnceLock::new(),
+            session_body: OnceLock::new(),
         }
     }
 }
@@ -72,8 +75,9 @@ struct Weight {
     floor: u64,
 }
 
-/// Bytes an entry takes besides its strings and fields (two `Arc`s, the structs, the map slot).
-const ENTRY_OVERHEAD: usize = 512;
+/// Bytes an entry takes besides its strings and fields (the structs, the session's fields in the
+/// get-session body, two `Arc`s, the map slot).
+const ENTRY_OVERHEAD: usize = 1024;
 
 impl quick_cache::Weighter<TokenHash, Entry> for Weight {
     fn weight(&self, _: &TokenHash, entry: &Entry) -> u64 {
@@ -82,6 +86,7 @@ impl quick_cache::Weighter<TokenHash, Entry> for Weight {
             user,
             view,
             claims: _,
+            session_body: _,
         } = &*entry.live;
         let optional = |s: &Option<String>| s.as_ref().map_or(0, String::len);
         let fields: usize = view
@@ -95,10 +100,11 @@ impl quick_cache::Weighter<TokenHash, Entry> for Weight {
             + session.user_id.len()
             + optional(&session.ip_address)
             + optional(&session.user_agent)
-            // The user's strings are held three times: in the row, in its public view and in
-            // the claims template (filled in after the entry is weighed, so counted here).
-            + 3 * (user.id.len() + user.name.len() + user.email.len() + optional(&user.image))
-            + 2 * fields;
+            // The user's strings are held four times: in the row, in its public view, in the
+            // claims template and in the get-session body (both filled in after the entry is
+            // weighed, so counted here).
+            + 4 * (user.id.len() + user.name.len() + user.email.len() + optional(&user.image))
+            + 3 * fields;
         u64::try_from(bytes).map_or(u64::MAX, |b| b.max(self.floor))
     }
 }

@@ -2,8 +2,9 @@
 //! and `set-auth-jwt`), sign-out.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{FromRequestParts, State};
-use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -361,11 +362,26 @@ pub(super) async fn get_session(
     } else {
         None
     };
-    let mut response = Json(SessionResponse {
-        session: session_view(&live.session),
-        user: live.view.clone(),
-    })
-    .into_response();
+    let body = match live.session_body.get() {
+        Some(body) => body.clone(),
+        None => {
+            let body = serde_json::to_vec(&SessionResponse {
+                session: session_view(&live.session),
+                user: live.view.clone(),
+            })
+            .map(Bytes::from)
+            .map_err(|e| {
+                tracing::error!(error = %e, "get-session body");
+                ApiError::new(ErrorCode::InternalError)
+            })?;
+            live.session_body.get_or_init(|| body).clone()
+        }
+    };
+    let mut response = (
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response();
     no_store(&mut response);
     if let Some(jwt) = jwt {
         response.headers_mut().insert("set-auth-jwt", jwt);
