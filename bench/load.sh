@@ -18,7 +18,8 @@
 #   bash bench/load.sh            # full: ~20-25 min after the build
 #   SMOKE=1 bash bench/load.sh    # ~1 min: one round, EdDSA, 1 s cells; fails on any error
 #
-# Knobs (full defaults): ROUNDS=2 DURATION=5s SIGNIN_DURATION=3s PEER_SIGNIN_DURATION=12s WARMUP=2s ALGS="EdDSA ES256
+# Knobs (full defaults): ROUNDS=2 DURATION=5s SIGNIN_DURATION=3s PEER_SIGNIN_DURATION=12s (Better
+# Auth's sign-in cells at more than one connection) WARMUP=2s ALGS="EdDSA ES256
 # RS256" CONNS="32 1" FLOOD_DURATION=5s SOAK=60 SOAK_SETTLE=10 PAUSE=0.5 PORT=3000
 # SERVERS="peer sigil-sqlite sigil-postgres ceiling" CEILING_ALGS (the first alg) WORK_DIR
 # (results; default a new temporary folder) WRITE (1 in full mode: write BENCHMARKS.md).
@@ -119,6 +120,7 @@ fi
   printf 'nproc\t%s\n' "$(nproc)"
   printf 'memory\t%s\n' "$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
   printf 'kernel\t%s\n' "$(uname -sr)"
+  printf 'loadavg_start\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
   printf 'rustc\t%s\n' "$(rustc -V)"
   printf 'node\t%s\n' "$(node -v)"
   printf 'better-auth\t%s\n' "$(node -p "require('$PEER/node_modules/better-auth/package.json').version")"
@@ -342,7 +344,7 @@ slot() {
     if [[ $ep == sign-in ]]; then
       before_signin=$(rss_kb)
       for c in $ascending; do
-        if [[ $kind == peer ]]; then
+        if [[ $kind == peer && $c -gt 1 ]]; then
           load "$kind" "$alg" "$round" "$ep" "$c" "$PEER_SIGNIN_DURATION"
         else
           load "$kind" "$alg" "$round" "$ep" "$c" "$SIGNIN_DURATION"
@@ -406,6 +408,7 @@ fi
 # ---------------------------------------------------------------- report
 T_END=$(date +%s)
 printf 'wall_s\t%s\n' "$(( T_END - T_BUILT ))" >>"$WORK/env.tsv"
+printf 'loadavg_end\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$WORK/env.tsv"
 report_args=("$WORK")
 if [[ $SMOKE != 1 && $WRITE == 1 ]]; then report_args+=(--write "$ROOT/BENCHMARKS.md"); fi
 python3 bench/load_report.py "${report_args[@]}"

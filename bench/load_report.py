@@ -131,6 +131,8 @@ def main():
         f"{env.get('kernel', '?')}; {env.get('rustc', '?')}; Node {env.get('node', '?')}, "
         f"Better Auth {env.get('better-auth', '?')}; {env.get('wrk', 'wrk ?')}; "
         f"PostgreSQL {env.get('postgres', '–')}; sigil at {env.get('sigil', '?')}. "
+        f"Load average (1, 5, 15 min) at the start {env.get('loadavg_start', '?')}, at the end "
+        f"{env.get('loadavg_end', '?')} (the machine is shared). "
         f"Knobs: `{env.get('knobs', '?')}`; {env.get('wall_s', '?')} s after the build. "
         "Req/s, p50 and p99 are medians over the rounds; errors (non-2xx and socket errors) are "
         "summed. Server and wrk share the cores."
@@ -174,7 +176,7 @@ def main():
     )
     for c in conns_list:
         target(
-            f"`/jwks` ({first}, {c} conns): sigil / axum ceiling (same body)",
+            f"`/jwks` ({first}, {c} conn{'s' if c != '1' else ''}): sigil / axum ceiling (same body)",
             div(rps("sigil-sqlite", first, "jwks", c), rps("ceiling", first, "jwks", c)),
             "≥ 95%",
             lambda v: v >= 0.95,
