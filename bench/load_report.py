@@ -388,6 +388,12 @@ def main():
         f"| {fmt(scrypt_ceiling, 1)} hashes/s | {fmt(sigil_signin, 1)} sign-ins/s ({first}) "
         f"| {ratio_text(div(sigil_signin, scrypt_ceiling), '%')} |"
     )
+    parallel = ceilings.get(("scrypt_parallel_per_s",))
+    if parallel is not None:
+        p(
+            f"| scrypt, one hash per core at once (measured together) | – | {fmt(parallel, 1)} hashes/s "
+            f"| {fmt(sigil_signin, 1)} sign-ins/s ({first}) | {ratio_text(div(sigil_signin, parallel), '%')} |"
+        )
     for alg in [a for a in ("EdDSA", "ES256", "RS256") if a in algs]:
         us = ceilings.get(("sign_us", alg))
         ceiling = ceilings.get(("sign_ceiling_per_s", alg))

@@ -5,7 +5,9 @@
 //! `sigil-scrypt-ceiling [ITERATIONS]` (default 10) hashes ITERATIONS times on one thread after
 //! one unrecorded hash, and prints tab-separated lines:
 //! `scrypt_ms_per_hash <median ms>`, `cores <n>` and `scrypt_ceiling_per_s <cores / seconds per
-//! hash>`.
+//! hash>`. Then one thread per core hashes ITERATIONS times each, all at once, and it prints
+//! `scrypt_parallel_per_s <hashes / wall seconds>`: what the cores deliver together, where the
+//! 32 MiB each hash walks compete for caches and memory bandwidth.
 
 use std::time::Instant;
 
@@ -24,9 +26,9 @@ fn main() -> anyhow::Result<()> {
         scrypt::Params::new(LOG_N, R, P).map_err(|e| anyhow::anyhow!("scrypt parameters: {e}"))?;
     // The salt is a 32-character hex string, as in Better Auth's format.
     let salt = b"0123456789abcdef0123456789abcdef";
-    let mut key = [0u8; KEY_LEN];
-    let mut hash = |i: usize| -> anyhow::Result<f64> {
+    let hash = |i: usize| -> anyhow::Result<f64> {
         let password = format!("correct horse battery staple {i}");
+        let mut key = [0u8; KEY_LEN];
         let start = Instant::now();
         scrypt::scrypt(password.as_bytes(), salt, &params, &mut key)
             .map_err(|e| anyhow::anyhow!("scrypt: {e}"))?;
@@ -34,7 +36,7 @@ fn main() -> anyhow::Result<()> {
     };
     hash(0)?;
     let mut seconds = (1..=iterations)
-        .map(&mut hash)
+        .map(hash)
         .collect::<anyhow::Result<Vec<_>>>()?;
     seconds.sort_by(f64::total_cmp);
     let median = seconds[seconds.len() / 2];
@@ -42,5 +44,20 @@ fn main() -> anyhow::Result<()> {
     println!("scrypt_ms_per_hash\t{:.2}", median * 1000.0);
     println!("cores\t{cores}");
     println!("scrypt_ceiling_per_s\t{:.1}", cores as f64 / median);
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..cores)
+            .map(|_| scope.spawn(|| (1..=iterations).try_for_each(|i| hash(i).map(|_| ()))))
+            .collect();
+        threads.into_iter().try_for_each(|t| {
+            t.join()
+                .map_err(|_| anyhow::anyhow!("a hashing thread panicked"))?
+        })
+    })?;
+    let wall = start.elapsed().as_secs_f64();
+    println!(
+        "scrypt_parallel_per_s\t{:.1}",
+        (cores * iterations) as f64 / wall
+    );
     Ok(())
 }
