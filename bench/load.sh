@@ -30,6 +30,11 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 PEER=$ROOT/bench/peer
 SMOKE=${SMOKE:-0}
+CUSTOM=""
+for knob in ROUNDS DURATION SIGNIN_DURATION PEER_SIGNIN_DURATION WARMUP ALGS CONNS FLOOD_DURATION \
+  SOAK SOAK_SETTLE PAUSE SERVERS CEILING_ALGS; do
+  if [[ -n ${!knob:-} ]]; then CUSTOM+=" $knob"; fi
+done
 if [[ $SMOKE == 1 ]]; then
   ROUNDS=${ROUNDS:-1} DURATION=${DURATION:-1s} SIGNIN_DURATION=${SIGNIN_DURATION:-2s}
   PEER_SIGNIN_DURATION=${PEER_SIGNIN_DURATION:-2s}
@@ -129,6 +134,7 @@ fi
     printf 'postgres\t%s\n' "$(psql "$SIGIL_TEST_POSTGRES_URL" -Atc 'show server_version')"
   fi
   printf 'sigil\t%s\n' "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo ' (modified)')"
+  printf 'custom\t%s\n' "${CUSTOM# }"
   printf 'knobs\tROUNDS=%s DURATION=%s SIGNIN_DURATION=%s PEER_SIGNIN_DURATION=%s WARMUP=%s ALGS="%s" CONNS="%s" FLOOD_DURATION=%s SOAK=%s SOAK_SETTLE=%s SMOKE=%s\n' \
     "$ROUNDS" "$DURATION" "$SIGNIN_DURATION" "$PEER_SIGNIN_DURATION" "$WARMUP" "$ALGS" "$CONNS" "$FLOOD_DURATION" "$SOAK" \
     "$SOAK_SETTLE" "$SMOKE"

@@ -124,7 +124,13 @@ def main():
 
     out = []
     p = out.append
-    p(f"### Run of {env.get('date', '?')} (`bash bench/load.sh`)")
+    if "SMOKE=1" in env.get("knobs", ""):
+        kind = "smoke mode"
+    elif env.get("custom"):
+        kind = f"reduced or changed: {env['custom']} set"
+    else:
+        kind = "defaults"
+    p(f"### Run of {env.get('date', '?')} (`bash bench/load.sh`, {kind})")
     p("")
     p(
         f"Machine: {env.get('nproc', '?')} cores (`nproc`), {env.get('memory', '?')} memory, "
