@@ -4,8 +4,8 @@
 //
 //   BASE_URL=http://127.0.0.1:3000 ALG=EdDSA CREDENTIALS=out/EdDSA node check.mjs
 //
-// Writes $CREDENTIALS.cookie (a Cookie header value) and $CREDENTIALS.bearer (the set-auth-token
-// value). Prints one line per check and `N passed, M failed`; exits 1 when a check failed.
+// Writes $CREDENTIALS.cookie (a Cookie header value), $CREDENTIALS.bearer (the set-auth-token
+// value) and $CREDENTIALS.signin (the JSON body that signs the checked user in again). Prints one line per check and `N passed, M failed`; exits 1 when a check failed.
 import fs from "node:fs";
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
 
@@ -115,6 +115,7 @@ for (const [name, token] of [
 if (credentials) {
   fs.writeFileSync(`${credentials}.cookie`, `${cookie}\n`);
   fs.writeFileSync(`${credentials}.bearer`, `${bearer}\n`);
+  fs.writeFileSync(`${credentials}.signin`, `${JSON.stringify({ email, password })}\n`);
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
