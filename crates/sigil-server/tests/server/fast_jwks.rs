@@ -14,6 +14,9 @@ const TRUSTED: &str = "https://app.example.com";
 /// Status, every header in order, body.
 type Answer = (StatusCode, Vec<(String, Vec<u8>)>, Bytes);
 
+/// Request headers.
+type Headers<'a> = Vec<(&'a str, HeaderValue)>;
+
 async fn answer(app: &Router, request: Request<Body>) -> Answer {
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
@@ -105,7 +108,7 @@ async fn same_answers_as_the_router() {
             ("access-control-request-headers", value("authorization")),
         ]
     };
-    let cases: Vec<(Method, &str, Vec<(&str, HeaderValue)>, StatusCode)> = vec![
+    let cases: Vec<(Method, &str, Headers, StatusCode)> = vec![
         (Method::GET, path.as_str(), vec![], StatusCode::OK),
         (
             Method::GET,
