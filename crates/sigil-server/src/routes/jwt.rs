@@ -40,7 +40,9 @@ pub(super) async fn jwks(
     let keys = state.minter.keys();
     let doc = match keys.cached_jwks() {
         Some(doc) => doc,
-        None => keys.jwks().await?,
+        // Boxed: the first key's creation (database queries) is a future of tens of kilobytes,
+        // which held inline made this handler's future that large, copied on every request.
+        None => Box::pin(keys.jwks()).await?,
     };
     Ok(jwks_response(keys, &doc, headers.get(IF_NONE_MATCH)))
 }
