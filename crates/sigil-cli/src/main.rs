@@ -200,9 +200,11 @@ async fn serve(args: ServerArgs) -> Result<()> {
         .await
         .context("starting the auth server")?;
     tracing::info!(engine = auth.store().engine(), "database ready");
-    let app = axum::Router::new()
-        .nest(&base_path, auth.router())
-        .fallback(|| async { sigil_server::ApiError::new(sigil_server::ErrorCode::NotFound) });
+    let app = auth.with_fast_jwks(
+        axum::Router::new()
+            .nest(&base_path, auth.router())
+            .fallback(|| async { sigil_server::ApiError::new(sigil_server::ErrorCode::NotFound) }),
+    );
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

@@ -144,6 +144,14 @@ impl Auth {
         routes::router(self.state.clone())
     }
 
+    /// `app` — a router in which [`Auth::router`] is nested at the configured base path — with
+    /// `GET` of the key set answered in front of it, from memory, without `app`'s routing and
+    /// layers (which do nothing for that request) and with the same response. Every other
+    /// request goes to `app` unchanged. What `sigil serve` runs.
+    pub fn with_fast_jwks(&self, app: axum::Router) -> axum::Router {
+        routes::with_fast_jwks(self.state.clone(), app)
+    }
+
     /// The configuration in use.
     pub fn config(&self) -> &Config {
         &self.state.config

@@ -32,7 +32,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower::ServiceExt;
@@ -222,11 +222,9 @@ async fn connection(
                 Ok(response) => response,
                 Err(never) => match never {},
             };
-            Ok::<_, Infallible>(response.map(|body| {
-                Body::new(Tracked {
-                    inner: body,
-                    _done: done,
-                })
+            Ok::<_, Infallible>(response.map(|body| Tracked {
+                inner: body,
+                _done: done,
             }))
         }
     });
@@ -236,8 +234,13 @@ async fn connection(
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
     let mut stopping = false;
+    // One timer per connection, never moved by the request cycle itself: every phase change
+    // sets a deadline at least the shortest limit away, so a timer armed no later than that
+    // (see `Phase::next_check`) fires before any deadline can pass; when it fires it checks the
+    // deadline and is set again.
+    let sleep = tokio::time::sleep_until(phase.next_check());
+    tokio::pin!(sleep);
     loop {
-        let deadline = phase.deadline();
         tokio::select! {
             result = conn.as_mut() => {
                 if let Err(e) = result {
@@ -245,13 +248,13 @@ async fn connection(
                 }
                 return;
             }
-            () = sleep_until(deadline) => {
+            () = sleep.as_mut() => {
                 if phase.expired() {
                     tracing::debug!(%peer, "connection closed: deadline passed");
                     return;
                 }
+                sleep.as_mut().reset(phase.next_check());
             }
-            () = phase.changed.notified() => {}
             changed = stop.changed(), if !stopping => {
                 stopping = true;
                 if changed.is_ok() {
@@ -262,89 +265,81 @@ async fn connection(
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
 /// Where a connection is in its request cycle, and until when it may stay there.
 struct Phase {
     limits: ServeLimits,
+    /// The shortest of the three limits (at least a millisecond): no phase change sets a
+    /// deadline sooner than this after it.
+    shortest: Duration,
     state: Mutex<PhaseState>,
-    /// Woken when the deadline changes.
-    changed: Notify,
 }
 
 #[derive(Clone, Copy)]
 struct PhaseState {
     idle: bool,
-    deadline: Option<Instant>,
+    deadline: Instant,
 }
 
 impl Phase {
     fn new(limits: ServeLimits) -> Phase {
+        let shortest = limits
+            .header_read_timeout
+            .min(limits.request_timeout)
+            .min(limits.keep_alive_timeout)
+            .max(Duration::from_millis(1));
         Phase {
             limits,
+            shortest,
             state: Mutex::new(PhaseState {
                 idle: false,
-                deadline: Some(Instant::now() + limits.header_read_timeout),
+                deadline: Instant::now() + limits.header_read_timeout,
             }),
-            changed: Notify::new(),
         }
     }
 
-    fn update(&self, change: impl FnOnce(&mut PhaseState) -> bool) {
-        let changed = change(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner));
-        if changed {
-            self.changed.notify_one();
-        }
+    fn lock(&self) -> std::sync::MutexGuard<'_, PhaseState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn snapshot(&self) -> PhaseState {
-        *self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        self.snapshot().deadline
+    /// When to look at the deadline next: at the deadline, or sooner, since a phase change
+    /// before then may set a deadline as soon as the shortest limit after it.
+    fn next_check(&self) -> Instant {
+        // The time first: a change after it sets a deadline at least `shortest` after it.
+        let soonest = Instant::now() + self.shortest;
+        self.lock().deadline.min(soonest)
     }
 
     fn expired(&self) -> bool {
-        self.deadline().is_some_and(|at| at <= Instant::now())
+        self.lock().deadline <= Instant::now()
     }
 
     /// A complete head arrived: the response must be done within the request timeout.
     fn busy(&self) {
         let at = Instant::now() + self.limits.request_timeout;
-        self.update(|s| {
-            s.idle = false;
-            s.deadline = Some(at);
-            true
-        });
+        *self.lock() = PhaseState {
+            idle: false,
+            deadline: at,
+        };
     }
 
     /// The response is done: the next request must start within the keep-alive limit.
     fn idle(&self) {
         let at = Instant::now() + self.limits.keep_alive_timeout;
-        self.update(|s| {
-            s.idle = true;
-            s.deadline = Some(at);
-            true
-        });
+        *self.lock() = PhaseState {
+            idle: true,
+            deadline: at,
+        };
     }
 
     /// Bytes arrived: if the connection was idle, a new head has begun.
     fn read_some(&self) {
-        let at = Instant::now() + self.limits.header_read_timeout;
-        self.update(|s| {
-            if !s.idle {
-                return false;
-            }
-            s.idle = false;
-            s.deadline = Some(at);
-            true
-        });
+        let mut state = self.lock();
+        if state.idle {
+            *state = PhaseState {
+                idle: false,
+                deadline: Instant::now() + self.limits.header_read_timeout,
+            };
+        }
     }
 }
 

@@ -6,10 +6,12 @@
 //! store's lock, so concurrent first requests — in one process or several on one database — end
 //! with exactly one key.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration as StdDuration;
 
 use aws_lc_rs::digest::{SHA256, digest};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sigil_jose::{Alg, JwkSet, KeyPair, PublicKey, b64};
@@ -42,6 +44,68 @@ pub struct JwksDocument {
     pub next_change: Option<DateTime<Utc>>,
     /// The same keys as a verifier's key set (for [`crate::Auth::verify_jwt`]).
     pub(crate) set: Arc<JwkSet>,
+    /// What the `/jwks` response is made of, built once with the document.
+    pub(crate) response: JwksResponseParts,
+}
+
+/// The parts of the `/jwks` response that do not change between requests: the body as shared
+/// bytes (cloning it copies nothing) and the header values.
+#[derive(Debug)]
+pub(crate) struct JwksResponseParts {
+    /// The body.
+    pub(crate) body: Bytes,
+    /// The `ETag` header value.
+    pub(crate) etag: HeaderValue,
+    /// The configured max-age in seconds, and its `Cache-Control` value: what is sent while the
+    /// next change of signing key is further away than that.
+    max_age: (u64, HeaderValue),
+    /// The last counted-down `Cache-Control` (seconds left, value), rebuilt when the count
+    /// changes, at most once a second.
+    countdown: Mutex<Option<(u64, HeaderValue)>>,
+    /// Every header of the `200` and of the `304` answered in front of the router (see
+    /// `routes::fast`) with the configured max-age and no `Origin`, built there on first use.
+    pub(crate) front: OnceLock<[HeaderMap; 2]>,
+}
+
+/// `Cache-Control` for a max-age in seconds.
+fn cache_control(max_age: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("public, max-age={max_age}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
+}
+
+impl JwksResponseParts {
+    fn new(body: &str, etag: &str, max_age: StdDuration) -> JwksResponseParts {
+        let max_age = max_age.as_secs();
+        JwksResponseParts {
+            body: Bytes::copy_from_slice(body.as_bytes()),
+            etag: HeaderValue::from_str(etag).unwrap_or_else(|_| HeaderValue::from_static("\"\"")),
+            max_age: (max_age, cache_control(max_age)),
+            countdown: Mutex::new(None),
+            front: OnceLock::new(),
+        }
+    }
+
+    /// The configured max-age in seconds.
+    pub(crate) fn configured_max_age(&self) -> u64 {
+        self.max_age.0
+    }
+
+    /// The `Cache-Control` value for `max_age` seconds: the prebuilt one for the configured
+    /// max-age, else the counted-down one (rebuilt only when the count changed).
+    pub(crate) fn cache_control(&self, max_age: u64) -> HeaderValue {
+        if max_age == self.max_age.0 {
+            return self.max_age.1.clone();
+        }
+        let mut last = self.countdown.lock().unwrap_or_else(|p| p.into_inner());
+        match &*last {
+            Some((secs, value)) if *secs == max_age => value.clone(),
+            _ => {
+                let value = cache_control(max_age);
+                *last = Some((max_age, value.clone()));
+                value
+            }
+        }
+    }
 }
 
 struct Snapshot {
@@ -67,29 +131,41 @@ pub struct KeyManager {
     reloading: tokio::sync::Mutex<()>,
 }
 
-fn document(keys: Vec<PublicKey>, next_change: Option<DateTime<Utc>>) -> JwksDocument {
+fn document(
+    keys: Vec<PublicKey>,
+    next_change: Option<DateTime<Utc>>,
+    max_age: StdDuration,
+) -> JwksDocument {
     let jwks: Vec<Value> = keys.iter().map(PublicKey::to_jwk).collect();
     let body = serde_json::json!({ "keys": jwks }).to_string();
     let hash = digest(&SHA256, body.as_bytes());
     // Each kid is its row's primary key, so they are unique; were they not, the empty set (that
     // verifies nothing) would stand in.
     let set = Arc::new(JwkSet::new(keys).unwrap_or_default());
+    let etag = format!("\"{}\"", b64::encode(&hash.as_ref()[..16]));
+    let response = JwksResponseParts::new(&body, &etag, max_age);
     JwksDocument {
-        etag: format!("\"{}\"", b64::encode(&hash.as_ref()[..16])),
+        etag,
         body,
         next_change,
         set,
+        response,
     }
 }
 
-fn empty_snapshot() -> Arc<Snapshot> {
+fn empty_snapshot(max_age: StdDuration) -> Arc<Snapshot> {
     Arc::new(Snapshot {
         fingerprint: String::new(),
         signing: None,
-        jwks: Arc::new(document(Vec::new(), None)),
+        jwks: Arc::new(document(Vec::new(), None, max_age)),
         published: 0,
         next_reload: None,
     })
+}
+
+/// The configured max-age of the key set (zero if negative).
+fn configured_max_age(config: &KeysConfig) -> StdDuration {
+    config.max_age.to_std().unwrap_or(StdDuration::ZERO)
 }
 
 /// The algorithm of a row: its `alg` column, or — for rows written before Better Auth 1.7 — the
@@ -123,12 +199,13 @@ pub(super) fn row_alg(row: &KeyRow, configured: Alg) -> Result<Alg, KeyError> {
 impl KeyManager {
     /// A manager for the keys in `store`; it reads nothing until asked.
     pub fn new(store: Store, ring: SecretRing, config: KeysConfig, clock: Clock) -> Self {
+        let empty = empty_snapshot(configured_max_age(&config));
         KeyManager {
             store,
             ring,
             config,
             clock,
-            snapshot: RwLock::new(empty_snapshot()),
+            snapshot: RwLock::new(empty),
             minting: tokio::sync::Mutex::new(()),
             reloading: tokio::sync::Mutex::new(()),
         }
@@ -291,7 +368,11 @@ impl KeyManager {
             fingerprint,
             signing,
             published: count,
-            jwks: Arc::new(document(keys, next_change)),
+            jwks: Arc::new(document(
+                keys,
+                next_change,
+                configured_max_age(&self.config),
+            )),
             next_reload,
         };
         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snapshot);
@@ -368,12 +449,32 @@ impl KeyManager {
     /// How long verifiers may cache the key set: the configured max-age, but never past the next
     /// change of signing key.
     pub fn cache_max_age(&self, doc: &JwksDocument) -> StdDuration {
-        let max = self.config.max_age.to_std().unwrap_or(StdDuration::ZERO);
+        let max = configured_max_age(&self.config);
         match doc.next_change {
             Some(at) => (at - self.now())
                 .to_std()
                 .map_or(StdDuration::ZERO, |left| left.min(max)),
             None => max,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The prebuilt values, and the countdown rebuilt only when the count changes.
+    #[test]
+    fn response_parts() {
+        let parts =
+            JwksResponseParts::new(r#"{"keys":[]}"#, "\"abc\"", StdDuration::from_secs(300));
+        assert_eq!(parts.body, br#"{"keys":[]}"#.as_slice());
+        assert_eq!(parts.etag, "\"abc\"");
+        for left in [300, 120, 120, 119, 300, 1, 0] {
+            assert_eq!(
+                parts.cache_control(left),
+                format!("public, max-age={left}").as_str()
+            );
         }
     }
 }

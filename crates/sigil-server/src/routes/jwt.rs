@@ -1,5 +1,6 @@
 //! `GET /token` (a JWT for the session) and `GET /jwks` (the published keys, from memory).
 
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -9,6 +10,7 @@ use sigil_proto::ErrorCode;
 use super::no_store;
 use crate::error::ApiError;
 use crate::extract::Presented;
+use crate::keys::{JwksDocument, KeyManager};
 use crate::state::SharedState;
 
 /// `GET /token`: a JWT for the session. A JWT is never accepted as a session credential here.
@@ -55,32 +57,52 @@ pub(super) async fn jwks(
     let keys = state.minter.keys();
     let doc = match keys.cached_jwks() {
         Some(doc) => doc,
-        None => keys.jwks().await?,
+        // Boxed: the first key's creation (database queries) is a future of tens of kilobytes,
+        // which held inline made this handler's future that large, copied on every request.
+        None => Box::pin(keys.jwks()).await?,
     };
-    let max_age = keys.cache_max_age(&doc).as_secs();
-    let cache = HeaderValue::from_str(&format!("public, max-age={max_age}"))
-        .unwrap_or_else(|_| HeaderValue::from_static("no-cache"));
-    let etag =
-        HeaderValue::from_str(&doc.etag).unwrap_or_else(|_| HeaderValue::from_static("\"\""));
-    let matches = headers
-        .get(IF_NONE_MATCH)
+    Ok(jwks_response(keys, &doc, headers.get(IF_NONE_MATCH)))
+}
+
+/// The key set's response, given the request's `If-None-Match`: the body (or `304 Not Modified`
+/// when a tag matches), with `Cache-Control` bounded by the next key change and a strong `ETag`.
+/// Everything but the counted-down max-age was built with the document.
+pub(super) fn jwks_response(
+    keys: &KeyManager,
+    doc: &JwksDocument,
+    if_none_match: Option<&HeaderValue>,
+) -> Response {
+    let cache = doc
+        .response
+        .cache_control(keys.cache_max_age(doc).as_secs());
+    jwks_answer(doc, cache, not_modified(doc, if_none_match))
+}
+
+/// Whether `If-None-Match` names the document's tag (or is `*`).
+pub(super) fn not_modified(doc: &JwksDocument, if_none_match: Option<&HeaderValue>) -> bool {
+    if_none_match
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
             v.split(',')
                 .any(|t| t.trim() == doc.etag || t.trim() == "*")
-        });
-    let mut response = if matches {
+        })
+}
+
+/// The `200` with the body, or the `304`, with `cache` as `Cache-Control`.
+pub(super) fn jwks_answer(doc: &JwksDocument, cache: HeaderValue, not_modified: bool) -> Response {
+    let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        (
-            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-            doc.body.clone(),
-        )
-            .into_response()
+        let mut response = Response::new(Body::from(doc.response.body.clone()));
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response
     };
-    response.headers_mut().insert(CACHE_CONTROL, cache);
-    response.headers_mut().insert(ETAG, etag);
-    Ok(response)
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, cache);
+    headers.insert(ETAG, doc.response.etag.clone());
+    response
 }
 
 #[cfg(test)]

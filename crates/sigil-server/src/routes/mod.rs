@@ -1,6 +1,7 @@
 //! The `/api/auth` routes, by feature: sessions (sign-up, sign-in, get-session, sign-out), JWTs
 //! (token, key set) and health; and what runs before them (CORS, origin checks, rate limits).
 
+mod fast;
 mod health;
 mod jwt;
 mod session;
@@ -50,7 +51,7 @@ fn cors(trusted: &TrustedOrigins) -> tower_http::cors::CorsLayer {
     let trusted = trusted.clone();
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, _| {
-            origin.to_str().is_ok_and(|o| trusted.allows(o))
+            cors_allows(&trusted, origin)
         }))
         .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST])
@@ -58,6 +59,17 @@ fn cors(trusted: &TrustedOrigins) -> tower_http::cors::CorsLayer {
         // `Access-Control-Expose-Headers` is merged by the handlers that set the exposed
         // headers, so that the layer does not overwrite it.
         .max_age(std::time::Duration::from_secs(600))
+}
+
+/// Whether CORS lets `origin` read responses: a trusted origin.
+fn cors_allows(trusted: &TrustedOrigins, origin: &HeaderValue) -> bool {
+    origin.to_str().is_ok_and(|o| trusted.allows(o))
+}
+
+/// `app`, in which the router is nested at the configured base path, with `GET` of the key set
+/// answered in front of it (see [`fast`]).
+pub(crate) fn with_fast_jwks(state: SharedState, app: Router) -> Router {
+    fast::in_front_of(state, app)
 }
 
 /// Origin/CSRF checks and rate limits, before any handler.

@@ -137,7 +137,8 @@ impl TestServer {
             Utc::now() + Duration::seconds(offset.load(Ordering::SeqCst))
         }));
         let auth = customize(builder).build().await?;
-        let app = axum::Router::new().nest(&config.base_path, auth.router());
+        // As `sigil serve` runs it: the key set answered in front of the router.
+        let app = auth.with_fast_jwks(axum::Router::new().nest(&config.base_path, auth.router()));
         let handle = auth.clone();
         let limits = config.serve;
         tokio::spawn(async move {

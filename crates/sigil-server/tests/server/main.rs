@@ -4,6 +4,7 @@
 
 mod cache;
 mod errors;
+mod fast_jwks;
 mod flows;
 mod harness;
 mod limits;
