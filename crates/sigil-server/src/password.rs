@@ -1,7 +1,8 @@
 //! Passwords in Better Auth's format: scrypt (N=16384, r=16, p=1, 64-byte key) over the
 //! NFKC-normalized password, stored as `"<salt hex>:<key hex>"` where the 32-character salt *hex
 //! string* is the scrypt salt. Hashing is CPU-heavy (32 MiB, tens of milliseconds), so the
-//! [`Hasher`] runs it on the blocking pool, a bounded number at a time.
+//! [`Hasher`] runs it on threads of its own at a low scheduling priority, a bounded number at a
+//! time.
 
 use std::time::Duration;
 
@@ -86,29 +87,100 @@ pub(crate) enum HashError {
     /// Every hashing slot stayed busy for the whole wait: the server is overloaded.
     #[error("no password hashing slot within {0:?}")]
     Busy(Duration),
-    /// The hashing task panicked or was cancelled.
-    #[error("the password hashing task did not finish")]
-    Task(#[source] tokio::task::JoinError),
+    /// The hashing job panicked, or its thread is gone.
+    #[error("the password hashing job did not finish")]
+    Lost,
     /// The system RNG or the scrypt parameters failed.
     #[error("password hashing failed")]
     Failed,
 }
 
-/// Hashes and checks passwords on the blocking pool, at most one per core at a time, so that a
-/// flood of sign-ins queues (for at most `wait`) instead of running hundreds of 32 MiB scrypt
-/// instances at once.
+/// Hashes and checks passwords on threads of its own, one per core, at most one hash per thread
+/// at a time: a flood of sign-ins queues (for at most `wait`) instead of running hundreds of
+/// 32 MiB scrypt instances at once. The threads run at a low scheduling priority, so that while
+/// they hash, the cheap requests (`/token`, `/jwks`) still get a core at once; when nothing else
+/// runs, they use every core.
 pub(crate) struct Hasher {
     slots: tokio::sync::Semaphore,
     wait: Duration,
+    /// Jobs for the hashing threads; `None` when none could be started (the blocking pool then
+    /// hashes, at normal priority).
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The hashing threads' nice value (0 is normal, 19 the lowest): they get about a tenth of the
+/// share of a normal thread when both want a core, and every core when nothing else runs.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+const HASHING_NICE: i32 = 10;
+
+/// Lowers the calling thread's priority for CPU-bound work: `SCHED_BATCH` (not treated as
+/// interactive, does not preempt on wake-up) at [`HASHING_NICE`]. Best effort: on failure the
+/// thread hashes at normal priority.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::unix::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+            thread_native_id,
+        };
+        use thread_priority::{ThreadPriority, ThreadPriorityValue};
+        let policy = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch);
+        // thread-priority maps its 0..=99 scale onto nice values; take the step that is ours.
+        let Some(priority) = (0..=99u8)
+            .filter_map(|step| ThreadPriorityValue::try_from(step).ok())
+            .map(ThreadPriority::Crossplatform)
+            .find(|p| p.to_posix(policy).ok() == Some(HASHING_NICE))
+        else {
+            return;
+        };
+        let lowered = set_thread_priority_and_policy(thread_native_id(), priority, policy);
+        if let Err(e) = lowered {
+            tracing::debug!(error = ?e, "password hashing runs at normal priority");
+        }
+    }
+}
+
+/// Starts `count` hashing threads taking jobs from one queue; they end when the sender goes.
+fn start_threads(count: usize) -> Option<std::sync::mpsc::Sender<Job>> {
+    let (sender, receiver) = std::sync::mpsc::channel::<Job>();
+    let receiver = std::sync::Arc::new(std::sync::Mutex::new(receiver));
+    let mut started = 0;
+    for _ in 0..count {
+        let receiver = receiver.clone();
+        let spawned = std::thread::Builder::new()
+            .name("sigil-hash".into())
+            .spawn(move || {
+                lower_priority();
+                loop {
+                    // The lock is held only while waiting for the next job.
+                    let job = match receiver.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            });
+        match spawned {
+            Ok(_) => started += 1,
+            Err(e) => tracing::warn!(error = %e, "could not start a password hashing thread"),
+        }
+    }
+    (started > 0).then_some(sender)
 }
 
 impl Hasher {
-    /// One slot per core (at least two); a request waits at most `wait` for one.
+    /// One slot and thread per core (at least two); a request waits at most `wait` for one.
     pub(crate) fn new(wait: Duration) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
         Hasher {
             slots: tokio::sync::Semaphore::new(cores),
             wait,
+            jobs: start_threads(cores),
         }
     }
 
@@ -119,21 +191,35 @@ impl Hasher {
         }
     }
 
+    /// Runs `work` on a hashing thread (holding a slot) and waits for its result.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let _slot = self.slot().await?;
+        let Some(jobs) = &self.jobs else {
+            return tokio::task::spawn_blocking(work)
+                .await
+                .map_err(|_| HashError::Lost);
+        };
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+        });
+        jobs.send(job).map_err(|_| HashError::Lost)?;
+        result.await.map_err(|_| HashError::Lost)
+    }
+
     /// A new `salt:key` hash of `password`.
     pub(crate) async fn hash(&self, password: String) -> Result<String, HashError> {
-        let _slot = self.slot().await?;
-        tokio::task::spawn_blocking(move || hash(&password))
-            .await
-            .map_err(HashError::Task)?
+        self.run(move || hash(&password))
+            .await?
             .ok_or(HashError::Failed)
     }
 
     /// Whether `password` matches the stored `hash`.
     pub(crate) async fn verify(&self, password: String, hash: String) -> Result<bool, HashError> {
-        let _slot = self.slot().await?;
-        tokio::task::spawn_blocking(move || verify(&password, &hash))
-            .await
-            .map_err(HashError::Task)
+        self.run(move || verify(&password, &hash)).await
     }
 }
 
@@ -160,6 +246,27 @@ mod tests {
         // NFKC: the compatibility form of the ligature matches the plain letters.
         let h = hash("ﬁsh-and-chips").unwrap();
         assert!(verify("fish-and-chips", &h));
+    }
+
+    /// The hashing threads run at the lowered priority (Linux: nice 10, `SCHED_BATCH`).
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_at_low_priority() {
+        let hasher = Hasher::new(Duration::from_secs(5));
+        let (nice, policy) = hasher
+            .run(|| {
+                // /proc/thread-self/stat: the fields after the `(comm)` name; nice is the 19th
+                // field of the line, the 17th after the name; the policy is the 41st.
+                let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+                let rest = &stat[stat.rfind(')').unwrap() + 2..];
+                let fields: Vec<&str> = rest.split_whitespace().collect();
+                (fields[16].to_owned(), fields[38].to_owned())
+            })
+            .await
+            .unwrap();
+        assert_eq!(nice, HASHING_NICE.to_string());
+        assert_eq!(policy, "3", "SCHED_BATCH");
+        assert!(hasher.verify("x".into(), DUMMY_HASH.into()).await.is_ok());
     }
 
     #[test]
