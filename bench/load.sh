@@ -20,7 +20,8 @@
 #
 # Knobs (full defaults): ROUNDS=2 DURATION=5s SIGNIN_DURATION=3s PEER_SIGNIN_DURATION=12s (Better
 # Auth's sign-in cells at more than one connection) WARMUP=2s ALGS="EdDSA ES256
-# RS256" CONNS="32 1" FLOOD_DURATION=5s SOAK=60 SOAK_SETTLE=10 PAUSE=0.5 PORT=3000
+# RS256" CONNS="32 1" FLOOD_DURATION=5s PROBE_DELAY_MS=2 (the flood's probes: each of their 4
+# connections pauses this long between requests) SOAK=60 SOAK_SETTLE=10 PAUSE=0.5 PORT=3000
 # SERVERS="peer sigil-sqlite sigil-postgres ceiling" CEILING_ALGS (the first alg) WORK_DIR
 # (results; default a new temporary folder) WRITE (1 in full mode: write BENCHMARKS.md).
 # Installs the peer's pinned npm packages (npm ci), Debian's wrk and PostgreSQL when missing
@@ -32,7 +33,7 @@ PEER=$ROOT/bench/peer
 SMOKE=${SMOKE:-0}
 CUSTOM=""
 for knob in ROUNDS DURATION SIGNIN_DURATION PEER_SIGNIN_DURATION WARMUP ALGS CONNS FLOOD_DURATION \
-  SOAK SOAK_SETTLE PAUSE SERVERS CEILING_ALGS; do
+  SOAK SOAK_SETTLE PAUSE SERVERS CEILING_ALGS PROBE_DELAY_MS; do
   if [[ -n ${!knob:-} ]]; then CUSTOM+=" $knob"; fi
 done
 if [[ $SMOKE == 1 ]]; then
@@ -49,6 +50,7 @@ WARMUP=${WARMUP:-2s}
 ALGS=${ALGS:-"EdDSA ES256 RS256"}
 CONNS=${CONNS:-"32 1"}
 FLOOD_DURATION=${FLOOD_DURATION:-5s}
+PROBE_DELAY_MS=${PROBE_DELAY_MS:-2}
 SOAK=${SOAK:-60}
 SOAK_SETTLE=${SOAK_SETTLE:-10}
 PAUSE=${PAUSE:-0.5}
@@ -135,8 +137,8 @@ fi
   fi
   printf 'sigil\t%s\n' "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo ' (modified)')"
   printf 'custom\t%s\n' "${CUSTOM# }"
-  printf 'knobs\tROUNDS=%s DURATION=%s SIGNIN_DURATION=%s PEER_SIGNIN_DURATION=%s WARMUP=%s ALGS="%s" CONNS="%s" FLOOD_DURATION=%s SOAK=%s SOAK_SETTLE=%s SMOKE=%s\n' \
-    "$ROUNDS" "$DURATION" "$SIGNIN_DURATION" "$PEER_SIGNIN_DURATION" "$WARMUP" "$ALGS" "$CONNS" "$FLOOD_DURATION" "$SOAK" \
+  printf 'knobs\tROUNDS=%s DURATION=%s SIGNIN_DURATION=%s PEER_SIGNIN_DURATION=%s WARMUP=%s ALGS="%s" CONNS="%s" FLOOD_DURATION=%s PROBE_DELAY_MS=%s SOAK=%s SOAK_SETTLE=%s SMOKE=%s\n' \
+    "$ROUNDS" "$DURATION" "$SIGNIN_DURATION" "$PEER_SIGNIN_DURATION" "$WARMUP" "$ALGS" "$CONNS" "$FLOOD_DURATION" "$PROBE_DELAY_MS" "$SOAK" \
     "$SOAK_SETTLE" "$SMOKE"
 } >"$WORK/env.tsv"
 sed 's/\t/: /' "$WORK/env.tsv"
@@ -273,9 +275,12 @@ flood() {
   wrk_run "$base-sign-in.txt" 32 1 "$(( seconds + 2 ))s" &
   local flooder=$!
   sleep 1
-  (unset WRK_METHOD WRK_BODY; wrk_args jwks "$creds"; wrk_run "$base-jwks.txt" 4 1 "${seconds}s") &
+  # The probes are steady traffic (each connection pauses PROBE_DELAY_MS after a response, at
+  # most ~4 x 1000/PROBE_DELAY_MS req/s), not a second load: they measure what ordinary requests
+  # meet while the flood runs, not the server saturated by the probes themselves.
+  (unset WRK_METHOD WRK_BODY; export WRK_DELAY_MS=$PROBE_DELAY_MS; wrk_args jwks "$creds"; wrk_run "$base-jwks.txt" 4 1 "${seconds}s") &
   local a=$!
-  (unset WRK_METHOD WRK_BODY; wrk_args token-bearer "$creds"; wrk_run "$base-token-bearer.txt" 4 1 "${seconds}s") &
+  (unset WRK_METHOD WRK_BODY; export WRK_DELAY_MS=$PROBE_DELAY_MS; wrk_args token-bearer "$creds"; wrk_run "$base-token-bearer.txt" 4 1 "${seconds}s") &
   local b=$!
   wait "$a" "$b" "$flooder"
   unset WRK_METHOD WRK_BODY

@@ -349,7 +349,7 @@ def main():
     if flood_servers:
         p(
             f"#### Sign-in flood ({first}): `/sign-in/email` at 32 connections; meanwhile `/jwks` "
-            "and `/token` (bearer) at 4 connections each"
+            "and `/token` (bearer) at 4 steady connections each (a pause of PROBE_DELAY_MS after each answer)"
         )
         p("")
         p("| server | sign-in req/s · p99 (ms) | `/jwks` req/s · p99 (ms) | `/token` req/s · p99 (ms) | errors |")
