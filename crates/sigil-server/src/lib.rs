@@ -43,6 +43,7 @@ pub mod store;
 pub mod time;
 pub mod tokens;
 pub mod user_fields;
+mod views;
 
 use std::sync::Arc;
 

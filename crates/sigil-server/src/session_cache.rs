@@ -3,48 +3,111 @@
 //! (the claims' ingredients), so that a token costs no database round trip.
 //!
 //! What it promises:
-//! * **Keyed by a hash**: entries are keyed by SHA-256 of the session token, so a dump of this
-//!   process's memory holds no usable session token.
+//! * **No usable token in memory**: entries are keyed by SHA-256 of the session token, and what
+//!   they hold has the token blanked (the get-session body is kept in two parts around it); the
+//!   request that presents the token supplies it.
 //! * **Bounded**: at most `max_entries` entries and about `max_bytes` of their contents (each
-//!   entry weighs its estimated size, and never less than `max_bytes / max_entries`).
+//!   entry weighs its estimated size, and never less than `max_bytes / max_entries`; an entry
+//!   larger than a shard's share is not kept).
 //! * **Expiry at once**: a hit is checked against the session's own expiry on every use.
 //! * **This instance's changes at once**: [`SessionCache::forget`] (sign-out, an expired session)
-//!   removes the entry, and an entry loaded from the store while a `forget` ran is not kept
-//!   (see [`SessionCache::insert`]).
+//!   removes the entry and moves its key's generation on; an entry stamped with an older
+//!   generation (a load that raced the sign-out) is never used.
 //! * **Other processes' changes within the lifetime**: an entry is used for at most `ttl` after
-//!   it was read from the store, by the server's clock; then the store is read again.
+//!   its session and user were read from the store, by the server's clock.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use axum::body::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
-use sigil_proto::UserView;
+use sigil_proto::{SessionResponse, UserView};
 
 use crate::config::SessionCacheConfig;
 use crate::store::{Session, User};
 use crate::tokens::ClaimsTemplate;
+use crate::views::session_view;
 
-/// A live session with what a token for it needs.
+/// A live session with what a token and a get-session answer for it need.
 #[derive(Debug)]
 pub(crate) struct LiveSession {
+    /// The session row, its token blanked.
     pub(crate) session: Session,
     pub(crate) user: User,
     /// The public user object with its additional fields.
     pub(crate) view: UserView,
+    /// When the session and user were read from the store: the start of the cache lifetime.
+    pub(crate) read_at: DateTime<Utc>,
+    /// The get-session body (`{session, user}`) before and after the token's JSON string;
+    /// `None` if it could not be split (the route then serializes it whole).
+    body: Option<(Bytes, Bytes)>,
     /// Its tokens' claims but for the times, worked out by the first token signed for it.
     pub(crate) claims: OnceLock<ClaimsTemplate>,
-    /// The `/get-session` body (`{session, user}`), serialized by the first request for it.
-    pub(crate) session_body: OnceLock<axum::body::Bytes>,
+    /// Estimated bytes held, for the cache's bound.
+    weight: usize,
 }
 
+/// Where the session token goes in the serialized get-session body: its `session.token`, the
+/// first `"token":` member (the session object comes first, and only its generated `id` and
+/// `expiresAt` precede the token).
+const TOKEN_MEMBER: &[u8] = br#""token":"""#;
+
 impl LiveSession {
-    pub(crate) fn new(session: Session, user: User, view: UserView) -> Self {
+    /// A live session read at `read_at`; `session.token` is blanked here. `claims_extra` is what
+    /// configured static claims add to each claims template (for the weight).
+    pub(crate) fn new(
+        mut session: Session,
+        user: User,
+        view: UserView,
+        read_at: DateTime<Utc>,
+        claims_extra: usize,
+    ) -> Self {
+        session.token = String::new();
+        let whole = serde_json::to_vec(&SessionResponse {
+            session: session_view(&session),
+            user: view.clone(),
+        })
+        .ok();
+        let body = whole.as_deref().and_then(|whole| {
+            let at = whole
+                .windows(TOKEN_MEMBER.len())
+                .position(|w| w == TOKEN_MEMBER)?;
+            let value = at + TOKEN_MEMBER.len() - 2;
+            Some((
+                Bytes::copy_from_slice(&whole[..value]),
+                Bytes::copy_from_slice(&whole[value + 2..]),
+            ))
+        });
+        // The body holds the session and the public user; the row, the view and the claims
+        // template each hold about as much again.
+        let serialized = whole.as_ref().map_or(4096, Vec::len);
         LiveSession {
             session,
             user,
             view,
+            read_at,
+            body,
             claims: OnceLock::new(),
-            session_body: OnceLock::new(),
+            weight: ENTRY_OVERHEAD + 4 * serialized + claims_extra,
+        }
+    }
+
+    /// The get-session body with `token` in its place, if the body could be prepared.
+    pub(crate) fn session_body(&self, token: &str) -> Option<Bytes> {
+        let (before, after) = self.body.as_ref()?;
+        let quoted = serde_json::to_string(token).ok()?;
+        let mut body = Vec::with_capacity(before.len() + quoted.len() + after.len());
+        body.extend_from_slice(before);
+        body.extend_from_slice(quoted.as_bytes());
+        body.extend_from_slice(after);
+        Some(Bytes::from(body))
+    }
+
+    /// The session row with its token given back (for hooks, which see the row as stored).
+    pub(crate) fn session_with_token(&self, token: &str) -> Session {
+        Session {
+            token: token.to_owned(),
+            ..self.session.clone()
         }
     }
 }
@@ -60,13 +123,18 @@ impl TokenHash {
         key.copy_from_slice(digest.as_ref());
         TokenHash(key)
     }
+
+    /// Which generation counter the key's entries are stamped from.
+    fn stripe(&self) -> usize {
+        usize::from(self.0[0]) % GENERATIONS
+    }
 }
 
 #[derive(Clone)]
 struct Entry {
     live: Arc<LiveSession>,
-    /// When it was read from the store (or last written there by this instance).
-    read_at: DateTime<Utc>,
+    /// The key's generation when the load that made the entry started.
+    generation: u64,
 }
 
 /// An entry's weight: its estimated size in bytes, at least the floor that bounds the count.
@@ -75,54 +143,30 @@ struct Weight {
     floor: u64,
 }
 
-/// Bytes an entry takes besides its strings and fields (the structs, the session's fields in the
-/// get-session body, two `Arc`s, the map slot).
-const ENTRY_OVERHEAD: usize = 1024;
+/// Bytes an entry takes besides its contents (the structs, two `Arc`s, the map slot).
+const ENTRY_OVERHEAD: usize = 512;
 
 impl quick_cache::Weighter<TokenHash, Entry> for Weight {
     fn weight(&self, _: &TokenHash, entry: &Entry) -> u64 {
-        let LiveSession {
-            session,
-            user,
-            view,
-            claims: _,
-            session_body: _,
-        } = &*entry.live;
-        let optional = |s: &Option<String>| s.as_ref().map_or(0, String::len);
-        let fields: usize = view
-            .additional
-            .iter()
-            .map(|(name, value)| name.len() + value.to_string().len())
-            .sum();
-        let bytes = ENTRY_OVERHEAD
-            + session.id.len()
-            + session.token.len()
-            + session.user_id.len()
-            + optional(&session.ip_address)
-            + optional(&session.user_agent)
-            // The user's strings are held four times: in the row, in its public view, in the
-            // claims template and in the get-session body (both filled in after the entry is
-            // weighed, so counted here).
-            + 4 * (user.id.len() + user.name.len() + user.email.len() + optional(&user.image))
-            + 3 * fields;
-        u64::try_from(bytes).map_or(u64::MAX, |b| b.max(self.floor))
+        u64::try_from(entry.live.weight).map_or(u64::MAX, |w| w.max(self.floor))
     }
 }
+
+/// Generation counters, shared by the keys whose hashes start alike: a forget moves on only
+/// its stripe, so a sign-out cancels the loads in flight of about 1/256 of the sessions.
+const GENERATIONS: usize = 256;
 
 /// The cache, or nothing when it is turned off.
 pub(crate) struct SessionCache {
     entries: Option<quick_cache::sync::Cache<TokenHash, Entry, Weight>>,
     ttl: TimeDelta,
-    /// Counts [`SessionCache::forget`] calls, so that a load racing one is not kept.
-    forgets: AtomicU64,
+    generations: Box<[AtomicU64]>,
 }
 
-/// Where a lookup stands, to be handed back to [`SessionCache::insert`] after a store read.
+/// Where a lookup stands, to be handed back to [`SessionCache::insert`] after a store read
+/// (nothing when the cache is off).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Ticket {
-    key: TokenHash,
-    forgets: u64,
-}
+pub(crate) struct Ticket(Option<(TokenHash, u64)>);
 
 impl SessionCache {
     pub(crate) fn new(config: &SessionCacheConfig) -> Self {
@@ -137,25 +181,37 @@ impl SessionCache {
         SessionCache {
             entries,
             ttl: config.ttl,
-            forgets: AtomicU64::new(0),
+            generations: (0..GENERATIONS).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
-    /// The cached session for `token` if it is fresh (read within the lifetime) and live at
-    /// `now`; otherwise `None` and a ticket for [`SessionCache::insert`]. An entry past either
-    /// bound is dropped.
+    fn generation(&self, key: &TokenHash) -> u64 {
+        self.generations[key.stripe()].load(Ordering::SeqCst)
+    }
+
+    /// The cached session for `token` if it is fresh (read within the lifetime, not older than
+    /// the last forget of its key) and live at `now`; otherwise a ticket for
+    /// [`SessionCache::insert`]. An entry past a bound is dropped.
     pub(crate) fn get(&self, token: &str, now: DateTime<Utc>) -> Result<Arc<LiveSession>, Ticket> {
-        // Taken before the lookup, and so before any store read that follows a miss.
-        let ticket = self.ticket(token);
-        let key = ticket.key;
         let Some(entries) = &self.entries else {
-            return Err(ticket);
+            return Err(Ticket(None));
         };
+        let key = TokenHash::of(token);
+        // Taken before the lookup, and so before any store read that follows a miss.
+        let generation = self.generation(&key);
+        let ticket = Ticket(Some((key, generation)));
         let Some(entry) = entries.get(&key) else {
             return Err(ticket);
         };
-        let fresh = entry.read_at <= now && now - entry.read_at < self.ttl;
-        if fresh && entry.live.session.expires_at > now {
+        let live = &entry.live;
+        if live.read_at > now {
+            // Read after this request took its time (or the clock went back): not for us.
+            return Err(ticket);
+        }
+        if entry.generation == generation
+            && now - live.read_at < self.ttl
+            && live.session.expires_at > now
+        {
             return Ok(entry.live);
         }
         entries.remove(&key);
@@ -165,41 +221,50 @@ impl SessionCache {
     /// A ticket for `token`, to be taken before the store is read or written: what is read or
     /// written after it may be kept with [`SessionCache::insert`].
     pub(crate) fn ticket(&self, token: &str) -> Ticket {
-        Ticket {
-            key: TokenHash::of(token),
-            forgets: self.forgets.load(Ordering::SeqCst),
+        if self.entries.is_none() {
+            return Ticket(None);
         }
+        let key = TokenHash::of(token);
+        Ticket(Some((key, self.generation(&key))))
     }
 
-    /// Keeps a session read from (or just written to) the store at `now`. Not kept when a
-    /// [`SessionCache::forget`] ran since the ticket was taken: the session read may be one
-    /// that has since been signed out.
-    pub(crate) fn insert(&self, ticket: Ticket, live: Arc<LiveSession>, now: DateTime<Utc>) {
-        let Some(entries) = &self.entries else {
+    /// Keeps a session read from (or just written to) the store, stamped with the ticket's
+    /// generation: if its key was forgotten since the ticket was taken, the entry is never used
+    /// (and is dropped here or by the next lookup).
+    pub(crate) fn insert(&self, ticket: Ticket, live: Arc<LiveSession>) {
+        let (Some(entries), Ticket(Some((key, generation)))) = (&self.entries, ticket) else {
             return;
         };
-        entries.insert(ticket.key, Entry { live, read_at: now });
-        // A forget counts before it removes; so either it removes what was inserted above, or
-        // it counted before this check.
-        if self.forgets.load(Ordering::SeqCst) != ticket.forgets {
-            entries.remove(&ticket.key);
+        entries.insert(key, Entry { live, generation });
+        if self.generation(&key) != generation {
+            entries.remove(&key);
         }
     }
 
-    /// Drops `token`'s entry (a sign-out, an expired session), and any entry being loaded
-    /// meanwhile.
+    /// Drops `token`'s entry (a sign-out, an expired session), and makes any entry a load in
+    /// flight puts back unusable.
     pub(crate) fn forget(&self, token: &str) {
         let Some(entries) = &self.entries else {
             return;
         };
-        self.forgets.fetch_add(1, Ordering::SeqCst);
-        entries.remove(&TokenHash::of(token));
+        let key = TokenHash::of(token);
+        self.generations[key.stripe()].fetch_add(1, Ordering::SeqCst);
+        entries.remove(&key);
     }
 
     /// Entries held (tests and metrics).
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.as_ref().map_or(0, |e| e.len())
+    }
+
+    /// Every entry's contents (tests).
+    #[cfg(test)]
+    fn dump(&self) -> Vec<Arc<LiveSession>> {
+        self.entries
+            .as_ref()
+            .map(|e| e.iter().map(|(_, entry)| entry.live).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -208,7 +273,8 @@ mod tests {
     use serde_json::Map;
 
     use super::*;
-    use crate::sessions::{new_session, user_view};
+    use crate::sessions::new_session;
+    use crate::views::user_view;
 
     fn at(seconds: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_700_000_000 + seconds, 0).unwrap()
@@ -223,7 +289,7 @@ mod tests {
         }
     }
 
-    fn live(token: &str, expires: DateTime<Utc>) -> Arc<LiveSession> {
+    fn session(token: &str, expires: DateTime<Utc>) -> (Session, User) {
         let user = User {
             id: "u1".into(),
             name: "Ada".into(),
@@ -236,11 +302,13 @@ mod tests {
         let mut session = new_session(&user.id, true, None, None, at(0));
         session.token = token.into();
         session.expires_at = expires;
-        Arc::new(LiveSession::new(
-            session,
-            user.clone(),
-            user_view(&user, Map::new()),
-        ))
+        (session, user)
+    }
+
+    fn live(token: &str, expires: DateTime<Utc>, read_at: DateTime<Utc>) -> Arc<LiveSession> {
+        let (session, user) = session(token, expires);
+        let view = user_view(&user, Map::new());
+        Arc::new(LiveSession::new(session, user, view, read_at, 0))
     }
 
     fn miss(cache: &SessionCache, token: &str, now: DateTime<Utc>) -> Ticket {
@@ -251,45 +319,79 @@ mod tests {
     fn a_hit_within_the_lifetime_and_the_session_expiry() {
         let cache = SessionCache::new(&config(true));
         let ticket = miss(&cache, "t", at(0));
-        cache.insert(ticket, live("t", at(100)), at(0));
+        cache.insert(ticket, live("t", at(100), at(0)));
         assert!(cache.get("t", at(4)).is_ok(), "fresh");
         assert!(cache.get("other", at(4)).is_err());
         assert!(cache.get("t", at(5)).is_err(), "the lifetime is over");
         assert_eq!(cache.len(), 0, "a stale entry is dropped");
 
-        cache.insert(miss(&cache, "t", at(98)), live("t", at(100)), at(98));
+        cache.insert(miss(&cache, "t", at(98)), live("t", at(100), at(98)));
         assert!(cache.get("t", at(99)).is_ok());
         assert!(
             cache.get("t", at(100)).is_err(),
             "expired sessions never hit"
         );
-        // A clock set back does not make an entry younger than it is.
-        cache.insert(miss(&cache, "t", at(50)), live("t", at(100)), at(50));
+        // An entry read after a request's time is not that request's (nor a clock set back's).
+        cache.insert(miss(&cache, "t", at(50)), live("t", at(100), at(50)));
         assert!(cache.get("t", at(49)).is_err());
+        assert!(cache.get("t", at(50)).is_ok(), "and it is kept");
     }
 
     #[test]
     fn forget_drops_the_entry_and_a_load_that_raced_it() {
         let cache = SessionCache::new(&config(true));
-        cache.insert(miss(&cache, "t", at(0)), live("t", at(100)), at(0));
+        cache.insert(miss(&cache, "t", at(0)), live("t", at(100), at(0)));
         cache.forget("t");
         assert!(cache.get("t", at(1)).is_err());
 
-        // A request looked "t" up and went to the store; a sign-out of any session ran before
-        // its answer came back: what it read is not kept.
+        // A request looked "t" up and went to the store; the session was signed out before its
+        // answer came back: what it read is never used.
         let ticket = miss(&cache, "t", at(1));
         cache.forget("t");
-        cache.insert(ticket, live("t", at(100)), at(1));
+        cache.insert(ticket, live("t", at(100), at(1)));
         assert!(cache.get("t", at(2)).is_err());
         // A later load is kept again.
-        cache.insert(miss(&cache, "t", at(2)), live("t", at(100)), at(2));
+        cache.insert(miss(&cache, "t", at(2)), live("t", at(100), at(2)));
         assert!(cache.get("t", at(3)).is_ok());
+    }
+
+    /// The window between a raced load's insert and its own check: a request arriving then
+    /// does not get the signed-out session either.
+    #[test]
+    fn an_entry_from_before_a_forget_is_never_used() {
+        let cache = SessionCache::new(&config(true));
+        let (key, generation) = miss(&cache, "t", at(0)).0.unwrap();
+        cache.forget("t");
+        // The load's insert, before its generation check has run.
+        cache.entries.as_ref().unwrap().insert(
+            key,
+            Entry {
+                live: live("t", at(100), at(0)),
+                generation,
+            },
+        );
+        assert!(cache.get("t", at(1)).is_err());
+    }
+
+    #[test]
+    fn a_forget_leaves_other_stripes_loads_alone() {
+        let cache = SessionCache::new(&config(true));
+        let other = (0..)
+            .map(|i| format!("t{i}"))
+            .find(|t| TokenHash::of(t).stripe() != TokenHash::of("t").stripe())
+            .unwrap();
+        let ticket = miss(&cache, &other, at(0));
+        cache.forget("t");
+        cache.insert(ticket, live(&other, at(100), at(0)));
+        assert!(cache.get(&other, at(1)).is_ok());
     }
 
     #[test]
     fn turned_off_it_holds_nothing() {
         let cache = SessionCache::new(&config(false));
-        cache.insert(miss(&cache, "t", at(0)), live("t", at(100)), at(0));
+        let ticket = miss(&cache, "t", at(0));
+        assert!(ticket.0.is_none(), "no hashing when off");
+        cache.insert(ticket, live("t", at(100), at(0)));
         assert!(cache.get("t", at(0)).is_err());
         assert_eq!(cache.len(), 0);
     }
@@ -301,23 +403,20 @@ mod tests {
         let cache = SessionCache::new(&small);
         for i in 0..100 {
             let token = format!("t{i}");
-            cache.insert(miss(&cache, &token, at(0)), live(&token, at(100)), at(0));
+            cache.insert(miss(&cache, &token, at(0)), live(&token, at(100), at(0)));
         }
         assert!(cache.len() <= 10, "{} entries", cache.len());
 
         let mut tight = config(true);
         tight.max_bytes = 16 * 1024;
         let cache = SessionCache::new(&tight);
-        let small = live("big", at(100));
-        let mut big = LiveSession::new(
-            small.session.clone(),
-            small.user.clone(),
-            small.view.clone(),
-        );
-        big.view
-            .additional
+        let (session, user) = session("big", at(100));
+        let mut view = user_view(&user, Map::new());
+        view.additional
             .insert("bio".into(), "x".repeat(64 * 1024).into());
-        cache.insert(miss(&cache, "big", at(0)), Arc::new(big), at(0));
+        let big = LiveSession::new(session, user, view, at(0), 0);
+        assert!(big.weight > 64 * 1024);
+        cache.insert(miss(&cache, "big", at(0)), Arc::new(big));
         assert!(
             cache.get("big", at(0)).is_err(),
             "larger than the whole cache"
@@ -325,19 +424,35 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_hashes_not_tokens() {
-        let key = TokenHash::of("secret-session-token");
-        assert_ne!(&key.0[..], b"secret-session-token".as_slice());
-        assert_eq!(key, TokenHash::of("secret-session-token"));
-        assert_ne!(key, TokenHash::of("secret-session-tokeN"));
+    fn keys_are_hashes_and_entries_hold_no_token() {
+        let token = "secret-session-token-0123456789x";
+        let key = TokenHash::of(token);
+        assert_ne!(&key.0[..], token.as_bytes());
+        assert_eq!(key, TokenHash::of(token));
+        assert_ne!(key, TokenHash::of("secret-session-token-0123456789X"));
+
+        let cache = SessionCache::new(&config(true));
+        cache.insert(miss(&cache, token, at(0)), live(token, at(100), at(0)));
+        let held = cache.dump();
+        assert_eq!(held.len(), 1);
+        let live = &held[0];
+        assert_eq!(live.session.token, "");
+        let (before, after) = live.body.as_ref().unwrap();
+        let text = format!("{live:?}{before:?}{after:?}");
+        assert!(!text.contains(token), "{text}");
     }
 
+    /// The body put back together is what serializing it whole with the token gives.
     #[test]
-    fn a_ticket_is_taken_before_the_lookup() {
-        let cache = SessionCache::new(&config(true));
-        let before = miss(&cache, "t", at(0));
-        cache.forget("x");
-        let after = miss(&cache, "t", at(0));
-        assert_ne!(before.forgets, after.forgets);
+    fn the_session_body_around_the_token() {
+        let (session, user) = session("tok\"en", at(100));
+        let view = user_view(&user, Map::new());
+        let expected = serde_json::to_vec(&SessionResponse {
+            session: session_view(&session),
+            user: view.clone(),
+        })
+        .unwrap();
+        let live = LiveSession::new(session, user, view, at(0), 0);
+        assert_eq!(live.session_body("tok\"en").unwrap().to_vec(), expected);
     }
 }

@@ -1,13 +1,11 @@
-//! Session lifetimes (Better Auth's `expiresIn`, `updateAge`, "remember me"), live sessions
-//! (read through the session cache, ended, refreshed), and the public shapes of a user and a
-//! session.
+//! Session lifetimes (Better Auth's `expiresIn`, `updateAge`, "remember me") and live sessions
+//! (read through the session cache, ended, refreshed).
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{Map, Value};
-use sigil_proto::{SessionView, UserView};
+use sigil_proto::UserView;
 
 use crate::config::SessionCacheConfig;
 use crate::ids;
@@ -15,8 +13,8 @@ use crate::report::Chain;
 pub(crate) use crate::session_cache::LiveSession;
 use crate::session_cache::{SessionCache, Ticket};
 use crate::store::{Session, Store, StoreError, User};
-use crate::time::iso;
 use crate::user_fields::UserField;
+use crate::views::user_view;
 
 /// Session lifetime (Better Auth's `session.expiresIn`).
 pub(crate) const SESSION_DAYS: i64 = 7;
@@ -57,14 +55,22 @@ pub(crate) struct Sessions {
     store: Store,
     cache: SessionCache,
     fields: Vec<UserField>,
+    /// Bytes the configured static claims add to each cached session's claims (its weight).
+    claims_extra: usize,
 }
 
 impl Sessions {
-    pub(crate) fn new(store: Store, cache: &SessionCacheConfig, fields: Vec<UserField>) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        cache: &SessionCacheConfig,
+        fields: Vec<UserField>,
+        claims_extra: usize,
+    ) -> Self {
         Sessions {
             store,
             cache: SessionCache::new(cache),
             fields,
+            claims_extra,
         }
     }
 
@@ -103,15 +109,23 @@ impl Sessions {
             return Ok(None);
         }
         let view = self.public_user(&user).await?;
-        let live = Arc::new(LiveSession::new(session, user, view));
-        self.cache.insert(ticket, live.clone(), now);
+        let live = Arc::new(LiveSession::new(
+            session,
+            user,
+            view,
+            now,
+            self.claims_extra,
+        ));
+        self.cache.insert(ticket, live.clone());
         Ok(Some(live))
     }
 
-    /// Slides `live`'s expiry when due (see [`slide`]) and writes it. `Ok(None)` when the
-    /// session was deleted meanwhile; otherwise the session as it now stands and whether it slid.
+    /// Slides the expiry of `live` (the session of `token`) when due (see [`slide`]) and writes
+    /// it. `Ok(None)` when the session was deleted meanwhile; otherwise the session as it now
+    /// stands and whether it slid.
     pub(crate) async fn refresh(
         &self,
+        token: &str,
         live: Arc<LiveSession>,
         dont_remember: bool,
         now: DateTime<Utc>,
@@ -120,7 +134,7 @@ impl Sessions {
         if !slide(&mut session, dont_remember, now) {
             return Ok(Some((live, false)));
         }
-        let ticket = self.cache.ticket(&session.token);
+        let ticket = self.cache.ticket(token);
         // Boxed, as the store read in `live`.
         let still_there = Box::pin(self.store.refresh_session(
             &session.id,
@@ -129,15 +143,18 @@ impl Sessions {
         ))
         .await?;
         if !still_there {
-            self.cache.forget(&session.token);
+            self.cache.forget(token);
             return Ok(None);
         }
+        // The user was read with the session: the cache lifetime still counts from then.
         let slid = Arc::new(LiveSession::new(
             session,
             live.user.clone(),
             live.view.clone(),
+            live.read_at,
+            self.claims_extra,
         ));
-        self.cache.insert(ticket, slid.clone(), now);
+        self.cache.insert(ticket, slid.clone());
         Ok(Some((slid, true)))
     }
 
@@ -172,35 +189,6 @@ pub(crate) fn slide(session: &mut Session, dont_remember: bool, now: DateTime<Ut
     session.expires_at = now + Duration::days(SESSION_DAYS);
     session.updated_at = now;
     true
-}
-
-/// The public user object, with its additional fields: the `user` of every response and the
-/// default payload of session tokens.
-pub(crate) fn user_view(user: &User, additional: Map<String, Value>) -> UserView {
-    UserView {
-        id: user.id.clone(),
-        name: user.name.clone(),
-        email: user.email.clone(),
-        email_verified: user.email_verified,
-        image: user.image.clone(),
-        created_at: iso(user.created_at),
-        updated_at: iso(user.updated_at),
-        additional,
-    }
-}
-
-/// The public session object.
-pub(crate) fn session_view(session: &Session) -> SessionView {
-    SessionView {
-        id: session.id.clone(),
-        expires_at: iso(session.expires_at),
-        token: session.token.clone(),
-        created_at: iso(session.created_at),
-        updated_at: iso(session.updated_at),
-        ip_address: session.ip_address.clone(),
-        user_agent: session.user_agent.clone(),
-        user_id: session.user_id.clone(),
-    }
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@ impl AppState {
                 store.clone(),
                 &config.session_cache,
                 config.user_fields.clone(),
+                serde_json::to_string(&config.jwt.static_claims).map_or(0, |c| c.len()),
             ),
             minter,
             config,

@@ -95,9 +95,13 @@ impl Minter {
     /// payload is the hook's, the configured claims, or the public user object. Without hooks
     /// the claims do not change while the session is cached, except `iat` and `exp`: they are
     /// worked out once per cached session and only the times are added per token.
-    pub(crate) async fn session_token(&self, live: &LiveSession) -> Result<String, KeyError> {
+    pub(crate) async fn session_token(
+        &self,
+        live: &LiveSession,
+        token: &str,
+    ) -> Result<String, KeyError> {
         if self.hooks.payload.is_some() || self.hooks.subject.is_some() {
-            return self.hooked_session_token(live).await;
+            return self.hooked_session_token(live, token).await;
         }
         let template = live.claims.get_or_init(|| {
             let payload = self.configured_payload(&live.view, &live.session);
@@ -117,14 +121,15 @@ impl Minter {
         }
     }
 
-    /// [`Minter::session_token`] with the caller's hooks, which run for every token.
-    async fn hooked_session_token(&self, live: &LiveSession) -> Result<String, KeyError> {
-        let LiveSession {
-            user,
-            session,
-            view,
-            ..
-        } = live;
+    /// [`Minter::session_token`] with the caller's hooks, which run for every token and see the
+    /// session row as stored (its `token` given back).
+    async fn hooked_session_token(
+        &self,
+        live: &LiveSession,
+        token: &str,
+    ) -> Result<String, KeyError> {
+        let LiveSession { user, view, .. } = live;
+        let session = &live.session_with_token(token);
         let payload = match &self.hooks.payload {
             Some(hook) => hook(user.clone(), session.clone()).await,
             None => self.configured_payload(view, session),
@@ -317,6 +322,14 @@ pub(crate) struct TimedClaims<'a> {
 
 impl Serialize for TimedClaims<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // The merge below needs the map's keys sorted, as serde_json keeps them unless its
+        // `preserve_order` feature is on somewhere in the build.
+        debug_assert!(
+            self.fixed
+                .keys()
+                .zip(self.fixed.keys().skip(1))
+                .all(|(a, b)| a < b)
+        );
         let timed = [("exp", self.exp), ("iat", self.iat)];
         let mut timed = timed
             .into_iter()

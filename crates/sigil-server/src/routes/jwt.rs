@@ -24,7 +24,7 @@ pub(super) async fn token(
         .live(&token, state.now())
         .await?
         .ok_or(ErrorCode::Unauthorized)?;
-    let jwt = state.minter.session_token(&live).await?;
+    let jwt = state.minter.session_token(&live, &token).await?;
     let mut response = token_response(jwt);
     no_store(&mut response);
     Ok(response)

@@ -2,7 +2,6 @@
 //! and `set-auth-jwt`), sign-out.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{FromRequestParts, State};
 use axum::http::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
 use axum::http::request::Parts;
@@ -20,9 +19,10 @@ use crate::error::ApiError;
 use crate::extract::{ClientIp, JsonOrForm, Presented, UserAgent};
 use crate::guard;
 use crate::report::Chain;
-use crate::sessions::{SESSION_DAYS, new_session, session_view};
+use crate::sessions::{SESSION_DAYS, new_session};
 use crate::state::{AppState, SharedState};
 use crate::store::User;
+use crate::views::session_view;
 use crate::{ids, password};
 
 /// Better Auth's email rule: the pattern of zod 4's `z.email()`, which is ASCII only. The local
@@ -343,7 +343,7 @@ pub(super) async fn get_session(
     } else {
         match state
             .sessions
-            .refresh(live, presented.dont_remember, now)
+            .refresh(&token, live, presented.dont_remember, now)
             .await?
         {
             Some(refreshed) => refreshed,
@@ -352,7 +352,7 @@ pub(super) async fn get_session(
         }
     };
     let jwt = if state.minter.sets_jwt_header() {
-        match state.minter.session_token(&live).await {
+        match state.minter.session_token(&live, &token).await {
             Ok(jwt) => HeaderValue::from_str(&jwt).ok(),
             Err(e) => {
                 tracing::error!(error = %Chain(&e), "set-auth-jwt left out: no token could be signed");
@@ -362,33 +362,25 @@ pub(super) async fn get_session(
     } else {
         None
     };
-    let body = match live.session_body.get() {
-        Some(body) => body.clone(),
-        None => {
-            let body = serde_json::to_vec(&SessionResponse {
-                session: session_view(&live.session),
-                user: live.view.clone(),
-            })
-            .map(Bytes::from)
-            .map_err(|e| {
-                tracing::error!(error = %e, "get-session body");
-                ApiError::new(ErrorCode::InternalError)
-            })?;
-            live.session_body.get_or_init(|| body).clone()
-        }
+    let mut response = match live.session_body(&token) {
+        Some(body) => (
+            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            body,
+        )
+            .into_response(),
+        None => Json(SessionResponse {
+            session: session_view(&live.session_with_token(&token)),
+            user: live.view.clone(),
+        })
+        .into_response(),
     };
-    let mut response = (
-        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        body,
-    )
-        .into_response();
     no_store(&mut response);
     if let Some(jwt) = jwt {
         response.headers_mut().insert("set-auth-jwt", jwt);
         guard::expose_header(response.headers_mut(), "set-auth-jwt");
     }
     if refreshed {
-        set_session_headers(&state, &mut response, &live.session.token, true);
+        set_session_headers(&state, &mut response, &token, true);
     }
     Ok(response)
 }
