@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 
+mod claims;
 pub mod config;
 mod cookies;
 mod error;

@@ -23,9 +23,9 @@ use axum::body::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
 use sigil_proto::{SessionResponse, UserView};
 
+use crate::claims::ClaimsTemplate;
 use crate::config::SessionCacheConfig;
 use crate::store::{Session, User};
-use crate::tokens::ClaimsTemplate;
 use crate::views::session_view;
 
 /// A live session with what a token and a get-session answer for it need.
