@@ -33,7 +33,7 @@ PEER=$ROOT/bench/peer
 SMOKE=${SMOKE:-0}
 CUSTOM=""
 for knob in ROUNDS DURATION SIGNIN_DURATION PEER_SIGNIN_DURATION WARMUP ALGS CONNS FLOOD_DURATION \
-  SOAK SOAK_SETTLE PAUSE SERVERS CEILING_ALGS PROBE_DELAY_MS; do
+  SOAK SOAK_SETTLE PAUSE SERVERS CEILING_ALGS PROBE_DELAY_MS PROFILE; do
   if [[ -n ${!knob:-} ]]; then CUSTOM+=" $knob"; fi
 done
 if [[ $SMOKE == 1 ]]; then
@@ -59,6 +59,8 @@ SERVERS=${SERVERS:-"peer sigil-sqlite sigil-postgres ceiling"}
 FIRST_ALG=${ALGS%% *}
 CEILING_ALGS=${CEILING_ALGS:-$FIRST_ALG}
 WRITE=${WRITE:-1}
+# release, or debug (the smoke's default: see the build below)
+PROFILE=${PROFILE:-$([[ $SMOKE == 1 ]] && echo debug || echo release)}
 ENDPOINTS="jwks token-bearer token-cookie get-session sign-in"
 CEILING_ENDPOINTS="jwks ok"
 WORK=${WORK_DIR:-$(mktemp -d /tmp/sigil-load.XXXXXX)}
@@ -84,12 +86,20 @@ if ! command -v wrk >/dev/null; then
   echo "== apt-get install wrk"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
-echo "== cargo build --release (sigil, sigil-ceiling, sigil-scrypt-ceiling, sigil-sign-ceiling)"
-cargo build --release -q -p sigil-cli -p sigil-bench
+# The smoke only checks that everything runs and answers without errors: it takes the debug
+# build the test suite has already made (a release build would add minutes to CI); figures come
+# from release builds only.
+if [[ $PROFILE == release ]]; then
+  echo "== cargo build --release (sigil, sigil-ceiling, sigil-scrypt-ceiling, sigil-sign-ceiling)"
+  cargo build --release -q -p sigil-cli -p sigil-bench
+else
+  echo "== cargo build (debug: smoke only; sigil, sigil-ceiling, sigil-scrypt-ceiling, sigil-sign-ceiling)"
+  cargo build -q -p sigil-cli -p sigil-bench
+fi
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 [[ $TARGET == /* ]] || TARGET=$ROOT/$TARGET
-SIGIL=$TARGET/release/sigil
-CEILING=$TARGET/release/sigil-ceiling
+SIGIL=$TARGET/$PROFILE/sigil
+CEILING=$TARGET/$PROFILE/sigil-ceiling
 SECRET=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
 T_BUILT=$(date +%s)
 
@@ -137,16 +147,16 @@ fi
   fi
   printf 'sigil\t%s\n' "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo ' (modified)')"
   printf 'custom\t%s\n' "${CUSTOM# }"
-  printf 'knobs\tROUNDS=%s DURATION=%s SIGNIN_DURATION=%s PEER_SIGNIN_DURATION=%s WARMUP=%s ALGS="%s" CONNS="%s" FLOOD_DURATION=%s PROBE_DELAY_MS=%s SOAK=%s SOAK_SETTLE=%s SMOKE=%s\n' \
+  printf 'knobs\tROUNDS=%s DURATION=%s SIGNIN_DURATION=%s PEER_SIGNIN_DURATION=%s WARMUP=%s ALGS="%s" CONNS="%s" FLOOD_DURATION=%s PROBE_DELAY_MS=%s SOAK=%s SOAK_SETTLE=%s SMOKE=%s PROFILE=%s\n' \
     "$ROUNDS" "$DURATION" "$SIGNIN_DURATION" "$PEER_SIGNIN_DURATION" "$WARMUP" "$ALGS" "$CONNS" "$FLOOD_DURATION" "$PROBE_DELAY_MS" "$SOAK" \
-    "$SOAK_SETTLE" "$SMOKE"
+    "$SOAK_SETTLE" "$SMOKE" "$PROFILE"
 } >"$WORK/env.tsv"
 sed 's/\t/: /' "$WORK/env.tsv"
 
 echo "== ceilings: scrypt (one hash, one thread) and raw signing per alg (aws-lc-rs)"
 {
-  "$TARGET/release/sigil-scrypt-ceiling" "$([[ $SMOKE == 1 ]] && echo 3 || echo 10)"
-  "$TARGET/release/sigil-sign-ceiling" "$([[ $SMOKE == 1 ]] && echo 200 || echo 2000)"
+  "$TARGET/$PROFILE/sigil-scrypt-ceiling" "$([[ $SMOKE == 1 ]] && echo 3 || echo 10)"
+  "$TARGET/$PROFILE/sigil-sign-ceiling" "$([[ $SMOKE == 1 ]] && echo 200 || echo 2000)"
 } >"$WORK/ceilings.tsv"
 sed 's/\t/ /g; s/^/   /' "$WORK/ceilings.tsv"
 
