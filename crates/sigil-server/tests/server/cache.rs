@@ -22,14 +22,7 @@ async fn bearer_for(s: &TestServer, email: &str, remember: bool) -> String {
 }
 
 async fn token_status(s: &TestServer, bearer: &str) -> u16 {
-    s.client
-        .get(s.url("/token"))
-        .header("authorization", format!("Bearer {bearer}"))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    s.token_by_bearer(bearer).await.status().as_u16()
 }
 
 async fn session_of(

@@ -198,6 +198,16 @@ impl TestServer {
             .unwrap()
     }
 
+    /// `GET /token` with `Authorization: Bearer <bearer>`.
+    pub async fn token_by_bearer(&self, bearer: &str) -> reqwest::Response {
+        self.client
+            .get(self.url("/token"))
+            .header("authorization", format!("Bearer {bearer}"))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn sign_up(&self, email: &str, password: &str) -> reqwest::Response {
         self.post_json(
             "/sign-up/email",

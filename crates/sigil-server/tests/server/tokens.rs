@@ -32,18 +32,9 @@ async fn key_states(s: &TestServer) -> std::collections::HashMap<String, KeyStat
         .collect()
 }
 
-async fn get_token(s: &TestServer, bearer: &str) -> reqwest::Response {
-    s.client
-        .get(s.url("/token"))
-        .header("authorization", format!("Bearer {bearer}"))
-        .send()
-        .await
-        .unwrap()
-}
-
 /// The JWT `/token` answers for this session (which must be valid).
 async fn token_for(s: &TestServer, bearer: &str) -> String {
-    let body: Value = get_token(s, bearer).await.json().await.unwrap();
+    let body: Value = s.token_by_bearer(bearer).await.json().await.unwrap();
     body["token"].as_str().unwrap().to_owned()
 }
 
@@ -75,7 +66,7 @@ async fn every_alg_with_and_without_encryption() {
                 let (bearer, user) = bearer_for(&s, "a@b.co").await;
 
                 // /token (§7 items 2, 8)
-                let r = get_token(&s, &bearer).await;
+                let r = s.token_by_bearer(&bearer).await;
                 assert_eq!(r.status(), 200, "{case}");
                 assert_eq!(r.headers()["cache-control"], "no-store");
                 let token = r.json::<Value>().await.unwrap()["token"]
@@ -164,12 +155,12 @@ async fn token_deletes_an_expired_session() {
     for engine in engines() {
         let s = TestServer::start(&engine, |_| {}).await;
         let (bearer, _) = bearer_for(&s, "a@b.co").await;
-        assert_eq!(get_token(&s, &bearer).await.status(), 200);
+        assert_eq!(s.token_by_bearer(&bearer).await.status(), 200);
         s.advance(chrono::Duration::days(8));
-        assert_eq!(get_token(&s, &bearer).await.status(), 401);
+        assert_eq!(s.token_by_bearer(&bearer).await.status(), 401);
         s.advance(chrono::Duration::days(-8));
         assert_eq!(
-            get_token(&s, &bearer).await.status(),
+            s.token_by_bearer(&bearer).await.status(),
             401,
             "the row is gone"
         );
@@ -189,7 +180,7 @@ async fn token_needs_a_session_and_never_accepts_a_jwt() {
         let (bearer, _) = bearer_for(&s, "a@b.co").await;
         let token = token_for(&s, &bearer).await;
         // The JWT itself is not a session credential, for /token or get-session.
-        let r = get_token(&s, &token).await;
+        let r = s.token_by_bearer(&token).await;
         assert_eq!(r.status(), 401);
         let r = s.session_by_bearer(&token).await;
         assert!(r.headers().get("set-auth-jwt").is_none());
@@ -294,7 +285,7 @@ async fn two_servers_on_one_database_create_one_key() {
             TestServer::start(&engine, |c| c.database_url = Some(url.clone())),
         );
         let (bearer, _) = bearer_for(&a, "a@b.co").await;
-        let (ta, tb) = tokio::join!(get_token(&a, &bearer), get_token(&b, &bearer));
+        let (ta, tb) = tokio::join!(a.token_by_bearer(&bearer), b.token_by_bearer(&bearer));
         let ka =
             header_of(ta.json::<Value>().await.unwrap()["token"].as_str().unwrap())["kid"].clone();
         let kb =
@@ -370,18 +361,18 @@ async fn database_down_jwks_from_memory_token_503() {
         return; // reported as SKIPPED by engines()
     };
     let (bearer, _) = bearer_for(&s, "a@b.co").await;
-    assert_eq!(get_token(&s, &bearer).await.status(), 200);
+    assert_eq!(s.token_by_bearer(&bearer).await.status(), 200);
     proxy.set_up(false);
     let r = s.get("/jwks").await;
     assert_eq!(r.status(), 200, "the key set is served from memory");
-    let r = get_token(&s, &bearer).await;
+    let r = s.token_by_bearer(&bearer).await;
     assert_eq!(
         r.status(),
         200,
         "the session is in the cache for its lifetime"
     );
     s.advance(chrono::Duration::seconds(5));
-    let r = get_token(&s, &bearer).await;
+    let r = s.token_by_bearer(&bearer).await;
     assert_eq!(r.status(), 503);
     assert_eq!(
         r.json::<Value>().await.unwrap()["code"],
@@ -661,7 +652,7 @@ async fn a_corrupt_key_row_does_not_stop_the_others() {
     for engine in engines() {
         let s = TestServer::start(&engine, |_| {}).await;
         let (bearer, _) = bearer_for(&s, "a@b.co").await;
-        let token = async || get_token(&s, &bearer).await;
+        let token = async || s.token_by_bearer(&bearer).await;
         let first = token().await.json::<Value>().await.unwrap()["token"]
             .as_str()
             .unwrap()
@@ -913,7 +904,7 @@ async fn set_auth_jwt_can_be_turned_off() {
     assert_eq!(r.status(), 200);
     assert!(r.headers().get("set-auth-jwt").is_none());
     assert_eq!(
-        get_token(&s, &bearer).await.status(),
+        s.token_by_bearer(&bearer).await.status(),
         200,
         "/token still works"
     );
