@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 
+mod changes;
 mod claims;
 pub mod config;
 mod cookies;
@@ -34,6 +35,7 @@ pub mod keys;
 mod origin;
 mod password;
 mod paths;
+mod push;
 mod report;
 mod routes;
 pub mod serve;
@@ -53,6 +55,7 @@ use thiserror::Error;
 pub use config::{Config, ConfigError, Mode, Secret, Settings};
 pub use error::ApiError;
 pub use keys::{KeyError, KeyManager, KeyState};
+pub use push::{PushState, PushStatus};
 pub use serve::{ServeLimits, serve};
 pub use sigil_proto::ErrorCode;
 pub use store::{Store, StoreError};
@@ -60,8 +63,9 @@ pub use time::Clock;
 pub use tokens::{SignOverrides, VerifyError};
 
 /// How often the key table is checked for changes made by other processes (`sigil keys`, other
-/// instances): the bound on how long a rotation or revocation takes to reach this process.
-pub const KEY_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+/// instances) and for changes that time brings: on SQLite, and on PostgreSQL while changes are
+/// not pushed, the bound on how long a rotation or revocation takes to reach this process.
+pub const KEY_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn spawn_key_watch(manager: std::sync::Weak<KeyManager>, every: std::time::Duration) {
     tokio::spawn(async move {
@@ -164,6 +168,12 @@ impl Auth {
         &self.state.store
     }
 
+    /// Whether changes made by other instances (sign-outs, user changes, key changes) are pushed
+    /// to this one, and how many have arrived: a watch that follows it.
+    pub fn push_status(&self) -> tokio::sync::watch::Receiver<PushStatus> {
+        self.state.push.status.clone()
+    }
+
     /// The signing keys (rotation, revocation, listing).
     pub fn keys(&self) -> &KeyManager {
         self.state.minter.keys()
@@ -242,14 +252,24 @@ impl AuthBuilder {
             Err(other) => return Err(other.into()),
         }
         spawn_key_watch(Arc::downgrade(&manager), KEY_WATCH_INTERVAL);
+        let keys = Arc::downgrade(&manager);
         let minter = tokens::Minter::new(
             manager,
             self.config.jwt.clone(),
             self.hooks,
             self.clock.clone(),
         );
-        Ok(Auth {
-            state: Arc::new(state::AppState::new(self.config, store, minter, self.clock)),
-        })
+        let (push, listener) = push::Push::new(store.postgres_pool());
+        let state = Arc::new(state::AppState::new(
+            self.config,
+            store,
+            minter,
+            self.clock,
+            push,
+        ));
+        if let Some(listener) = listener {
+            listener.spawn(Arc::downgrade(&state.sessions), keys);
+        }
+        Ok(Auth { state })
     }
 }

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use sigil_proto::UserView;
@@ -11,7 +12,7 @@ use crate::config::SessionCacheConfig;
 use crate::ids;
 use crate::report::Chain;
 pub(crate) use crate::session_cache::LiveSession;
-use crate::session_cache::{SessionCache, Ticket};
+use crate::session_cache::{Miss, POLL_TTL, SessionCache, Ticket};
 use crate::store::{Session, Store, StoreError, User};
 use crate::user_fields::UserField;
 use crate::views::user_view;
@@ -57,6 +58,9 @@ pub(crate) struct Sessions {
     fields: Vec<UserField>,
     /// Bytes the configured static claims add to each cached session's claims (its weight).
     claims_extra: usize,
+    /// When (Unix milliseconds, by the server's clock) the store last failed as unavailable:
+    /// for [`POLL_TTL`] after it, a stale entry answers without waiting on the store again.
+    unavailable_at: AtomicI64,
 }
 
 impl Sessions {
@@ -67,17 +71,24 @@ impl Sessions {
         claims_extra: usize,
     ) -> Self {
         Sessions {
+            cache: SessionCache::new(cache, store.postgres_pool().is_some()),
             store,
-            cache: SessionCache::new(cache),
             fields,
             claims_extra,
+            unavailable_at: AtomicI64::new(i64::MIN),
         }
+    }
+
+    /// The session cache (for the changes other processes announce).
+    pub(crate) fn cache(&self) -> &SessionCache {
+        &self.cache
     }
 
     /// The session with this token, its user and the user's public view, if it exists and has
     /// not expired at `now`. From the cache when it holds a fresh entry; else from the store,
     /// where an expired session's row is deleted on the way (a failed delete is only logged: it
-    /// is over either way).
+    /// is over either way). While the store is unavailable, an entry past its lifetime but within
+    /// the configured stale limit answers instead of an error.
     pub(crate) async fn live(
         &self,
         token: &str,
@@ -87,11 +98,43 @@ impl Sessions {
             Ok(live) => Ok(Some(live)),
             // Boxed: the store's futures would otherwise make the future of every request that
             // reads a session (moved through each router layer) many kilobytes larger.
-            Err(ticket) => Box::pin(self.load(token, ticket, now)).await,
+            Err(miss) => Box::pin(self.load_or_stale(token, miss, now)).await,
         }
     }
 
-    /// [`Sessions::live`] on a cache miss: from the store, kept in the cache.
+    /// [`Sessions::live`] on a cache miss: the store's answer, or the stale entry if the store is
+    /// unavailable (or was a moment ago: a database that hangs is not waited on by every request).
+    async fn load_or_stale(
+        &self,
+        token: &str,
+        miss: Miss,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Arc<LiveSession>>, StoreError> {
+        let recently_down = now.timestamp_millis()
+            < self
+                .unavailable_at
+                .load(Ordering::Relaxed)
+                .saturating_add(POLL_TTL.num_milliseconds());
+        if let Some(stale) = miss.stale.as_ref().filter(|_| recently_down) {
+            return Ok(Some(stale.clone()));
+        }
+        match self.load(token, miss.ticket, now).await {
+            Err(e) if e.is_unavailable() => {
+                self.unavailable_at
+                    .store(now.timestamp_millis(), Ordering::Relaxed);
+                match miss.stale {
+                    Some(stale) => {
+                        tracing::debug!(error = %crate::report::Chain(&e), "database unavailable; a cached session answers");
+                        Ok(Some(stale))
+                    }
+                    None => Err(e),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// [`Sessions::live`] from the store, kept in the cache.
     async fn load(
         &self,
         token: &str,

@@ -177,6 +177,9 @@ pub struct SessionCacheConfig {
     pub max_entries: usize,
     /// Most bytes of entry contents (estimated).
     pub max_bytes: u64,
+    /// How long after it was read a cached session may still be used while the database is
+    /// unavailable (no longer than `ttl` when zero or shorter).
+    pub stale_if_unavailable: chrono::TimeDelta,
 }
 
 impl Config {
@@ -342,12 +345,21 @@ fn session_cache(s: &SessionCacheSettings) -> Result<SessionCacheConfig, ConfigE
             "must be between 1 and 65536",
         ));
     }
+    let stale = seconds_in(
+        s.stale_if_unavailable.as_ref(),
+        "session_cache.stale_if_unavailable",
+        0..=3600,
+        Duration::from_secs(60),
+    )?;
+    let delta = |what: &str, d: Duration| {
+        chrono::TimeDelta::from_std(d).map_err(|e| invalid(what, e.to_string()))
+    };
     Ok(SessionCacheConfig {
         enabled: s.enabled.unwrap_or(true),
-        ttl: chrono::TimeDelta::from_std(ttl)
-            .map_err(|e| invalid("session_cache.ttl", e.to_string()))?,
+        ttl: delta("session_cache.ttl", ttl)?,
         max_entries,
         max_bytes: mib * 1024 * 1024,
+        stale_if_unavailable: delta("session_cache.stale_if_unavailable", stale)?,
     })
 }
 

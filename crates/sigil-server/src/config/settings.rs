@@ -147,6 +147,10 @@ pub struct SessionCacheSettings {
     pub max_entries: Option<usize>,
     /// Most memory their contents take, in MiB (default 32).
     pub max_memory_mib: Option<u64>,
+    /// How long after it was read a cached session still gets tokens while the database is
+    /// unavailable (default 1 min, at most 1 hour; 0 turns it off): a database restart does not
+    /// stop the token path.
+    pub stale_if_unavailable: Option<TimeSpan>,
 }
 
 /// A time span: Better Auth's grammar (`"15m"`, `"7d"`) or a number of seconds.
@@ -283,6 +287,11 @@ const ENVIRONMENT: &[(&[&str], &str, EnvKind)] = {
             &["SIGIL_SESSION_CACHE_MAX_MEMORY_MIB"],
             "session_cache.max_memory_mib",
             Number,
+        ),
+        (
+            &["SIGIL_SESSION_CACHE_STALE_IF_UNAVAILABLE"],
+            "session_cache.stale_if_unavailable",
+            Span,
         ),
     ]
 };
@@ -519,6 +528,11 @@ mod tests {
                 "false",
             ),
             ("SIGIL_SESSION_CACHE_TTL", "session_cache/ttl", "30s"),
+            (
+                "SIGIL_SESSION_CACHE_STALE_IF_UNAVAILABLE",
+                "session_cache/stale_if_unavailable",
+                "0",
+            ),
         ] {
             let env = HashMap::from([(name.to_owned(), text.to_owned())]);
             let json = serde_json::to_value(Settings::from_env(&env).unwrap()).unwrap();

@@ -8,6 +8,7 @@ use sqlx::AssertSqlSafe;
 
 use super::dialect::{Dialect, ReadRow, Timestamp};
 use super::{Store, StoreError, on_pool};
+use crate::changes::Change;
 use crate::user_fields::{FieldKind, UserField};
 
 /// The SQL type of a field's column in dialect `DB`.
@@ -97,9 +98,9 @@ impl Store {
         Ok(values.unwrap_or_default())
     }
 
-    /// Sets one additional field of the user with this email and stamps the user updated at
-    /// `now`; whether the user exists. A value of another type than the field's (or a number
-    /// the column cannot hold) clears the field.
+    /// Sets one additional field of the user with this email, stamps the user updated at `now`
+    /// and announces the change to the other processes; whether the user exists. A value of
+    /// another type than the field's (or a number the column cannot hold) clears the field.
     pub async fn set_user_field(
         &self,
         email: &str,
@@ -108,30 +109,33 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let sql = format!(
-            r#"update "user" set "{}" = $1, "updatedAt" = $2 where "email" = $3"#,
+            r#"update "user" set "{}" = $1, "updatedAt" = $2 where "email" = $3 returning "id""#,
             field.name
         );
-        self.timed(async {
-            let affected = on_pool!(self, |pool, Db| {
-                let query = sqlx::query(AssertSqlSafe(sql));
-                let query = match field.kind {
-                    FieldKind::String => query.bind(value.as_str()),
-                    FieldKind::Number => query.bind(
-                        value
-                            .as_i64()
-                            .and_then(|n| <Db as Dialect>::Int::try_from(n).ok()),
-                    ),
-                    FieldKind::Boolean => query.bind(value.as_bool()),
-                };
-                query
-                    .bind(Timestamp(now))
-                    .bind(email)
-                    .execute(pool)
-                    .await?
-                    .rows_affected()
-            });
-            Ok(affected > 0)
-        })
-        .await
+        let ids: Vec<String> = self
+            .timed(async {
+                Ok(on_pool!(self, |pool, Db| {
+                    let query = sqlx::query_scalar(AssertSqlSafe(sql));
+                    let query = match field.kind {
+                        FieldKind::String => query.bind(value.as_str()),
+                        FieldKind::Number => query.bind(
+                            value
+                                .as_i64()
+                                .and_then(|n| <Db as Dialect>::Int::try_from(n).ok()),
+                        ),
+                        FieldKind::Boolean => query.bind(value.as_bool()),
+                    };
+                    query
+                        .bind(Timestamp(now))
+                        .bind(email)
+                        .fetch_all(pool)
+                        .await?
+                }))
+            })
+            .await?;
+        for id in &ids {
+            self.announce(&Change::UserChanged(id.clone())).await;
+        }
+        Ok(!ids.is_empty())
     }
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::dialect::{Dialect, ReadRow, Timestamp};
 use super::{Store, StoreError, execute, on_pool};
+use crate::changes::Change;
 
 /// A row of the `jwks` table (Better Auth's columns; `id` is the `kid`).
 #[derive(Clone, PartialEq, Eq)]
@@ -128,47 +129,56 @@ impl Store {
             r#") values ($1, $2, $3, $4, $5, $6, $7)"#
         );
         const EXPIRE: &str = r#"update "jwks" set "expiresAt" = $1 where "id" = $2"#;
-        self.timed(async {
-            on_pool!(self, |pool, Db| {
-                let mut tx = Db::begin_serialized(pool).await?;
-                let rows = sqlx::query(SELECT_KEYS)
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .iter()
-                    .map(key_from)
-                    .collect::<Result<Vec<_>, _>>()?;
-                if !still_needed(&rows) {
-                    return Ok(false);
-                }
-                let c = candidate;
-                sqlx::query(INSERT)
-                    .bind(&c.id)
-                    .bind(&c.public_key)
-                    .bind(&c.private_key)
-                    .bind(Timestamp(c.created_at))
-                    .bind(c.expires_at.map(Timestamp))
-                    .bind(&c.alg)
-                    .bind(&c.crv)
-                    .execute(&mut *tx)
-                    .await?;
-                if let Some((id, at)) = retire {
-                    sqlx::query(EXPIRE)
-                        .bind(Timestamp(at))
-                        .bind(id)
+        let inserted = self
+            .timed(async {
+                on_pool!(self, |pool, Db| {
+                    let mut tx = Db::begin_serialized(pool).await?;
+                    let rows = sqlx::query(SELECT_KEYS)
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .iter()
+                        .map(key_from)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    if !still_needed(&rows) {
+                        return Ok(false);
+                    }
+                    let c = candidate;
+                    sqlx::query(INSERT)
+                        .bind(&c.id)
+                        .bind(&c.public_key)
+                        .bind(&c.private_key)
+                        .bind(Timestamp(c.created_at))
+                        .bind(c.expires_at.map(Timestamp))
+                        .bind(&c.alg)
+                        .bind(&c.crv)
                         .execute(&mut *tx)
                         .await?;
-                }
-                tx.commit().await?;
-                Ok(true)
+                    if let Some((id, at)) = retire {
+                        sqlx::query(EXPIRE)
+                            .bind(Timestamp(at))
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(true)
+                })
             })
-        })
-        .await
+            .await?;
+        if inserted {
+            self.announce(&Change::Keys).await;
+        }
+        Ok(inserted)
     }
 
     /// Deletes a key row; whether it existed.
     pub(crate) async fn delete_key(&self, id: &str) -> Result<bool, StoreError> {
         const SQL: &str = r#"delete from "jwks" where "id" = $1"#;
-        Ok(execute!(self, SQL, id).await? > 0)
+        let deleted = execute!(self, SQL, id).await? > 0;
+        if deleted {
+            self.announce(&Change::Keys).await;
+        }
+        Ok(deleted)
     }
 
     /// Replaces a key's stored private key (re-encryption under another secret).
@@ -178,6 +188,10 @@ impl Store {
         private_key: &str,
     ) -> Result<bool, StoreError> {
         const SQL: &str = r#"update "jwks" set "privateKey" = $1 where "id" = $2"#;
-        Ok(execute!(self, SQL, private_key, id).await? > 0)
+        let updated = execute!(self, SQL, private_key, id).await? > 0;
+        if updated {
+            self.announce(&Change::Keys).await;
+        }
+        Ok(updated)
     }
 }

@@ -31,6 +31,8 @@ pub use keys::KeyRow;
 pub use rows::{Session, User};
 pub use url::{DatabaseUrl, DatabaseUrlError};
 
+use crate::changes::{CHANNEL, Change};
+use crate::report::Chain;
 use dialect::Dialect;
 
 /// A storage failure, classified by what the caller should answer. The database driver's error,
@@ -260,6 +262,36 @@ impl Store {
         match self.pool {
             Pool::Sqlite(_) => "sqlite",
             Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Tells every other process on this database about `change` (a PostgreSQL `NOTIFY`, sent
+    /// after the change is committed; nothing on SQLite, which one process serves). A failure is
+    /// only logged: the others then see the change within their cache lifetime.
+    pub(crate) async fn announce(&self, change: &Change) {
+        let Pool::Postgres(pool) = &self.pool else {
+            return;
+        };
+        let sent = self
+            .timed(async {
+                sqlx::query("select pg_notify($1, $2)")
+                    .bind(CHANNEL)
+                    .bind(change.payload())
+                    .execute(pool)
+                    .await?;
+                Ok(())
+            })
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %Chain(&e), "could not announce a change to the other instances");
+        }
+    }
+
+    /// The PostgreSQL pool, on which other processes' changes can be listened for.
+    pub(crate) fn postgres_pool(&self) -> Option<&PgPool> {
+        match &self.pool {
+            Pool::Postgres(pool) => Some(pool),
+            Pool::Sqlite(_) => None,
         }
     }
 

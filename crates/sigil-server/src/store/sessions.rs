@@ -7,6 +7,7 @@ use super::rows::{
     Session, User, session_columns, session_from, session_insert, user_columns, user_from,
 };
 use super::{Store, StoreError, execute, on_pool};
+use crate::changes::{Change, TokenHash};
 
 impl Store {
     /// Stores a new session.
@@ -43,10 +44,14 @@ impl Store {
         .await
     }
 
-    /// Deletes the session with this token (nothing if there is none).
+    /// Deletes the session with this token (nothing if there is none) and announces it to the
+    /// other processes.
     pub(crate) async fn delete_session(&self, token: &str) -> Result<(), StoreError> {
         const SQL: &str = r#"delete from "session" where "token" = $1"#;
-        execute!(self, SQL, token).await?;
+        if execute!(self, SQL, token).await? > 0 {
+            self.announce(&Change::SessionEnded(TokenHash::of(token)))
+                .await;
+        }
         Ok(())
     }
 

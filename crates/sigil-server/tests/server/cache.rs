@@ -156,7 +156,7 @@ async fn the_sliding_refresh_still_writes_when_due() {
 
 /// A sign-out on another instance and a user field changed by `sigil user set` reach this
 /// instance once its cache lifetime (5 s by default) has passed; until then it may answer from
-/// memory.
+/// memory (SQLite; PostgreSQL pushes changes at once, and this bound still holds).
 #[tokio::test]
 async fn another_process_is_seen_within_the_cache_lifetime() {
     for engine in engines() {
@@ -181,11 +181,14 @@ async fn another_process_is_seen_within_the_cache_lifetime() {
                 .await
                 .unwrap()
         );
-        let (body, _) = session_of(&a, &bearer, "").await;
-        assert_eq!(
-            body["user"]["role"], "user",
-            "{engine:?}: from memory within the lifetime"
-        );
+        if matches!(engine, Engine::Sqlite) {
+            // (On PostgreSQL the change is pushed: see `push.rs`.)
+            let (body, _) = session_of(&a, &bearer, "").await;
+            assert_eq!(
+                body["user"]["role"], "user",
+                "{engine:?}: from memory within the lifetime"
+            );
+        }
         a.advance(Duration::seconds(5));
         let (body, _) = session_of(&a, &bearer, "").await;
         assert_eq!(body["user"]["role"], "admin", "{engine:?}");

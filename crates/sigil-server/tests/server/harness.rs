@@ -137,6 +137,15 @@ impl TestServer {
             Utc::now() + Duration::seconds(offset.load(Ordering::SeqCst))
         }));
         let auth = customize(builder).build().await?;
+        // On PostgreSQL, start once other instances' changes are pushed here (as a server that
+        // has run a moment), so that a test's cache lifetime is the configured one; a database
+        // that is down (a test's choice) is not waited for long.
+        let mut push = auth.push_status();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            push.wait_for(|s| s.state != sigil_server::PushState::Polling),
+        )
+        .await;
         // As `sigil serve` runs it: the key set answered in front of the router.
         let app = auth.with_fast_jwks(axum::Router::new().nest(&config.base_path, auth.router()));
         let handle = auth.clone();

@@ -8,4 +8,5 @@ mod fast_jwks;
 mod flows;
 mod harness;
 mod limits;
+mod push;
 mod tokens;

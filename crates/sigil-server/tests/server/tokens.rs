@@ -371,7 +371,14 @@ async fn database_down_jwks_from_memory_token_503() {
         200,
         "the session is in the cache for its lifetime"
     );
+    // Past its lifetime, the cached session still answers while the database is unavailable
+    // (`stale_if_unavailable`, 1 min by default)...
     s.advance(chrono::Duration::seconds(5));
+    assert_eq!(s.token_by_bearer(&bearer).await.status(), 200);
+    s.advance(chrono::Duration::seconds(30));
+    assert_eq!(s.token_by_bearer(&bearer).await.status(), 200);
+    // ...and not past that.
+    s.advance(chrono::Duration::seconds(25));
     let r = s.token_by_bearer(&bearer).await;
     assert_eq!(r.status(), 503);
     assert_eq!(

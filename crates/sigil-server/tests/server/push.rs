@@ -1,0 +1,223 @@
+//! Push invalidation on PostgreSQL: what one instance changes reaches another's session cache and
+//! key set at once, without the cache lifetime passing (every server here caches for an hour and
+//! no clock moves); a listener that loses its connection falls back to polling and comes back.
+//! PostgreSQL only (SQLite has one process).
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sigil_server::config::TimeSpan;
+use sigil_server::{PushState, PushStatus};
+use tokio::sync::watch;
+
+use crate::harness::{Engine, Proxy, TestServer, engines, fresh_pg_database};
+
+fn postgres() -> Option<String> {
+    engines().into_iter().find_map(|e| match e {
+        Engine::Postgres(url) => Some(url),
+        Engine::Sqlite => None,
+    })
+}
+
+/// Caches sessions for an hour: only a push can make the instance see another's change.
+fn long_cache(c: &mut sigil_server::Settings) {
+    c.session_cache.ttl = Some(TimeSpan::Text("1h".into()));
+    c.user_fields = Some(vec![sigil_server::config::UserFieldSettings {
+        name: "role".into(),
+        kind: sigil_server::config::FieldKind::String,
+        default: Some(json!("user")),
+    }]);
+}
+
+async fn on(url: &str, tweak: impl FnOnce(&mut sigil_server::Settings)) -> TestServer {
+    let url = url.to_owned();
+    TestServer::start(&Engine::Sqlite, move |c| {
+        c.database_url = Some(url);
+        long_cache(c);
+        tweak(c);
+    })
+    .await
+}
+
+async fn bearer_for(s: &TestServer, email: &str) -> String {
+    let r = s.sign_up(email, "correct horse").await;
+    assert_eq!(r.status(), 200);
+    r.headers()["set-auth-token"].to_str().unwrap().to_owned()
+}
+
+async fn sign_out(s: &TestServer, bearer: &str) {
+    let r = s
+        .client
+        .post(s.url("/sign-out"))
+        .header("authorization", format!("Bearer {bearer}"))
+        .header("origin", s.origin())
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// Waits (up to 5 s) until the status satisfies `ready`: the arrival of a push is asynchronous.
+async fn until(push: &mut watch::Receiver<PushStatus>, ready: impl Fn(&PushStatus) -> bool) {
+    tokio::time::timeout(Duration::from_secs(5), push.wait_for(|s| ready(s)))
+        .await
+        .expect("push status within 5 s")
+        .unwrap();
+}
+
+fn kid_of(jwt: &str) -> String {
+    use base64::Engine as _;
+    let header = jwt.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    serde_json::from_slice::<Value>(&bytes).unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn token_of(s: &TestServer, bearer: &str) -> reqwest::Response {
+    s.token_by_bearer(bearer).await
+}
+
+#[tokio::test]
+async fn changes_on_one_instance_reach_another_at_once() {
+    let Some(admin) = postgres() else {
+        return; // reported as SKIPPED by engines()
+    };
+    let url = fresh_pg_database(&admin).await;
+    let a = on(&url, |_| {}).await;
+    let b = on(&url, |_| {}).await;
+    let mut pushed_to_b = b.auth.push_status();
+    assert_eq!(pushed_to_b.borrow().state, PushState::Listening);
+
+    // A sign-out on a: b, which holds the session in its cache, refuses it.
+    let bearer = bearer_for(&a, "a@b.co").await;
+    assert_eq!(token_of(&b, &bearer).await.status(), 200);
+    let seen = pushed_to_b.borrow().applied;
+    sign_out(&a, &bearer).await;
+    until(&mut pushed_to_b, |s| s.applied > seen).await;
+    assert_eq!(token_of(&b, &bearer).await.status(), 401);
+
+    // A user changed by another process (`sigil user set`): b's cached user follows.
+    let bearer = bearer_for(&a, "c@d.co").await;
+    let r = b.session_by_bearer(&bearer).await;
+    assert_eq!(r.json::<Value>().await.unwrap()["user"]["role"], "user");
+    let seen = pushed_to_b.borrow().applied;
+    let field = a.auth.config().user_fields[0].clone();
+    assert!(
+        a.auth
+            .store()
+            .set_user_field("c@d.co", &field, &json!("admin"), chrono::Utc::now())
+            .await
+            .unwrap()
+    );
+    until(&mut pushed_to_b, |s| s.applied > seen).await;
+    let r = b.session_by_bearer(&bearer).await;
+    assert_eq!(r.json::<Value>().await.unwrap()["user"]["role"], "admin");
+
+    // A key rotated at once on a: b signs with the new key and publishes it.
+    let before = kid_of(
+        token_of(&b, &bearer).await.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap(),
+    );
+    let seen = pushed_to_b.borrow().applied;
+    let rotated = a.auth.keys().rotate(true).await.unwrap();
+    assert_ne!(rotated, before);
+    until(&mut pushed_to_b, |s| s.applied > seen).await;
+    let token: Value = token_of(&b, &bearer).await.json().await.unwrap();
+    assert_eq!(kid_of(token["token"].as_str().unwrap()), rotated);
+    let jwks: Value = b.get("/jwks").await.json().await.unwrap();
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == rotated.as_str())
+    );
+
+    // Revoked on a: gone from b's key set at once.
+    let seen = pushed_to_b.borrow().applied;
+    assert!(a.auth.keys().revoke(&before).await.unwrap());
+    until(&mut pushed_to_b, |s| s.applied > seen).await;
+    let jwks: Value = b.get("/jwks").await.json().await.unwrap();
+    assert!(
+        !jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == before.as_str())
+    );
+}
+
+/// The listener's connection cut (the database unreachable from that instance): it says so,
+/// polls (a cached session is read again after a second — here it cannot be, so the answer is
+/// 503 where a listening instance would answer from memory for an hour), and once the database is
+/// back it listens again, having dropped what it may have missed.
+#[tokio::test]
+async fn a_dropped_listener_falls_back_to_polling_and_recovers() {
+    let Some(admin) = postgres() else {
+        return; // reported as SKIPPED by engines()
+    };
+    let url = fresh_pg_database(&admin).await;
+    let (prefix, rest) = url.rsplit_once('@').unwrap();
+    let (host_port, db) = rest.split_once('/').unwrap();
+    let target = tokio::net::lookup_host(host_port)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = Proxy::start(target).await;
+    let via_proxy = format!("{prefix}@127.0.0.1:{}/{db}", proxy.port);
+    // `a` reaches the database through the proxy, with no stale answers: what it does while the
+    // database is unreachable shows how long it trusts its cache.
+    let a = on(&via_proxy, |c| {
+        c.database_timeout_secs = Some(1);
+        c.session_cache.stale_if_unavailable = Some(TimeSpan::Seconds(0));
+    })
+    .await;
+    let b = on(&url, |_| {}).await;
+    let mut pushed_to_a = a.auth.push_status();
+    assert_eq!(pushed_to_a.borrow().state, PushState::Listening);
+    assert_eq!(pushed_to_a.borrow().connects, 1);
+
+    let kept = bearer_for(&b, "kept@b.co").await;
+    let ended = bearer_for(&b, "ended@b.co").await;
+    assert_eq!(token_of(&a, &kept).await.status(), 200);
+    assert_eq!(token_of(&a, &ended).await.status(), 200);
+
+    proxy.set_up(false);
+    until(&mut pushed_to_a, |s| s.state == PushState::Polling).await;
+    // Not pushed: a second after its read, `a` asks the database again.
+    a.advance(chrono::Duration::seconds(1));
+    let r = token_of(&a, &kept).await;
+    assert_eq!(r.status(), 503, "polled the database, which is unreachable");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["code"],
+        "DATABASE_UNAVAILABLE"
+    );
+
+    // Signed out on `b` while `a` cannot hear it.
+    sign_out(&b, &ended).await;
+    proxy.set_up(true);
+    until(&mut pushed_to_a, |s| {
+        s.state == PushState::Listening && s.connects == 2
+    })
+    .await;
+    assert_eq!(
+        token_of(&a, &ended).await.status(),
+        401,
+        "missed, then caught up"
+    );
+    assert_eq!(token_of(&a, &kept).await.status(), 200);
+
+    // Pushed again: a sign-out on `b` reaches `a` at once, though `a` cached the session for an
+    // hour.
+    let seen = pushed_to_a.borrow().applied;
+    sign_out(&b, &kept).await;
+    until(&mut pushed_to_a, |s| s.applied > seen).await;
+    assert_eq!(token_of(&a, &kept).await.status(), 401);
+}
