@@ -259,7 +259,7 @@ impl AuthBuilder {
             self.hooks,
             self.clock.clone(),
         );
-        let (push, listener) = push::Push::new(store.postgres_pool());
+        let (push, listener) = push::Push::new(store.postgres_pool(), self.config.database_timeout);
         let state = Arc::new(state::AppState::new(
             self.config,
             store,

@@ -2,18 +2,20 @@
 //! others announce (`changes.rs`) and applies them at once — an ended session or a changed user
 //! leaves the session cache, a key change reloads the key set.
 //!
-//! While the listening connection is down, this process falls back to polling: cached sessions
-//! are read again after [`POLL_TTL`] and the key watch reads the key table every
-//! [`crate::KEY_WATCH_INTERVAL`]. Each time listening starts again, the whole session cache is
-//! dropped and the keys are re-read, since what was announced meanwhile is lost.
+//! The listener has a connection of its own, and checks it: a heartbeat it announces itself must
+//! come back. While it is down, this process falls back to polling: cached sessions are read
+//! again after [`POLL_TTL`], and the key watch, which reads the key table every
+//! [`crate::KEY_WATCH_INTERVAL`] in any case, carries key changes. Each time listening starts
+//! again, the whole session cache is dropped and the keys are re-read, since what was announced
+//! meanwhile is lost.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use sqlx::postgres::{PgListener, PgPool};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use tokio::sync::{oneshot, watch};
 
-use crate::changes::{CHANNEL, Change};
+use crate::changes::{CHANNEL, Change, TokenHash};
 use crate::keys::KeyManager;
 use crate::report::Chain;
 use crate::session_cache::POLL_TTL;
@@ -21,6 +23,12 @@ use crate::sessions::Sessions;
 
 /// How long to wait between attempts to listen again.
 const RETRY: Duration = Duration::from_secs(1);
+/// How often the listener checks that its own announcements come back.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// The payload prefix of a heartbeat (not a change; [`Change::parse`] does not read it).
+const PING: &str = "ping:";
+/// Most notifications applied as one batch.
+const MAX_BATCH: u64 = 1024;
 
 /// Whether changes made by other processes are pushed to this one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,15 +62,20 @@ pub(crate) struct Push {
 
 /// The listening task's end.
 pub(crate) struct Listener {
-    pool: PgPool,
+    /// A pool of one connection for the listener alone (it holds its connection for good).
+    own: PgPool,
+    /// The store's pool, for heartbeats.
+    shared: PgPool,
+    timeout: Duration,
     status: watch::Sender<PushStatus>,
     stop: oneshot::Receiver<()>,
 }
 
 impl Push {
     /// Push invalidation over `pool` (PostgreSQL), or none (SQLite); the listener is spawned by
-    /// [`Listener::spawn`] once the application state exists.
-    pub(crate) fn new(pool: Option<&PgPool>) -> (Push, Option<Listener>) {
+    /// [`Listener::spawn`] once the application state exists. `timeout` bounds each database
+    /// call of the listener.
+    pub(crate) fn new(pool: Option<&PgPool>, timeout: Duration) -> (Push, Option<Listener>) {
         let state = if pool.is_some() {
             PushState::Polling
         } else {
@@ -83,8 +96,14 @@ impl Push {
             );
         };
         let (stop_tx, stop) = oneshot::channel();
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(timeout)
+            .connect_lazy_with(pool.connect_options().as_ref().clone());
         let listener = Listener {
-            pool: pool.clone(),
+            own,
+            shared: pool.clone(),
+            timeout,
             status: status_tx,
             stop,
         };
@@ -98,6 +117,13 @@ impl Push {
     }
 }
 
+/// Why listening stopped.
+enum Lost {
+    Closed,
+    Failed(sqlx::Error),
+    NoEcho,
+}
+
 impl Listener {
     /// Runs the listener until the [`Push`] is dropped (with the application state), applying
     /// changes to these sessions and keys.
@@ -105,40 +131,41 @@ impl Listener {
         tokio::spawn(self.run(Targets { sessions, keys }));
     }
 
-    async fn run(self, state: Targets) {
-        let Listener {
-            pool,
-            status,
-            mut stop,
-        } = self;
+    async fn run(mut self, targets: Targets) {
         // Whether the loss of push has been logged (once per outage).
         let mut said_down = false;
         loop {
             let connected = tokio::select! {
-                _ = &mut stop => return,
-                connected = listen(&pool) => connected,
+                _ = &mut self.stop => return,
+                connected = tokio::time::timeout(self.timeout, listen(&self.own)) => connected,
             };
             let mut listener = match connected {
-                Ok(listener) => listener,
-                Err(e) => {
+                Ok(Ok(listener)) => listener,
+                failed => {
                     if !said_down {
-                        tracing::warn!(error = %Chain(&e), poll_ms = POLL_TTL.num_milliseconds(), "cannot listen for other instances' changes; polling for them until listening works");
+                        let error = match failed {
+                            Ok(Err(e)) => Chain(&e).to_string(),
+                            _ => format!("no answer within {:?}", self.timeout),
+                        };
+                        tracing::warn!(%error, poll_ms = POLL_TTL.num_milliseconds(), "cannot listen for other instances' changes; polling for them until listening works");
                         said_down = true;
                     }
                     tokio::select! {
-                        _ = &mut stop => return,
+                        _ = &mut self.stop => return,
                         () = tokio::time::sleep(RETRY) => continue,
                     }
                 }
             };
             {
-                let Some(state) = state.upgrade() else { return };
+                let Some(targets) = targets.upgrade() else {
+                    return;
+                };
                 // What was announced before this point was not heard: start afresh.
-                state.sessions.cache().forget_all();
-                refresh_keys(&state).await;
-                state.sessions.cache().set_pushed(true);
+                targets.sessions.cache().forget_all();
+                refresh_keys(&targets).await;
+                targets.sessions.cache().set_pushed(true);
             }
-            status.send_modify(|s| {
+            self.status.send_modify(|s| {
                 s.state = PushState::Listening;
                 s.connects += 1;
             });
@@ -147,28 +174,91 @@ impl Listener {
             } else {
                 tracing::debug!("listening for other instances' changes");
             }
-            let lost = loop {
-                let next = tokio::select! {
-                    _ = &mut stop => return,
-                    next = listener.try_recv() => next,
-                };
-                match next {
-                    Ok(Some(notification)) => {
-                        let Some(state) = state.upgrade() else { return };
-                        apply(&state, notification.payload()).await;
-                        status.send_modify(|s| s.applied += 1);
-                    }
-                    Ok(None) => break None,
-                    Err(e) => break Some(e),
-                }
+            let Some(lost) = self.listen_until_lost(&mut listener, &targets).await else {
+                return;
             };
-            if let Some(state) = state.upgrade() {
-                state.sessions.cache().set_pushed(false);
+            if let Some(targets) = targets.upgrade() {
+                targets.sessions.cache().set_pushed(false);
             }
-            status.send_modify(|s| s.state = PushState::Polling);
-            let error = lost.map(|e| Chain(&e).to_string()).unwrap_or_default();
+            self.status.send_modify(|s| s.state = PushState::Polling);
+            let error = match lost {
+                Lost::Closed => "the connection closed".to_owned(),
+                Lost::Failed(e) => Chain(&e).to_string(),
+                Lost::NoEcho => format!("its heartbeat did not come back within {HEARTBEAT:?}"),
+            };
             tracing::warn!(%error, poll_ms = POLL_TTL.num_milliseconds(), "lost the connection that listens for other instances' changes; polling for them until it is back");
             said_down = true;
+        }
+    }
+
+    /// Applies what arrives until the connection is lost (`None`: stop, the state is gone).
+    /// Every [`HEARTBEAT`] a ping is announced through the store's pool; if it has not come
+    /// back by the next one, the connection is taken for lost (a half-open connection, a
+    /// pooler that does not pass notifications on).
+    async fn listen_until_lost(
+        &mut self,
+        listener: &mut PgListener,
+        targets: &Targets,
+    ) -> Option<Lost> {
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        heartbeat.tick().await;
+        let mut awaited: Option<String> = None;
+        loop {
+            let next = tokio::select! {
+                _ = &mut self.stop => return None,
+                next = listener.try_recv() => next,
+                _ = heartbeat.tick() => {
+                    if awaited.is_some() {
+                        return Some(Lost::NoEcho);
+                    }
+                    let ping = format!("{PING}{}", crate::ids::new_id());
+                    if let Err(e) = self.ping(&ping).await {
+                        return Some(Lost::Failed(e));
+                    }
+                    awaited = Some(ping);
+                    continue;
+                }
+            };
+            let first = match next {
+                Ok(Some(notification)) => notification,
+                Ok(None) => return Some(Lost::Closed),
+                Err(e) => return Some(Lost::Failed(e)),
+            };
+            // What has arrived with it, applied as one batch (one key reload at most).
+            let mut batch = Batch::default();
+            let mut count = 0_u64;
+            let mut next = Some(first);
+            while let Some(notification) = next {
+                let payload = notification.payload();
+                if let Some(ping) = payload.strip_prefix(PING) {
+                    if awaited.as_deref().and_then(|a| a.strip_prefix(PING)) == Some(ping) {
+                        awaited = None;
+                    }
+                } else {
+                    batch.add(payload);
+                    count += 1;
+                }
+                next = (count < MAX_BATCH)
+                    .then(|| listener.next_buffered())
+                    .flatten();
+            }
+            if count > 0 {
+                let targets = targets.upgrade()?;
+                batch.apply(&targets).await;
+                self.status.send_modify(|s| s.applied += count);
+            }
+        }
+    }
+
+    async fn ping(&self, payload: &str) -> Result<(), sqlx::Error> {
+        let send = sqlx::query("select pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(payload)
+            .execute(&self.shared);
+        match tokio::time::timeout(self.timeout, send).await {
+            Ok(sent) => sent.map(|_| ()),
+            Err(_) => Err(sqlx::Error::PoolTimedOut),
         }
     }
 }
@@ -199,31 +289,58 @@ impl Targets {
 async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.eager_reconnect(false);
+    listener.ignore_pool_close_event(true);
     listener.listen(CHANNEL).await?;
     Ok(listener)
 }
 
-/// Acts on one announced change.
-async fn apply(state: &Live, payload: &str) {
-    let cache = state.sessions.cache();
-    match Change::parse(payload) {
-        Some(Change::SessionEnded(hash)) => cache.forget_hash(&hash),
-        Some(Change::UserChanged(id)) => cache.forget_user(&id),
-        Some(Change::Keys) => refresh_keys(state).await,
-        None => {
-            // Another version's announcement: assume that anything may have changed.
-            tracing::debug!(
-                bytes = payload.len(),
-                "an announced change this version cannot read"
-            );
+/// Changes that arrived together.
+#[derive(Default)]
+struct Batch {
+    keys: bool,
+    everything: bool,
+    sessions: Vec<TokenHash>,
+    users: Vec<String>,
+}
+
+impl Batch {
+    fn add(&mut self, payload: &str) {
+        match Change::parse(payload) {
+            Some(Change::SessionEnded(hash)) => self.sessions.push(hash),
+            Some(Change::UserChanged(id)) => self.users.push(id),
+            Some(Change::Keys) => self.keys = true,
+            None => {
+                // Another version's announcement (or anyone's: every client of the database
+                // may notify): assume that anything may have changed.
+                tracing::debug!(
+                    bytes = payload.len(),
+                    "an announced change this version cannot read"
+                );
+                self.everything = true;
+            }
+        }
+    }
+
+    async fn apply(self, targets: &Live) {
+        let cache = targets.sessions.cache();
+        if self.everything {
             cache.forget_all();
-            refresh_keys(state).await;
+        } else {
+            for hash in &self.sessions {
+                cache.forget_hash(hash);
+            }
+            for id in &self.users {
+                cache.forget_user(id);
+            }
+        }
+        if self.keys || self.everything {
+            refresh_keys(targets).await;
         }
     }
 }
 
-async fn refresh_keys(state: &Live) {
-    if let Err(e) = state.keys.refresh_if_changed().await {
+async fn refresh_keys(targets: &Live) {
+    if let Err(e) = targets.keys.refresh_if_changed().await {
         tracing::warn!(error = %Chain(&e), "could not reload the keys after a change elsewhere; the key watch retries");
     }
 }

@@ -119,16 +119,18 @@ impl Sessions {
             return Ok(Some(stale.clone()));
         }
         match self.load(token, miss.ticket, now).await {
-            Err(e) if e.is_unavailable() => {
-                self.unavailable_at
-                    .store(now.timestamp_millis(), Ordering::Relaxed);
-                match miss.stale {
-                    Some(stale) => {
-                        tracing::debug!(error = %crate::report::Chain(&e), "database unavailable; a cached session answers");
-                        Ok(Some(stale))
-                    }
-                    None => Err(e),
+            Err(e) if e.is_unreachable() => {
+                let before = self
+                    .unavailable_at
+                    .swap(now.timestamp_millis(), Ordering::Relaxed);
+                let Some(stale) = miss.stale else {
+                    return Err(e);
+                };
+                // Said once per outage (a failure after a second without one).
+                if before.saturating_add(POLL_TTL.num_milliseconds()) < now.timestamp_millis() {
+                    tracing::warn!(error = %crate::report::Chain(&e), "database unreachable; cached sessions answer for up to stale_if_unavailable after their read");
                 }
+                Ok(Some(stale))
             }
             other => other,
         }
@@ -142,6 +144,8 @@ impl Sessions {
         now: DateTime<Utc>,
     ) -> Result<Option<Arc<LiveSession>>, StoreError> {
         let Some((session, user)) = self.store.session_with_user(token).await? else {
+            // Gone: its stale entry, if any, must never stand in later.
+            self.cache.forget(token);
             return Ok(None);
         };
         if session.expires_at <= now {
@@ -202,8 +206,11 @@ impl Sessions {
     }
 
     /// Ends the session with this token (sign-out): its row and its cache entry. The entry goes
-    /// even when the delete fails, so that the next request asks the store again.
+    /// before the delete (no token is handed out for it meanwhile) and again after it (a load
+    /// that raced the delete), even when the delete fails, so that the next request asks the
+    /// store again.
     pub(crate) async fn end(&self, token: &str) -> Result<(), StoreError> {
+        self.cache.forget(token);
         let deleted = self.store.delete_session(token).await;
         self.cache.forget(token);
         deleted

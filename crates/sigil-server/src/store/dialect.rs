@@ -11,6 +11,7 @@ use sqlx::postgres::PgValueRef;
 use sqlx::sqlite::SqliteValueRef;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Postgres, Row, Sqlite, Transaction, Type};
 
+use crate::changes::{CHANNEL, Change};
 use crate::time::{iso, parse_iso};
 
 /// A point in time as Better Auth stores it: ISO-8601 text with milliseconds (`Date.toJSON`) on
@@ -104,6 +105,14 @@ pub(crate) trait Dialect: Database {
     /// The migrations creating Better Auth's tables with this dialect's column types.
     fn migrator() -> &'static Migrator;
 
+    /// Announces a change to the other processes on the database, from within the transaction
+    /// that makes it: delivered when it commits, never without it (PostgreSQL `NOTIFY`; nothing
+    /// on SQLite, which one process serves).
+    fn announce(
+        tx: &mut Transaction<'_, Self>,
+        change: &Change,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
     /// Begins a transaction that one process at a time holds: SQLite takes the write lock at once
     /// (`BEGIN IMMEDIATE`); PostgreSQL takes a transaction-scoped advisory lock.
     fn begin_serialized(
@@ -122,6 +131,10 @@ impl Dialect for Sqlite {
         &MIGRATOR
     }
 
+    async fn announce(_: &mut Transaction<'_, Self>, _: &Change) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
     async fn begin_serialized(
         pool: &sqlx::Pool<Self>,
     ) -> Result<Transaction<'static, Self>, sqlx::Error> {
@@ -138,6 +151,15 @@ impl Dialect for Postgres {
     fn migrator() -> &'static Migrator {
         static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
         &MIGRATOR
+    }
+
+    async fn announce(tx: &mut Transaction<'_, Self>, change: &Change) -> Result<(), sqlx::Error> {
+        sqlx::query("select pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(change.payload())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 
     async fn begin_serialized(

@@ -99,7 +99,8 @@ impl Store {
     }
 
     /// Sets one additional field of the user with this email, stamps the user updated at `now`
-    /// and announces the change to the other processes; whether the user exists. A value of
+    /// and announces the change to the other processes (one transaction); whether the user
+    /// exists. A value of
     /// another type than the field's (or a number the column cannot hold) clears the field.
     pub async fn set_user_field(
         &self,
@@ -112,30 +113,31 @@ impl Store {
             r#"update "user" set "{}" = $1, "updatedAt" = $2 where "email" = $3 returning "id""#,
             field.name
         );
-        let ids: Vec<String> = self
-            .timed(async {
-                Ok(on_pool!(self, |pool, Db| {
-                    let query = sqlx::query_scalar(AssertSqlSafe(sql));
-                    let query = match field.kind {
-                        FieldKind::String => query.bind(value.as_str()),
-                        FieldKind::Number => query.bind(
-                            value
-                                .as_i64()
-                                .and_then(|n| <Db as Dialect>::Int::try_from(n).ok()),
-                        ),
-                        FieldKind::Boolean => query.bind(value.as_bool()),
-                    };
-                    query
-                        .bind(Timestamp(now))
-                        .bind(email)
-                        .fetch_all(pool)
-                        .await?
-                }))
-            })
-            .await?;
-        for id in &ids {
-            self.announce(&Change::UserChanged(id.clone())).await;
-        }
-        Ok(!ids.is_empty())
+        self.timed(async {
+            Ok(on_pool!(self, |pool, Db| {
+                let mut tx = pool.begin().await?;
+                let query = sqlx::query_scalar(AssertSqlSafe(sql));
+                let query = match field.kind {
+                    FieldKind::String => query.bind(value.as_str()),
+                    FieldKind::Number => query.bind(
+                        value
+                            .as_i64()
+                            .and_then(|n| <Db as Dialect>::Int::try_from(n).ok()),
+                    ),
+                    FieldKind::Boolean => query.bind(value.as_bool()),
+                };
+                let ids: Vec<String> = query
+                    .bind(Timestamp(now))
+                    .bind(email)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for id in &ids {
+                    Db::announce(&mut tx, &Change::UserChanged(id.clone())).await?;
+                }
+                tx.commit().await?;
+                !ids.is_empty()
+            }))
+        })
+        .await
     }
 }

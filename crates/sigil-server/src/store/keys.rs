@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::dialect::{Dialect, ReadRow, Timestamp};
-use super::{Store, StoreError, execute, on_pool};
+use super::{Store, StoreError, on_pool};
 use crate::changes::Change;
 
 /// A row of the `jwks` table (Better Auth's columns; `id` is the `kid`).
@@ -129,56 +129,48 @@ impl Store {
             r#") values ($1, $2, $3, $4, $5, $6, $7)"#
         );
         const EXPIRE: &str = r#"update "jwks" set "expiresAt" = $1 where "id" = $2"#;
-        let inserted = self
-            .timed(async {
-                on_pool!(self, |pool, Db| {
-                    let mut tx = Db::begin_serialized(pool).await?;
-                    let rows = sqlx::query(SELECT_KEYS)
-                        .fetch_all(&mut *tx)
-                        .await?
-                        .iter()
-                        .map(key_from)
-                        .collect::<Result<Vec<_>, _>>()?;
-                    if !still_needed(&rows) {
-                        return Ok(false);
-                    }
-                    let c = candidate;
-                    sqlx::query(INSERT)
-                        .bind(&c.id)
-                        .bind(&c.public_key)
-                        .bind(&c.private_key)
-                        .bind(Timestamp(c.created_at))
-                        .bind(c.expires_at.map(Timestamp))
-                        .bind(&c.alg)
-                        .bind(&c.crv)
+        self.timed(async {
+            on_pool!(self, |pool, Db| {
+                let mut tx = Db::begin_serialized(pool).await?;
+                let rows = sqlx::query(SELECT_KEYS)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(key_from)
+                    .collect::<Result<Vec<_>, _>>()?;
+                if !still_needed(&rows) {
+                    return Ok(false);
+                }
+                let c = candidate;
+                sqlx::query(INSERT)
+                    .bind(&c.id)
+                    .bind(&c.public_key)
+                    .bind(&c.private_key)
+                    .bind(Timestamp(c.created_at))
+                    .bind(c.expires_at.map(Timestamp))
+                    .bind(&c.alg)
+                    .bind(&c.crv)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some((id, at)) = retire {
+                    sqlx::query(EXPIRE)
+                        .bind(Timestamp(at))
+                        .bind(id)
                         .execute(&mut *tx)
                         .await?;
-                    if let Some((id, at)) = retire {
-                        sqlx::query(EXPIRE)
-                            .bind(Timestamp(at))
-                            .bind(id)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    tx.commit().await?;
-                    Ok(true)
-                })
+                }
+                Db::announce(&mut tx, &Change::Keys).await?;
+                tx.commit().await?;
+                Ok(true)
             })
-            .await?;
-        if inserted {
-            self.announce(&Change::Keys).await;
-        }
-        Ok(inserted)
+        })
+        .await
     }
 
     /// Deletes a key row; whether it existed.
     pub(crate) async fn delete_key(&self, id: &str) -> Result<bool, StoreError> {
         const SQL: &str = r#"delete from "jwks" where "id" = $1"#;
-        let deleted = execute!(self, SQL, id).await? > 0;
-        if deleted {
-            self.announce(&Change::Keys).await;
-        }
-        Ok(deleted)
+        self.change_keys(SQL, &[id]).await
     }
 
     /// Replaces a key's stored private key (re-encryption under another secret).
@@ -188,10 +180,27 @@ impl Store {
         private_key: &str,
     ) -> Result<bool, StoreError> {
         const SQL: &str = r#"update "jwks" set "privateKey" = $1 where "id" = $2"#;
-        let updated = execute!(self, SQL, private_key, id).await? > 0;
-        if updated {
-            self.announce(&Change::Keys).await;
-        }
-        Ok(updated)
+        self.change_keys(SQL, &[private_key, id]).await
+    }
+
+    /// Runs one statement on the key table with text parameters and, when it changed a row,
+    /// announces it in the same transaction; whether it changed one.
+    async fn change_keys(&self, sql: &'static str, params: &[&str]) -> Result<bool, StoreError> {
+        self.timed(async {
+            Ok(on_pool!(self, |pool, Db| {
+                let mut tx = pool.begin().await?;
+                let mut query = sqlx::query(sql);
+                for param in params {
+                    query = query.bind(*param);
+                }
+                let changed = query.execute(&mut *tx).await?.rows_affected() > 0;
+                if changed {
+                    Db::announce(&mut tx, &Change::Keys).await?;
+                }
+                tx.commit().await?;
+                changed
+            }))
+        })
+        .await
     }
 }

@@ -31,8 +31,6 @@ pub use keys::KeyRow;
 pub use rows::{Session, User};
 pub use url::{DatabaseUrl, DatabaseUrlError};
 
-use crate::changes::{CHANNEL, Change};
-use crate::report::Chain;
 use dialect::Dialect;
 
 /// A storage failure, classified by what the caller should answer. The database driver's error,
@@ -92,6 +90,34 @@ impl StoreError {
             self,
             StoreError::Unavailable(_) | StoreError::Timeout(_) | StoreError::FileReplaced { .. }
         )
+    }
+}
+
+impl StoreError {
+    /// Whether the database could not be reached at all (no answer in time, no connection, the
+    /// server shutting down or starting up), as opposed to an answer that refused the work (a
+    /// permission, a missing table): only then may a cached session stand in for a read.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            StoreError::Timeout(_) => true,
+            StoreError::Unavailable(e) => match e {
+                // A protocol error: something other than a healthy server answered (a closed
+                // connection read as a reply).
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                // SQLSTATE class 08 (connection exception) and 57P01–57P03 (shut down, crashed,
+                // not accepting connections yet).
+                sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                    code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+                }),
+                _ => false,
+            },
+            _ => false,
+        }
     }
 }
 
@@ -262,28 +288,6 @@ impl Store {
         match self.pool {
             Pool::Sqlite(_) => "sqlite",
             Pool::Postgres(_) => "postgres",
-        }
-    }
-
-    /// Tells every other process on this database about `change` (a PostgreSQL `NOTIFY`, sent
-    /// after the change is committed; nothing on SQLite, which one process serves). A failure is
-    /// only logged: the others then see the change within their cache lifetime.
-    pub(crate) async fn announce(&self, change: &Change) {
-        let Pool::Postgres(pool) = &self.pool else {
-            return;
-        };
-        let sent = self
-            .timed(async {
-                sqlx::query("select pg_notify($1, $2)")
-                    .bind(CHANNEL)
-                    .bind(change.payload())
-                    .execute(pool)
-                    .await?;
-                Ok(())
-            })
-            .await;
-        if let Err(e) = sent {
-            tracing::warn!(error = %Chain(&e), "could not announce a change to the other instances");
         }
     }
 

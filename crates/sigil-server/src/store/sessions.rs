@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::dialect::Timestamp;
+use super::dialect::{Dialect, Timestamp};
 use super::rows::{
     Session, User, session_columns, session_from, session_insert, user_columns, user_from,
 };
@@ -45,14 +45,26 @@ impl Store {
     }
 
     /// Deletes the session with this token (nothing if there is none) and announces it to the
-    /// other processes.
+    /// other processes, in one transaction.
     pub(crate) async fn delete_session(&self, token: &str) -> Result<(), StoreError> {
         const SQL: &str = r#"delete from "session" where "token" = $1"#;
-        if execute!(self, SQL, token).await? > 0 {
-            self.announce(&Change::SessionEnded(TokenHash::of(token)))
-                .await;
-        }
-        Ok(())
+        self.timed(async {
+            on_pool!(self, |pool, Db| {
+                let mut tx = pool.begin().await?;
+                let deleted = sqlx::query(SQL)
+                    .bind(token)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if deleted > 0 {
+                    let change = Change::SessionEnded(TokenHash::of(token));
+                    Db::announce(&mut tx, &change).await?;
+                }
+                tx.commit().await?;
+            });
+            Ok(())
+        })
+        .await
     }
 
     /// Moves a session's expiry (sliding refresh). Returns whether the session still existed.

@@ -287,6 +287,13 @@ impl Proxy {
 /// A server whose PostgreSQL database is reached through a [`Proxy`] the test can cut, with a
 /// 1 s database timeout; `None` without PostgreSQL (reported as skipped by [`engines`]).
 pub async fn server_behind_proxy() -> Option<(TestServer, Proxy)> {
+    server_behind_proxy_with_url()
+        .await
+        .map(|(server, proxy, _)| (server, proxy))
+}
+
+/// [`server_behind_proxy`], with the database's direct URL (for writes the server does not see).
+pub async fn server_behind_proxy_with_url() -> Option<(TestServer, Proxy, String)> {
     let admin = engines().into_iter().find_map(|e| match e {
         Engine::Postgres(url) => Some(url),
         Engine::Sqlite => None,
@@ -306,5 +313,5 @@ pub async fn server_behind_proxy() -> Option<(TestServer, Proxy)> {
         c.database_timeout_secs = Some(1);
     })
     .await;
-    Some((server, proxy))
+    Some((server, proxy, db_url))
 }

@@ -388,6 +388,30 @@ async fn database_down_jwks_from_memory_token_503() {
     proxy.set_up(true);
 }
 
+/// A session the database said is gone never stands in for it later: deleted by a writer that
+/// announces nothing (by hand, a Better Auth node), refused once the cache lifetime has passed,
+/// and still refused when the database then becomes unreachable.
+#[tokio::test]
+async fn a_session_the_database_denied_never_stands_in() {
+    use sqlx::Connection;
+    let Some((s, proxy, direct)) = crate::harness::server_behind_proxy_with_url().await else {
+        return; // reported as SKIPPED by engines()
+    };
+    let (bearer, _) = bearer_for(&s, "a@b.co").await;
+    assert_eq!(s.token_by_bearer(&bearer).await.status(), 200);
+    let mut conn = sqlx::PgConnection::connect(&direct).await.unwrap();
+    sqlx::query(r#"delete from "session""#)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    s.advance(chrono::Duration::seconds(6));
+    assert_eq!(s.token_by_bearer(&bearer).await.status(), 401);
+    proxy.set_up(false);
+    let r = s.token_by_bearer(&bearer).await;
+    assert_eq!(r.status(), 503, "not the entry from before the delete");
+    proxy.set_up(true);
+}
+
 /// Rotation with a controlled clock: the next key is published before it signs, no token ever
 /// carries a kid that was not already published, the retired key stays for the grace period and
 /// then leaves, revoke is immediate.
