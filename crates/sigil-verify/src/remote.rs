@@ -101,8 +101,9 @@ struct Inner {
 #[derive(Default)]
 struct State {
     cached: Option<Cached>,
-    /// When the last fetch (of any kind, successful or not) started.
-    last_attempt: Option<Instant>,
+    /// When the last fetch asked for by an unknown key id started: such fetches are rate-limited
+    /// (one per cooldown), the regular refreshes are not counted against them.
+    last_unknown_kid_fetch: Option<Instant>,
     /// The last failure, when no fetch has succeeded since.
     last_failure: Option<(Instant, FetchError)>,
     /// The fetch in flight and its number (to tell it from later ones).
@@ -221,10 +222,13 @@ impl RemoteJwks {
                         stale: None,
                     },
                     None if self.inner.cooling_down(st, now) => return None,
-                    None => Next::Wait {
-                        fetch: self.inner.start_fetch(st, now),
-                        stale: None,
-                    },
+                    None => {
+                        st.last_unknown_kid_fetch = Some(now);
+                        Next::Wait {
+                            fetch: self.inner.start_fetch(st, now),
+                            stale: None,
+                        }
+                    }
                 },
             })
         })?;
@@ -363,9 +367,13 @@ impl Inner {
         out
     }
 
+    /// Whether a fetch for an unknown key id must wait: one such fetch per cooldown, and none
+    /// within a cooldown of a failed fetch. A regular refresh does not count, so that a key
+    /// published just after it is fetched when its first token arrives.
     fn cooling_down(&self, st: &State, now: Instant) -> bool {
-        st.last_attempt
+        st.last_unknown_kid_fetch
             .is_some_and(|t| now.saturating_duration_since(t) < self.settings.cooldown)
+            || self.recently_failed(st, now).is_some()
     }
 
     fn recently_failed(&self, st: &State, now: Instant) -> Option<FetchError> {
@@ -453,7 +461,6 @@ impl Inner {
     /// sees the updated cache; if it ends any other way (dropped unspawned, cancelled at runtime
     /// shutdown, panicked), its guard clears it and records a failure, and waiters get an error.
     fn start_fetch(self: &Arc<Self>, st: &mut State, now: Instant) -> SharedFetch {
-        st.last_attempt = Some(now);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             let e = FetchError::Unreachable("no tokio runtime to fetch the JWKS on".into());
             st.last_failure = Some((now, e.clone()));
