@@ -76,7 +76,8 @@ enum KeysAction {
     List,
     /// Publish a new key now; it signs after the publish lead (max-age + 1 min), or at once with --now.
     Rotate {
-        /// Switch immediately (verifiers with a cached key set will refetch on the unknown kid).
+        /// Switch within 2 s, once every instance publishes the key (verifiers with a cached key set
+        /// refetch on the unknown kid).
         #[arg(long)]
         now: bool,
     },
@@ -272,7 +273,10 @@ async fn keys(action: KeysAction, args: ServerArgs) -> Result<()> {
         KeysAction::Rotate { now } => {
             let kid = keys.rotate(now).await?;
             if now {
-                println!("{kid} signs from now on");
+                println!(
+                    "{kid} is published and signs from {} (once every instance publishes it)",
+                    sigil_server::time::iso(chrono_now() + sigil_server::keys::IMMEDIATE_SETTLE)
+                );
             } else {
                 println!(
                     "{kid} is published and signs from {}",

@@ -8,6 +8,11 @@ use serde_json::Value;
 use sigil_jose::KeyPair;
 
 use super::KeyError;
+
+/// How long after `sigil keys rotate --now` the new key starts signing: every instance has
+/// published it by then (pushed at once on PostgreSQL, within the key watch's second otherwise),
+/// so a verifier that meets its kid finds it in the key set wherever it fetches it.
+pub const IMMEDIATE_SETTLE: Duration = Duration::seconds(2);
 use super::manager::{KeyManager, row_alg};
 use crate::store::KeyRow;
 use crate::time::iso;
@@ -102,25 +107,27 @@ impl KeyManager {
     }
 
     /// Schedules a rotation: a new key is published now and takes over after the publish lead
-    /// (`immediate`: at once — verifiers with a cached key set will meet an unknown kid and
-    /// refetch). The current key keeps verifying for the grace period. Refused while a
+    /// (`immediate`: after [`IMMEDIATE_SETTLE`], once every instance publishes it — verifiers
+    /// with a cached key set will meet an unknown kid and refetch). The current key keeps verifying for the grace period. Refused while a
     /// published key does not open with this secret: the new key would be sealed under a secret
     /// the servers may not have (revoke that key, or fix the secret, first).
     pub async fn rotate(&self, immediate: bool) -> Result<String, KeyError> {
         self.self_test().await?;
         self.reload().await?;
         let now = self.now();
-        let starts = if immediate {
-            now
-        } else {
-            now + self.publish_lead()
-        };
         // A scheduled rotation needs a key to sign until the new one starts (made now if there
         // is none); an immediate one on an empty table makes the first key, with nothing to retire.
         let current = if immediate {
             self.live_signing_key()
         } else {
             Some(self.signing_key().await?)
+        };
+        let starts = match (immediate, &current) {
+            (false, _) => now + self.publish_lead(),
+            // Every instance publishes the key before any signs with it, so that a verifier's
+            // refetch for its kid finds it wherever the balancer sends it.
+            (true, Some(_)) => now + IMMEDIATE_SETTLE,
+            (true, None) => now,
         };
         let pair = self.generate().await?;
         let expires = self
@@ -138,11 +145,44 @@ impl KeyManager {
     }
 
     /// Removes a key: gone from the key set and from signing at once. Tokens it signed no longer
-    /// verify once verifiers refetch. Needs no secret: an undecryptable key can be revoked.
+    /// verify once verifiers refetch. Needs no secret: an undecryptable key can be revoked. When
+    /// it was the key that signs, its published successor starts now, or the servers make a new
+    /// key on their next token.
     pub async fn revoke(&self, kid: &str) -> Result<bool, KeyError> {
         let removed = self.store.delete_key(kid).await?;
         self.reload().await?;
+        if removed && self.live_signing_key().is_none() {
+            self.bring_successor_forward(self.now()).await?;
+        }
         Ok(removed)
+    }
+
+    /// When no key may sign at `now`: the earliest published key of the configured alg that has
+    /// not started yet starts now (it is in the key set already, so verifiers that fetched the
+    /// set since hold it, and others refetch for its kid). Whether one was moved.
+    pub(super) async fn bring_successor_forward(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<bool, KeyError> {
+        let alg = self.config.alg;
+        let rows = self.store.list_keys().await?;
+        let Some(next) = rows
+            .iter()
+            .filter(|r| {
+                row_alg(r, alg).ok() == Some(alg)
+                    && r.created_at > now
+                    && r.expires_at.is_none_or(|e| e > now)
+            })
+            .min_by_key(|r| (r.created_at, r.id.clone()))
+        else {
+            return Ok(false);
+        };
+        let moved = self.store.start_key_at(&next.id, now).await?;
+        if moved {
+            tracing::info!(kid = %next.id, "no key could sign: its published successor starts now");
+        }
+        self.reload().await?;
+        Ok(moved)
     }
 
     /// Re-encrypts every private key under the current secret; returns how many changed.

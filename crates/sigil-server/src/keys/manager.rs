@@ -416,6 +416,12 @@ impl KeyManager {
         if let Some(key) = self.live_signing_key() {
             return Ok(key);
         }
+        // Nothing signs (the signing key was revoked, or expired with its successor not due
+        // yet): a published successor starts now; only without one is a key made.
+        self.bring_successor_forward(self.now()).await?;
+        if let Some(key) = self.live_signing_key() {
+            return Ok(key);
+        }
         self.mint(self.now()).await?;
         self.reload().await?;
         self.current().signing.clone().ok_or(KeyError::Missing)

@@ -8,7 +8,7 @@ mod manager;
 use thiserror::Error;
 
 pub use envelope::{EnvelopeError, SecretRing};
-pub use lifecycle::KeyState;
+pub use lifecycle::{IMMEDIATE_SETTLE, KeyState};
 pub use manager::{JwksDocument, KeyManager, SigningKey};
 
 use crate::store::StoreError;

@@ -183,6 +183,35 @@ impl Store {
         self.change_keys(SQL, &[private_key, id]).await
     }
 
+    /// Moves the start of a key that has not started yet to `at` (a successor brought forward
+    /// when nothing else may sign) and announces it; whether it moved.
+    pub(crate) async fn start_key_at(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str =
+            r#"update "jwks" set "createdAt" = $1 where "id" = $2 and "createdAt" > $1"#;
+        self.timed(async {
+            Ok(on_pool!(self, |pool, Db| {
+                let mut tx = pool.begin().await?;
+                let moved = sqlx::query(SQL)
+                    .bind(Timestamp(at))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    > 0;
+                if moved {
+                    Db::announce(&mut tx, &Change::Keys).await?;
+                }
+                tx.commit().await?;
+                moved
+            }))
+        })
+        .await
+    }
+
     /// Runs one statement on the key table with text parameters and, when it changed a row,
     /// announces it in the same transaction; whether it changed one.
     async fn change_keys(&self, sql: &'static str, params: &[&str]) -> Result<bool, StoreError> {

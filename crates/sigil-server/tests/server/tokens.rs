@@ -532,10 +532,48 @@ async fn scheduled_and_immediate_rotate() {
         assert_eq!(kid(token().await), k1);
         s.advance(s.auth.keys().publish_lead() + chrono::Duration::seconds(1));
         assert_eq!(kid(token().await), k2);
+        // `--now`: published at once, signing once every instance has it.
         let k3 = s.auth.keys().rotate(true).await.unwrap();
+        let doc = jwks(&s).await.0;
+        assert!(
+            doc["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kid"] == k3.as_str())
+        );
+        assert_eq!(kid(token().await), k2);
+        s.advance(sigil_server::keys::IMMEDIATE_SETTLE);
         assert_eq!(kid(token().await), k3);
+        // Revoking the key that signs: nothing else is published, so a new key signs.
+        assert!(s.auth.keys().revoke(&k3).await.unwrap());
+        let k4 = kid(token().await);
+        assert!(k4 != k3 && k4 != k2, "{k4}");
         // Rewrap with the same secret changes nothing.
         assert_eq!(s.auth.keys().rewrap().await.unwrap(), 0);
+    }
+}
+
+/// Revoking the key that signs while its successor waits for its start: the successor, published
+/// already, signs at once (no answer without a token, no key made besides), on every instance.
+#[tokio::test]
+async fn revoking_the_signing_key_brings_its_successor_forward() {
+    for engine in engines() {
+        let url = TestServer::fresh_database(&engine).await;
+        let a = TestServer::start(&engine, |c| c.database_url = Some(url.clone())).await;
+        let b = TestServer::start(&engine, |c| c.database_url = Some(url.clone())).await;
+        let (bearer, _) = bearer_for(&a, "a@b.co").await;
+        let kid = |t: String| header_of(&t)["kid"].as_str().unwrap().to_owned();
+        let k1 = kid(token_for(&a, &bearer).await);
+        assert_eq!(kid(token_for(&b, &bearer).await), k1);
+        let k2 = a.auth.keys().rotate(false).await.unwrap();
+        assert!(a.auth.keys().revoke(&k1).await.unwrap());
+        assert_eq!(kid(token_for(&a, &bearer).await), k2, "{engine:?}");
+        // The other instance, told or not yet: its key is gone, the successor signs.
+        b.auth.keys().refresh_if_changed().await.unwrap();
+        assert_eq!(kid(token_for(&b, &bearer).await), k2, "{engine:?}");
+        let listed = a.auth.keys().list().await.unwrap();
+        assert_eq!(listed.len(), 1, "{engine:?}: no key made besides");
     }
 }
 
@@ -905,6 +943,8 @@ async fn changes_propagate_between_instances() {
         let k1 = kid_via(&a).await;
         assert_eq!(kid_via(&b).await, k1);
         let k2 = a.auth.keys().rotate(true).await.unwrap();
+        a.advance(sigil_server::keys::IMMEDIATE_SETTLE);
+        b.advance(sigil_server::keys::IMMEDIATE_SETTLE);
         assert_eq!(kid_via(&a).await, k2);
         let sqlite = matches!(engine, Engine::Sqlite);
         let reloaded = b.auth.keys().refresh_if_changed().await.unwrap();
