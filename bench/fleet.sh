@@ -44,6 +44,8 @@ T0=$(date +%s)
 COMMAND="$([[ $SMOKE == 1 ]] && echo 'SMOKE=1 ')bash bench/fleet.sh"
 
 say() { printf '[%4ss] %s\n' "$(($(date +%s) - T0))" "$*"; }
+# event LABEL: what happened when, for the summary's timeline.
+event() { echo "$(($(date +%s%N) / 1000000)) $*" >>"$WORK/events"; }
 
 # ---------------------------------------------------------------- tools and build
 if ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
@@ -227,53 +229,66 @@ probe() { # SECONDS ARGS...: a probe bounded in time; its failure is recorded, n
     say "   probe failed or timed out ($*); see $WORK/logs/probes.log"
   fi
   tail -n 1 "$WORK/logs/probes.log" | sed 's/^/         /'
+  event "   probe done"
 }
 
 # ---------------------------------------------------------------- faults
 say "fault 1: sigil keys rotate"
+event "fault 1: sigil keys rotate"
 probe 60 key-probe --instances "$INSTANCES" --origin "$LB" --sigil "$SIGIL" --mode rotate \
   --out "$WORK/probes/key-rotate.json"
 sleep "$PAUSE"
 
 say "fault 2: SIGKILL instance 1 (:${PORTS[1]}), down ${DOWN} s, restart"
+event "fault 2: SIGKILL instance 1 (:${PORTS[1]}), down ${DOWN} s, restart"
 kill -KILL "${PIDS[1]}"
 wait "${PIDS[1]}" 2>/dev/null || true
 PIDS[1]=""
 sleep "$DOWN"
+event "instance 1 restarting"
 start_instance 1
 wait_ok "http://127.0.0.1:${PORTS[1]}" 60
+event "instance 1 answers again"
 sleep "$PAUSE"
 
 say "fault 3: PostgreSQL restart (pg_ctl restart -m fast)"
+event "fault 3: PostgreSQL restart (pg_ctl restart -m fast)"
 timeout 60 "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w restart >/dev/null
+event "PostgreSQL restarted (pg_ctl returned)"
 sleep "$PAUSE"
 
 say "fault 4: PostgreSQL frozen (SIGSTOP of the postmaster and its children) for ${BLOCK} s"
+event "fault 4: PostgreSQL frozen (SIGSTOP of the postmaster and its children) for ${BLOCK} s"
 PM=$(head -n 1 "$PGDATA_DIR/postmaster.pid")
 FROZEN="$PM $(pgrep -P "$PM" | tr '\n' ' ')"
 kill -STOP $FROZEN
 sleep "$BLOCK"
 kill -CONT $FROZEN
 FROZEN=""
+event "PostgreSQL thawed"
 sleep "$PAUSE"
 
 say "fault 5: sign-out probe, $SIGNOUT_ROUNDS rounds (directly on the instances)"
+event "fault 5: sign-out probe, $SIGNOUT_ROUNDS rounds (directly on the instances)"
 probe 180 signout-probe --instances "$INSTANCES" --origin "$LB" --rounds "$SIGNOUT_ROUNDS" \
   --out "$WORK/probes/signout.json"
 sleep "$PAUSE"
 
 say "fault 6: sigil keys rotate --now"
+event "fault 6: sigil keys rotate --now"
 probe 60 key-probe --instances "$INSTANCES" --origin "$LB" --sigil "$SIGIL" --mode rotate-now \
   --out "$WORK/probes/key-rotate-now.json"
 sleep "$PAUSE"
 
 say "fault 7: sigil keys revoke <the signing key> (up to the verifiers' JWKS max-age + 30 s)"
+event "fault 7: sigil keys revoke <the signing key> (up to the verifiers' JWKS max-age + 30 s)"
 probe 150 key-probe --instances "$INSTANCES" --origin "$LB" --sigil "$SIGIL" --mode revoke \
   --out "$WORK/probes/key-revoke.json" --revoked-file "$WORK/revoked"
 sleep "$PAUSE"
 
 # ---------------------------------------------------------------- verdict
 say "stopping the load"
+event "load stop requested"
 touch "$WORK/stop"
 end=$(($(date +%s) + 30))
 while kill -0 "$LOAD_PID" 2>/dev/null && (($(date +%s) < end)); do sleep 0.2; done
@@ -291,7 +306,7 @@ say "summary"
 VERDICT=0
 "$FLEET" summarize --load "$WORK/load.json" --probes "$WORK/probes" --jwks-table "$WORK/jwks.txt" \
   --signout-bound-ms "$SIGNOUT_BOUND_MS" --key-bound-ms "$KEY_BOUND_MS" \
-  --markdown "$WORK/summary.md" --title "$TITLE" || VERDICT=$?
+  --events "$WORK/events" --markdown "$WORK/summary.md" --title "$TITLE" || VERDICT=$?
 
 if [[ $WRITE == 1 && $SMOKE != 1 ]]; then
   {

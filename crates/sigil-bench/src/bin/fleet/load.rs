@@ -103,6 +103,9 @@ pub struct LoadSummary {
     /// Tokens by `kid`.
     pub tokens_by_kid: BTreeMap<String, u64>,
     pub verify_failures: Vec<VerifyFailure>,
+    /// Answers (of any status) that took over a second, and the slowest, per route.
+    pub slow_over_1s: BTreeMap<String, Seen>,
+    pub max_latency_ms: BTreeMap<String, f64>,
     pub expected_failures: u64,
     pub unexpected_failures: u64,
 }
@@ -249,7 +252,7 @@ pub fn read_revoked(path: Option<&std::path::Path>) -> Vec<(String, u64)> {
 }
 
 async fn worker(shared: Arc<Shared>, w: u64) {
-    let mut use_token_route = w % 2 == 0;
+    let mut use_token_route = w.is_multiple_of(2);
     while !shared.stop.load(Ordering::SeqCst) {
         let i = shared.next.fetch_add(1, Ordering::Relaxed) as usize % shared.sessions.len();
         let session = &shared.sessions[i];
@@ -259,6 +262,7 @@ async fn worker(shared: Arc<Shared>, w: u64) {
             "/get-session"
         };
         use_token_route = !use_token_route;
+        let sent = Instant::now();
         let result = shared
             .client
             .get(api(&shared.base, route))
@@ -312,8 +316,17 @@ async fn worker(shared: Arc<Shared>, w: u64) {
             }
         };
         let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let latency_ms = sent.elapsed().as_secs_f64() * 1000.0;
         shared.record(|s| {
             s.requests += 1;
+            let max = s.max_latency_ms.entry(route.to_owned()).or_default();
+            *max = max.max(latency_ms);
+            if latency_ms > 1000.0 {
+                s.slow_over_1s
+                    .entry(route.to_owned())
+                    .or_default()
+                    .add(t_ms);
+            }
             s.by_status
                 .entry(format!("{route} {status}"))
                 .or_default()

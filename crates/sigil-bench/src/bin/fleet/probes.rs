@@ -131,7 +131,8 @@ async fn signout_round(
     give_up: Duration,
 ) -> Result<(Vec<SignoutSample>, bool)> {
     let own = &instances[round as usize % instances.len()];
-    let session = common::sign_up(client, own, origin, &common::fresh_email("probe", round)).await?;
+    let session =
+        common::sign_up(client, own, origin, &common::fresh_email("probe", round)).await?;
     let others: Vec<&String> = instances.iter().filter(|i| *i != own).collect();
     // Every other instance reads the session first, so it holds it in its cache.
     for other in &others {
@@ -148,7 +149,10 @@ async fn signout_round(
         .send()
         .await?;
     if !response.status().is_success() {
-        bail!("round {round}: sign-out at {own}: HTTP {}", response.status());
+        bail!(
+            "round {round}: sign-out at {own}: HTTP {}",
+            response.status()
+        );
     }
     let own_ok = common::get_token(client, own, &session).await?.is_none();
     let mut polls = Vec::new();
@@ -347,10 +351,10 @@ pub async fn keys(args: KeyArgs) -> Result<()> {
         let bound_text = format!(
             "verifier JWKS cache lifetime: server Cache-Control max-age {} clamped by sigil-verify \
              to [{} s, {} s] = {} s",
-            header_age.map_or_else(|| "absent (default 600 s)".to_owned(), |a| format!(
-                "{} s",
-                a.as_secs()
-            )),
+            header_age.map_or_else(
+                || "absent (default 600 s)".to_owned(),
+                |a| format!("{} s", a.as_secs())
+            ),
             sigil_verify::remote::MIN_MAX_AGE.as_secs(),
             sigil_verify::remote::MAX_MAX_AGE.as_secs(),
             clamped.as_secs()

@@ -27,6 +27,9 @@ pub struct SummarizeArgs {
     /// The bound of key propagation to instances, milliseconds.
     #[arg(long, default_value_t = 1000.0)]
     key_bound_ms: f64,
+    /// Lines `unix_ms label`: what the script did when, shown relative to the load's start.
+    #[arg(long)]
+    events: Option<PathBuf>,
     /// Also write the summary as markdown here.
     #[arg(long)]
     markdown: Option<PathBuf>,
@@ -36,7 +39,8 @@ pub struct SummarizeArgs {
 }
 
 fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
@@ -67,7 +71,24 @@ pub fn run(args: SummarizeArgs) -> Result<bool> {
     let mut o = Out::default();
     o.line("== load (through the balancer, every JWT verified by one sigil-verify Verifier)");
     match read::<LoadSummary>(&args.load) {
-        Ok(l) => load_section(&mut o, &l),
+        Ok(l) => {
+            if let Some(text) = args
+                .events
+                .as_ref()
+                .and_then(|p| std::fs::read_to_string(p).ok())
+            {
+                o.line("  timeline (t = seconds since the load's start):");
+                for line in text.lines() {
+                    if let Some((at, label)) = line.split_once(' ')
+                        && let Ok(at) = at.parse::<i64>()
+                    {
+                        let t = (at - l.started_unix_ms as i64) as f64 / 1000.0;
+                        o.line(format!("    t {t:6.1} s  {label}"));
+                    }
+                }
+            }
+            load_section(&mut o, &l)
+        }
         Err(e) => o.broken(format!("no load summary: {e:#}")),
     }
 
@@ -85,10 +106,17 @@ pub fn run(args: SummarizeArgs) -> Result<bool> {
                 s.rounds
             ));
             if s.gave_up > 0 {
-                o.broken(format!("{} pairs still served the session after the give-up time", s.gave_up));
+                o.broken(format!(
+                    "{} pairs still served the session after the give-up time",
+                    s.gave_up
+                ));
             }
             if s.max_ms > args.signout_bound_ms {
-                let over = s.samples.iter().filter(|x| x.ms > args.signout_bound_ms).count();
+                let over = s
+                    .samples
+                    .iter()
+                    .filter(|x| x.ms > args.signout_bound_ms)
+                    .count();
                 o.broken(format!(
                     "sign-out propagation max {:.0} ms > {:.0} ms ({over} of {} pairs over)",
                     s.max_ms,
@@ -166,7 +194,11 @@ fn load_section(o: &mut Out, l: &LoadSummary) {
         l.expected_failures,
         l.unexpected_failures
     ));
-    let kids: Vec<String> = l.tokens_by_kid.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+    let kids: Vec<String> = l
+        .tokens_by_kid
+        .iter()
+        .map(|(k, n)| format!("{k}: {n}"))
+        .collect();
     o.line(format!("  tokens by kid: {}", kids.join(", ")));
     for (status, seen) in &l.by_status {
         o.line(format!(
@@ -174,6 +206,18 @@ fn load_section(o: &mut Out, l: &LoadSummary) {
             seen.count,
             seen.first_t_ms as f64 / 1000.0,
             seen.last_t_ms as f64 / 1000.0
+        ));
+    }
+    for (route, max) in &l.max_latency_ms {
+        let slow = l.slow_over_1s.get(route);
+        o.line(format!(
+            "  {route}: slowest answer {max:.0} ms; {} answers over 1 s{}",
+            slow.map_or(0, |s| s.count),
+            slow.map_or_else(String::new, |s| format!(
+                " (t {:.1}–{:.1} s)",
+                s.first_t_ms as f64 / 1000.0,
+                s.last_t_ms as f64 / 1000.0
+            ))
         ));
     }
     // Verification failures grouped by (kid, code, expected), with their time span.
@@ -222,7 +266,10 @@ fn load_section(o: &mut Out, l: &LoadSummary) {
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
         if (400..500).contains(&code) {
-            o.broken(format!("{status} ×{}: a live session was refused", seen.count));
+            o.broken(format!(
+                "{status} ×{}: a live session was refused",
+                seen.count
+            ));
         }
     }
     if l.timeouts.count > 0 {
@@ -278,12 +325,17 @@ fn key_section(o: &mut Out, r: &KeyReport, bound_ms: f64) {
         for v in all {
             match v {
                 Some(v) => values.push(v),
-                None => o.broken(format!("{:?}: {} never showed the change", r.mode, i.instance)),
+                None => o.broken(format!(
+                    "{:?}: {} never showed the change",
+                    r.mode, i.instance
+                )),
             }
         }
     }
     let (p50, max) = common::p50_max(&values);
-    o.line(format!("    p50 {p50:.0} ms, max {max:.0} ms (bound {bound_ms:.0} ms)"));
+    o.line(format!(
+        "    p50 {p50:.0} ms, max {max:.0} ms (bound {bound_ms:.0} ms)"
+    ));
     if max > bound_ms {
         o.broken(format!(
             "{:?}: key propagation to instances max {max:.0} ms > {bound_ms:.0} ms",
@@ -341,7 +393,12 @@ fn keys_section(o: &mut Out, table: &str, reports: &[KeyReport]) {
     let minted: usize = reports
         .iter()
         .filter(|r| r.mode == Mode::Revoke)
-        .map(|r| r.keys_after.iter().filter(|k| !r.keys_before.contains(k)).count())
+        .map(|r| {
+            r.keys_after
+                .iter()
+                .filter(|k| !r.keys_before.contains(k))
+                .count()
+        })
         .sum();
     let expected = 1 + rotations + minted - revoked.min(1 + rotations + minted);
     o.line(format!(
@@ -354,7 +411,10 @@ fn keys_section(o: &mut Out, table: &str, reports: &[KeyReport]) {
         ));
     }
     if rows.len() != expected {
-        o.broken(format!("{} keys in the jwks table, expected {expected}", rows.len()));
+        o.broken(format!(
+            "{} keys in the jwks table, expected {expected}",
+            rows.len()
+        ));
     }
     let mut ids: Vec<&str> = rows.iter().filter_map(|r| r.split('|').next()).collect();
     ids.sort_unstable();
