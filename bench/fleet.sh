@@ -41,7 +41,8 @@ WORK=${WORK_DIR:-$(mktemp -d /tmp/sigil-fleet.XXXXXX)}
 mkdir -p "$WORK/logs" "$WORK/probes" "$WORK/nginx/tmp" "$WORK/data"
 WORK=$(cd "$WORK" && pwd)
 T0=$(date +%s)
-COMMAND="$([[ $SMOKE == 1 ]] && echo 'SMOKE=1 ')bash bench/fleet.sh"
+COMMAND="bash bench/fleet.sh"
+if [[ $SMOKE == 1 ]]; then COMMAND="SMOKE=1 $COMMAND"; fi
 
 say() { printf '[%4ss] %s\n' "$(($(date +%s) - T0))" "$*"; }
 # event LABEL: what happened when, for the summary's timeline.

@@ -238,6 +238,9 @@ pub struct InstanceTime {
     pub jwks_ms: Option<f64>,
     /// `/token` signs with the new key (rotate-now) or no longer with the revoked one (revoke).
     pub token_ms: Option<f64>,
+    /// The last error `/token` answered while polling (why `token_ms` may be missing).
+    #[serde(default)]
+    pub token_error: Option<String>,
 }
 
 /// What `key-probe` writes.
@@ -424,13 +427,20 @@ pub async fn keys(args: KeyArgs) -> Result<()> {
                 }
             })
             .await;
+            let last_error = std::sync::Mutex::new(None);
             let token_ms = if mode == Mode::Rotate {
                 None
             } else {
                 until(start, give_up, || async {
                     match common::get_token(&client, &instance, &session).await {
                         Ok(Some(t)) => (common::kid_of(&t) == kid) == (mode == Mode::RotateNow),
-                        _ => false,
+                        Ok(None) => false,
+                        Err(e) => {
+                            if let Ok(mut last) = last_error.lock() {
+                                *last = Some(format!("{e:#}"));
+                            }
+                            false
+                        }
                     }
                 })
                 .await
@@ -439,6 +449,7 @@ pub async fn keys(args: KeyArgs) -> Result<()> {
                 instance,
                 jwks_ms,
                 token_ms,
+                token_error: last_error.into_inner().ok().flatten(),
             }
         }));
     }

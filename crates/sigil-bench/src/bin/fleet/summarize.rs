@@ -318,6 +318,9 @@ fn key_section(o: &mut Out, r: &KeyReport, bound_ms: f64) {
                 format!(", token {}", opt_ms(i.token_ms))
             }
         ));
+        if let Some(e) = &i.token_error {
+            o.line(format!("      last /token error while polling: {e}"));
+        }
         let mut all = vec![i.jwks_ms];
         if r.mode != Mode::Rotate {
             all.push(i.token_ms);
