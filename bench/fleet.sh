@@ -314,6 +314,12 @@ if [[ $WRITE == 1 && $SMOKE != 1 ]]; then
     echo "<!-- fleet:begin -->"
     echo "## Fleet scenario (issue 12)"
     echo
+    echo "Three \`sigil serve\` instances on one PostgreSQL behind nginx (\`deploy/nginx/sigil.conf\`),"
+    echo "token load through the balancer with every JWT verified by \`sigil-verify\`, and faults in turn:"
+    echo "key rotation, an instance SIGKILLed and restarted, a PostgreSQL restart, PostgreSQL frozen"
+    echo "(SIGSTOP), a sign-out probe across instances, \`sigil keys rotate --now\`, and the revocation"
+    echo "of the signing key. \`BROKEN\` lines are promises the run saw broken (the script exits 1)."
+    echo
     cat "$WORK/summary.md"
     echo "<!-- fleet:end -->"
   } >"$WORK/section.md"

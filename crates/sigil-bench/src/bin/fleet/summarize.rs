@@ -321,15 +321,15 @@ fn key_section(o: &mut Out, r: &KeyReport, bound_ms: f64) {
         if let Some(e) = &i.token_error {
             o.line(format!("      last /token error while polling: {e}"));
         }
-        let mut all = vec![i.jwks_ms];
+        let mut all = vec![("/jwks", i.jwks_ms)];
         if r.mode != Mode::Rotate {
-            all.push(i.token_ms);
+            all.push(("/token", i.token_ms));
         }
-        for v in all {
+        for (what, v) in all {
             match v {
                 Some(v) => values.push(v),
                 None => o.broken(format!(
-                    "{:?}: {} never showed the change",
+                    "{:?}: {what} of {} did not show the change within the give-up time (10 s)",
                     r.mode, i.instance
                 )),
             }
