@@ -44,6 +44,12 @@ T0=$(date +%s)
 COMMAND="bash bench/fleet.sh"
 if [[ $SMOKE == 1 ]]; then COMMAND="SMOKE=1 $COMMAND"; fi
 
+# pause SECONDS: a sleep that a signal interrupts at once (bash runs traps only between
+# foreground commands, but at once during `wait`).
+pause() {
+  sleep "$1" &
+  wait $! || true
+}
 say() { printf '[%4ss] %s\n' "$(($(date +%s) - T0))" "$*"; }
 # event LABEL: what happened when, for the summary's timeline.
 event() { echo "$(($(date +%s%N) / 1000000)) $*" >>"$WORK/events"; }
@@ -74,6 +80,7 @@ PGDATA_DIR=""
 FROZEN=""
 NGINX_PID=""
 LOAD_PID=""
+PROBE_PID=""
 PIDS=("" "" "")
 kill_wait() { # PID: TERM, up to 5 s, then KILL
   local pid=$1
@@ -88,6 +95,7 @@ cleanup() {
   set +e
   # A frozen cluster cannot stop: thaw it first.
   if [[ -n $FROZEN ]]; then kill -CONT $FROZEN 2>/dev/null; fi
+  kill_wait "$PROBE_PID"
   kill_wait "$LOAD_PID"
   kill_wait "$NGINX_PID"
   for pid in "${PIDS[@]}"; do kill_wait "$pid"; done
@@ -221,14 +229,17 @@ until grep -q 'sessions signed up' "$WORK/logs/load.log"; do
   (($(date +%s) < end)) || { echo "the load did not start within 120 s" >&2; exit 2; }
   sleep 0.2
 done
-sleep "$PAUSE"
+pause "$PAUSE"
 
 probe() { # SECONDS ARGS...: a probe bounded in time; its failure is recorded, not fatal
   local secs=$1
   shift
-  if ! timeout "$secs" "$FLEET" "$@" 2>>"$WORK/logs/probes.log"; then
+  timeout "$secs" "$FLEET" "$@" 2>>"$WORK/logs/probes.log" &
+  PROBE_PID=$!
+  if ! wait "$PROBE_PID"; then
     say "   probe failed or timed out ($*); see $WORK/logs/probes.log"
   fi
+  PROBE_PID=""
   tail -n 1 "$WORK/logs/probes.log" | sed 's/^/         /'
   event "   probe done"
 }
@@ -238,54 +249,54 @@ say "fault 1: sigil keys rotate"
 event "fault 1: sigil keys rotate"
 probe 60 key-probe --instances "$INSTANCES" --origin "$LB" --sigil "$SIGIL" --mode rotate \
   --out "$WORK/probes/key-rotate.json"
-sleep "$PAUSE"
+pause "$PAUSE"
 
 say "fault 2: SIGKILL instance 1 (:${PORTS[1]}), down ${DOWN} s, restart"
 event "fault 2: SIGKILL instance 1 (:${PORTS[1]}), down ${DOWN} s, restart"
 kill -KILL "${PIDS[1]}"
 wait "${PIDS[1]}" 2>/dev/null || true
 PIDS[1]=""
-sleep "$DOWN"
+pause "$DOWN"
 event "instance 1 restarting"
 start_instance 1
 wait_ok "http://127.0.0.1:${PORTS[1]}" 60
 event "instance 1 answers again"
-sleep "$PAUSE"
+pause "$PAUSE"
 
 say "fault 3: PostgreSQL restart (pg_ctl restart -m fast)"
 event "fault 3: PostgreSQL restart (pg_ctl restart -m fast)"
 timeout 60 "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w restart >/dev/null
 event "PostgreSQL restarted (pg_ctl returned)"
-sleep "$PAUSE"
+pause "$PAUSE"
 
 say "fault 4: PostgreSQL frozen (SIGSTOP of the postmaster and its children) for ${BLOCK} s"
 event "fault 4: PostgreSQL frozen (SIGSTOP of the postmaster and its children) for ${BLOCK} s"
 PM=$(head -n 1 "$PGDATA_DIR/postmaster.pid")
 FROZEN="$PM $(pgrep -P "$PM" | tr '\n' ' ')"
 kill -STOP $FROZEN
-sleep "$BLOCK"
+pause "$BLOCK"
 kill -CONT $FROZEN
 FROZEN=""
 event "PostgreSQL thawed"
-sleep "$PAUSE"
+pause "$PAUSE"
 
 say "fault 5: sign-out probe, $SIGNOUT_ROUNDS rounds (directly on the instances)"
 event "fault 5: sign-out probe, $SIGNOUT_ROUNDS rounds (directly on the instances)"
 probe 180 signout-probe --instances "$INSTANCES" --origin "$LB" --rounds "$SIGNOUT_ROUNDS" \
   --out "$WORK/probes/signout.json"
-sleep "$PAUSE"
+pause "$PAUSE"
 
 say "fault 6: sigil keys rotate --now"
 event "fault 6: sigil keys rotate --now"
 probe 60 key-probe --instances "$INSTANCES" --origin "$LB" --sigil "$SIGIL" --mode rotate-now \
   --out "$WORK/probes/key-rotate-now.json"
-sleep "$PAUSE"
+pause "$PAUSE"
 
 say "fault 7: sigil keys revoke <the signing key> (up to the verifiers' JWKS max-age + 30 s)"
 event "fault 7: sigil keys revoke <the signing key> (up to the verifiers' JWKS max-age + 30 s)"
 probe 150 key-probe --instances "$INSTANCES" --origin "$LB" --sigil "$SIGIL" --mode revoke \
   --out "$WORK/probes/key-revoke.json" --revoked-file "$WORK/revoked"
-sleep "$PAUSE"
+pause "$PAUSE"
 
 # ---------------------------------------------------------------- verdict
 say "stopping the load"
