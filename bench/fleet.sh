@@ -56,6 +56,7 @@ event() { echo "$(($(date +%s%N) / 1000000)) $*" >>"$WORK/events"; }
 
 # ---------------------------------------------------------------- tools and build
 if ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
+  if [[ $(id -u) != 0 ]]; then echo "nginx is missing (as root: apt-get install nginx)" >&2; exit 2; fi
   say "apt-get install nginx"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
 fi
