@@ -61,6 +61,19 @@ pub struct VerifyFailure {
     pub expected: bool,
 }
 
+/// Verification failures of one `(kid, code, expected)`.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct FailureGroup {
+    pub kid: String,
+    pub code: String,
+    pub expected: bool,
+    pub count: u64,
+    pub first_t_ms: u64,
+    pub last_t_ms: u64,
+    /// The first failure's message.
+    pub message: String,
+}
+
 /// Occurrences of one outcome (a status, an error code, a timeout) and when.
 #[derive(Serialize, Deserialize, Debug, Clone, Default)]
 pub struct Seen {
@@ -102,7 +115,14 @@ pub struct LoadSummary {
     pub tokens_verified: u64,
     /// Tokens by `kid`.
     pub tokens_by_kid: BTreeMap<String, u64>,
+    /// Every failure during the run; only the first few are written (`failure_samples`).
+    #[serde(skip)]
     pub verify_failures: Vec<VerifyFailure>,
+    pub verify_failures_total: u64,
+    /// The failures grouped by `(kid, code, expected)`, in order of first occurrence.
+    pub failure_groups: Vec<FailureGroup>,
+    /// The first 20 failures as they happened.
+    pub failure_samples: Vec<VerifyFailure>,
     /// Answers (of any status) that took over a second, and the slowest, per route.
     pub slow_over_1s: BTreeMap<String, Seen>,
     pub max_latency_ms: BTreeMap<String, f64>,
@@ -225,14 +245,38 @@ pub async fn run(args: LoadArgs) -> Result<()> {
         .iter()
         .filter(|f| f.expected)
         .count() as u64;
-    summary.unexpected_failures = summary.verify_failures.len() as u64 - summary.expected_failures;
+    summary.verify_failures_total = summary.verify_failures.len() as u64;
+    summary.unexpected_failures = summary.verify_failures_total - summary.expected_failures;
+    for f in &summary.verify_failures {
+        match summary
+            .failure_groups
+            .iter_mut()
+            .find(|g| g.kid == f.kid && g.code == f.code && g.expected == f.expected)
+        {
+            Some(g) => {
+                g.count += 1;
+                g.first_t_ms = g.first_t_ms.min(f.t_ms);
+                g.last_t_ms = g.last_t_ms.max(f.t_ms);
+            }
+            None => summary.failure_groups.push(FailureGroup {
+                kid: f.kid.clone(),
+                code: f.code.clone(),
+                expected: f.expected,
+                count: 1,
+                first_t_ms: f.t_ms,
+                last_t_ms: f.t_ms,
+                message: f.message.clone(),
+            }),
+        }
+    }
+    summary.failure_samples = summary.verify_failures.iter().take(20).cloned().collect();
     common::write_json(&args.out, &summary)?;
     eprintln!(
         "load: {} requests, {} tokens issued, {} verified, {} verification failures ({} unexpected)",
         summary.requests,
         summary.tokens_issued,
         summary.tokens_verified,
-        summary.verify_failures.len(),
+        summary.verify_failures_total,
         summary.unexpected_failures
     );
     Ok(())

@@ -190,7 +190,7 @@ fn load_section(o: &mut Out, l: &LoadSummary) {
         "  tokens issued {}, verified {}, verification failures {} (expected by revocation {}, unexpected {})",
         l.tokens_issued,
         l.tokens_verified,
-        l.verify_failures.len(),
+        l.verify_failures_total,
         l.expected_failures,
         l.unexpected_failures
     ));
@@ -220,24 +220,17 @@ fn load_section(o: &mut Out, l: &LoadSummary) {
             ))
         ));
     }
-    // Verification failures grouped by (kid, code, expected), with their time span.
-    let mut groups: std::collections::BTreeMap<(bool, String, String), (u64, u64, u64)> =
-        std::collections::BTreeMap::new();
-    for f in &l.verify_failures {
-        let g = groups
-            .entry((f.expected, f.kid.clone(), f.code.clone()))
-            .or_insert((0, f.t_ms, f.t_ms));
-        g.0 += 1;
-        g.1 = g.1.min(f.t_ms);
-        g.2 = g.2.max(f.t_ms);
-    }
-    for ((expected, kid, code), (n, first, last)) in &groups {
+    for g in &l.failure_groups {
         let line = format!(
-            "verification failures kid {kid} code {code}: {n} at t {:.1}–{:.1} s",
-            *first as f64 / 1000.0,
-            *last as f64 / 1000.0
+            "verification failures kid {} code {}: {} at t {:.1}–{:.1} s ({})",
+            g.kid,
+            g.code,
+            g.count,
+            g.first_t_ms as f64 / 1000.0,
+            g.last_t_ms as f64 / 1000.0,
+            g.message
         );
-        if *expected {
+        if g.expected {
             o.line(format!("  expected (revocation): {line}"));
         } else {
             o.broken(format!("unexpected {line}"));
