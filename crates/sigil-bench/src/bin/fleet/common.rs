@@ -126,3 +126,21 @@ pub fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Resu
     let text = serde_json::to_string_pretty(value)?;
     std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kid_of_reads_the_protected_header() {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"EdDSA","kid":"k1","typ":"JWT"}"#);
+        assert_eq!(kid_of(&format!("{header}.e30.sig")), "k1");
+        assert_eq!(kid_of("not a token"), "-");
+    }
+
+    #[test]
+    fn p50_and_max() {
+        assert_eq!(p50_max(&[]), (0.0, 0.0));
+        assert_eq!(p50_max(&[3.0, 1.0, 2.0]), (2.0, 3.0));
+    }
+}

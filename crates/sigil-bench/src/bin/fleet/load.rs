@@ -420,3 +420,21 @@ async fn worker(shared: Arc<Shared>, w: u64) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revoked_file_lines() {
+        let path = std::env::temp_dir().join(format!("sigil-fleet-revoked-{}", std::process::id()));
+        std::fs::write(&path, "k1 1000\nbroken line\nk2 2000\n").unwrap();
+        let revoked = read_revoked(Some(&path));
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            revoked,
+            vec![("k1".to_owned(), 1000), ("k2".to_owned(), 2000)]
+        );
+        assert!(read_revoked(None).is_empty());
+    }
+}

@@ -420,3 +420,48 @@ fn keys_section(o: &mut Out, table: &str, reports: &[KeyReport]) {
         o.broken("duplicate key ids in the jwks table");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::{FailureGroup, Seen};
+
+    fn seen(count: u64) -> Seen {
+        Seen {
+            count,
+            first_t_ms: 1000,
+            last_t_ms: 2000,
+        }
+    }
+
+    #[test]
+    fn only_503_database_unavailable_and_expected_failures_are_allowed() {
+        let mut l = LoadSummary {
+            tokens_issued: 10,
+            ..LoadSummary::default()
+        };
+        l.server_errors
+            .insert("503 DATABASE_UNAVAILABLE".to_owned(), seen(3));
+        l.failure_groups.push(FailureGroup {
+            kid: "old".to_owned(),
+            code: "no_matching_key".to_owned(),
+            expected: true,
+            count: 2,
+            first_t_ms: 0,
+            last_t_ms: 1,
+            message: String::new(),
+        });
+        let mut o = Out::default();
+        load_section(&mut o, &l);
+        assert!(o.broken.is_empty(), "{:?}", o.broken);
+
+        l.server_errors
+            .insert("500 SIGNING_KEY_UNAVAILABLE".to_owned(), seen(1));
+        l.server_errors.insert("502 -".to_owned(), seen(1));
+        l.timeouts = seen(1);
+        l.failure_groups[0].expected = false;
+        let mut o = Out::default();
+        load_section(&mut o, &l);
+        assert_eq!(o.broken.len(), 4, "{:?}", o.broken);
+    }
+}
