@@ -223,7 +223,7 @@ say "load: $SESSIONS sessions, $CONCURRENCY workers through $LB"
 "$FLEET" load --base "$LB" --sessions "$SESSIONS" --concurrency "$CONCURRENCY" \
   --stop-file "$WORK/stop" --max-seconds "$([[ $SMOKE == 1 ]] && echo 170 || echo 600)" \
   --request-timeout 12 --out "$WORK/load.json" --revoked-file "$WORK/revoked" \
-  >"$WORK/logs/load.log" 2>&1 &
+  --progress-file "$WORK/progress" >"$WORK/logs/load.log" 2>&1 &
 LOAD_PID=$!
 end=$(($(date +%s) + 120))
 until grep -q 'sessions signed up' "$WORK/logs/load.log"; do
@@ -232,6 +232,20 @@ until grep -q 'sessions signed up' "$WORK/logs/load.log"; do
   sleep 0.2
 done
 pause "$PAUSE"
+
+# Steady state: database transactions per token over a quiet window (every transaction counts:
+# the instances' key watch and heartbeats too).
+xacts() { psql "$DB_URL" -qAtc "select xact_commit + xact_rollback from pg_stat_database where datname = 'sigil_fleet'"; }
+WINDOW=$([[ $SMOKE == 1 ]] && echo 3 || echo 10)
+read -r TOKENS0 _ <"$WORK/progress"
+X0=$(xacts)
+pause "$WINDOW"
+read -r TOKENS1 _ <"$WORK/progress"
+X1=$(xacts)
+awk -v t=$((TOKENS1 - TOKENS0)) -v x=$((X1 - X0)) -v w="$WINDOW" 'BEGIN {
+  printf "== database load in steady state (%s s window, all instances)\n  %d tokens (%.0f/s), %d database transactions (%.1f/s): %.5f per token\n", w, t, t / w, x, x / w, (t > 0 ? x / t : 0)
+}' >"$WORK/dbload.txt"
+cat "$WORK/dbload.txt"
 
 probe() { # SECONDS ARGS...: a probe bounded in time; its failure is recorded, not fatal
   local secs=$1
@@ -321,6 +335,7 @@ VERDICT=0
 "$FLEET" summarize --load "$WORK/load.json" --probes "$WORK/probes" --jwks-table "$WORK/jwks.txt" \
   --signout-bound-ms "$SIGNOUT_BOUND_MS" --key-bound-ms "$KEY_BOUND_MS" \
   --events "$WORK/events" --markdown "$WORK/summary.md" --title "$TITLE" || VERDICT=$?
+cat "$WORK/dbload.txt"
 
 if [[ $WRITE == 1 && $SMOKE != 1 ]]; then
   {
@@ -334,6 +349,10 @@ if [[ $WRITE == 1 && $SMOKE != 1 ]]; then
     echo "of the signing key. \`BROKEN\` lines are promises the run saw broken (the script exits 1)."
     echo
     cat "$WORK/summary.md"
+    echo
+    echo '```'
+    cat "$WORK/dbload.txt"
+    echo '```'
     echo "<!-- fleet:end -->"
   } >"$WORK/section.md"
   if grep -q '<!-- fleet:begin -->' BENCHMARKS.md; then

@@ -45,6 +45,10 @@ pub struct LoadArgs {
     /// The algorithm the verifier accepts.
     #[arg(long, default_value = "EdDSA")]
     alg: String,
+    /// Rewritten about every second with `tokens_issued t_ms` (for the script's steady-state
+    /// database-load window).
+    #[arg(long)]
+    progress_file: Option<PathBuf>,
 }
 
 /// One verification failure.
@@ -220,8 +224,18 @@ pub async fn run(args: LoadArgs) -> Result<()> {
         workers.push(tokio::spawn(async move { worker(shared, w).await }));
     }
     let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
+    let mut next_progress = Instant::now();
     while !args.stop_file.exists() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Some(path) = &args.progress_file
+            && Instant::now() >= next_progress
+        {
+            next_progress += Duration::from_secs(1);
+            let issued = shared.summary.lock().map_or(0, |s| s.tokens_issued);
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, format!("{issued} {}\n", shared.t_ms()))?;
+            std::fs::rename(&tmp, path)?;
+        }
     }
     shared.stop.store(true, Ordering::SeqCst);
     for w in workers {
