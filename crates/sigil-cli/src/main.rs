@@ -83,7 +83,8 @@ enum KeysAction {
     },
     /// Remove a key: gone from the key set and from signing at once.
     Revoke {
-        /// The key id.
+        /// The key id (it may begin with `-`: key ids are base64url).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
     /// Re-encrypt every private key under the current secret.

@@ -135,6 +135,15 @@ fn keys_the_secret_cannot_open_are_listed_and_revoked() {
         text(&after.stdout)
     );
 
+    // Key ids are base64url and may begin with `-`: such an id is a key id, not an option.
+    let dashed = sigil_in(&dir, SECOND_SECRET, &["keys", "revoke", "-cvkVSViYPXf"]);
+    assert!(!dashed.status.success());
+    assert!(
+        text(&dashed.stderr).contains("no key -cvkVSViYPXf"),
+        "{}",
+        text(&dashed.stderr)
+    );
+
     // With the key gone, the server starts with the new secret and makes its own key.
     let rotated = sigil_in(&dir, SECOND_SECRET, &["keys", "rotate", "--now"]);
     assert!(rotated.status.success(), "{}", text(&rotated.stderr));
