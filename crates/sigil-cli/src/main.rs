@@ -274,9 +274,18 @@ async fn keys(action: KeysAction, args: ServerArgs) -> Result<()> {
         KeysAction::Rotate { now } => {
             let kid = keys.rotate(now).await?;
             if now {
+                // When it starts: in a moment, once every instance publishes it (at once on an
+                // empty key table).
+                let starts = keys
+                    .list()
+                    .await?
+                    .into_iter()
+                    .find(|(row, _)| row.id == kid)
+                    .map(|(row, _)| row.created_at)
+                    .unwrap_or_else(|| chrono_now() + sigil_server::keys::IMMEDIATE_SETTLE);
                 println!(
-                    "{kid} is published and signs from {} (once every instance publishes it)",
-                    sigil_server::time::iso(chrono_now() + sigil_server::keys::IMMEDIATE_SETTLE)
+                    "{kid} is published and signs from {}",
+                    sigil_server::time::iso(starts)
                 );
             } else {
                 println!(

@@ -157,32 +157,39 @@ impl KeyManager {
         Ok(removed)
     }
 
-    /// When no key may sign at `now`: the earliest published key of the configured alg that has
-    /// not started yet starts now (it is in the key set already, so verifiers that fetched the
-    /// set since hold it, and others refetch for its kid). Whether one was moved.
+    /// When no key may sign at `now` — judged from the rows (their alg and times), not from
+    /// what this process can open, so that a process without the secret never moves keys for
+    /// the others: the earliest key of the configured alg that has not started yet, and that
+    /// this process can use, starts now. It is in the key set already, so verifiers that fetched
+    /// the set since hold it, and others refetch for its kid. Decided and written under the
+    /// key-creation lock, so that two processes never bring two keys forward. Whether one moved.
     pub(super) async fn bring_successor_forward(
         &self,
         now: DateTime<Utc>,
     ) -> Result<bool, KeyError> {
         let alg = self.config.alg;
-        let rows = self.store.list_keys().await?;
-        let Some(next) = rows
-            .iter()
-            .filter(|r| {
-                row_alg(r, alg).ok() == Some(alg)
-                    && r.created_at > now
-                    && r.expires_at.is_none_or(|e| e > now)
+        let moved = self
+            .store
+            .start_key_if(now, |rows| {
+                if rows.iter().any(|r| self.may_sign(r, now)) {
+                    return None;
+                }
+                rows.iter()
+                    .filter(|r| {
+                        row_alg(r, alg).ok() == Some(alg)
+                            && r.created_at > now
+                            && r.expires_at.is_none_or(|e| e > now)
+                            && self.check_usable(r).is_ok()
+                    })
+                    .min_by_key(|r| (r.created_at, r.id.clone()))
+                    .map(|r| r.id.clone())
             })
-            .min_by_key(|r| (r.created_at, r.id.clone()))
-        else {
-            return Ok(false);
-        };
-        let moved = self.store.start_key_at(&next.id, now).await?;
-        if moved {
-            tracing::info!(kid = %next.id, "no key could sign: its published successor starts now");
+            .await?;
+        if let Some(kid) = &moved {
+            tracing::info!(%kid, "no key could sign: its published successor starts now");
         }
         self.reload().await?;
-        Ok(moved)
+        Ok(moved.is_some())
     }
 
     /// Re-encrypts every private key under the current secret; returns how many changed.

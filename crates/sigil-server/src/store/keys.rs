@@ -94,10 +94,10 @@ impl Store {
             .collect())
     }
 
-    /// A cheap summary of the key table (ids, expiries, ciphertext lengths) that changes whenever
-    /// another process adds, rotates, revokes or rewraps a key.
+    /// A cheap summary of the key table (ids, starts, expiries, ciphertext lengths) that changes
+    /// whenever another process adds, rotates, revokes, rewraps or brings forward a key.
     pub(crate) async fn keys_fingerprint(&self) -> Result<String, StoreError> {
-        const SQL: &str = r#"select "id", coalesce(cast("expiresAt" as text), ''), length("privateKey") from "jwks" order by "id""#;
+        const SQL: &str = r#"select "id", cast("createdAt" as text) || '|' || coalesce(cast("expiresAt" as text), ''), length("privateKey") from "jwks" order by "id""#;
         self.timed(async {
             let rows: Vec<String> = on_pool!(self, |pool, Db| {
                 sqlx::query_as::<_, (String, String, <Db as Dialect>::Int)>(SQL)
@@ -183,31 +183,36 @@ impl Store {
         self.change_keys(SQL, &[private_key, id]).await
     }
 
-    /// Moves the start of a key that has not started yet to `at` (a successor brought forward
-    /// when nothing else may sign) and announces it; whether it moved.
-    pub(crate) async fn start_key_at(
+    /// Under the key-creation lock (see [`Store::insert_key_if`]): `choose(rows)` names a key
+    /// whose start moves to `at` (a successor brought forward when nothing may sign), or none.
+    /// Announced with the change; the id moved, if any.
+    pub(crate) async fn start_key_if(
         &self,
-        id: &str,
         at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        const SQL: &str =
-            r#"update "jwks" set "createdAt" = $1 where "id" = $2 and "createdAt" > $1"#;
+        choose: impl Fn(&[KeyRow]) -> Option<String>,
+    ) -> Result<Option<String>, StoreError> {
+        const START: &str = r#"update "jwks" set "createdAt" = $1 where "id" = $2"#;
         self.timed(async {
-            Ok(on_pool!(self, |pool, Db| {
-                let mut tx = pool.begin().await?;
-                let moved = sqlx::query(SQL)
-                    .bind(Timestamp(at))
-                    .bind(id)
-                    .execute(&mut *tx)
+            on_pool!(self, |pool, Db| {
+                let mut tx = Db::begin_serialized(pool).await?;
+                let rows = sqlx::query(SELECT_KEYS)
+                    .fetch_all(&mut *tx)
                     .await?
-                    .rows_affected()
-                    > 0;
-                if moved {
-                    Db::announce(&mut tx, &Change::Keys).await?;
-                }
+                    .iter()
+                    .map(key_from)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let Some(id) = choose(&rows) else {
+                    return Ok(None);
+                };
+                sqlx::query(START)
+                    .bind(Timestamp(at))
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                Db::announce(&mut tx, &Change::Keys).await?;
                 tx.commit().await?;
-                moved
-            }))
+                Ok(Some(id))
+            })
         })
         .await
     }

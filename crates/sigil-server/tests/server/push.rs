@@ -58,6 +58,23 @@ async fn sign_out(s: &TestServer, bearer: &str) {
     assert_eq!(r.status(), 200);
 }
 
+/// Waits (up to 5 s, without moving any clock) until `holds` is true, checking again after each
+/// change applied by push: the arrival of a push is asynchronous, and other changes (a key made
+/// on first use) may arrive in between.
+async fn eventually(push: &mut watch::Receiver<PushStatus>, holds: impl AsyncFn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        push.borrow_and_update();
+        if holds().await {
+            return;
+        }
+        tokio::time::timeout_at(deadline, push.changed())
+            .await
+            .expect("the change arrives within 5 s")
+            .unwrap();
+    }
+}
+
 /// Waits (up to 5 s) until the status satisfies `ready`: the arrival of a push is asynchronous.
 async fn until(push: &mut watch::Receiver<PushStatus>, ready: impl Fn(&PushStatus) -> bool) {
     tokio::time::timeout(Duration::from_secs(5), push.wait_for(|s| ready(s)))
@@ -96,16 +113,16 @@ async fn changes_on_one_instance_reach_another_at_once() {
     // A sign-out on a: b, which holds the session in its cache, refuses it.
     let bearer = bearer_for(&a, "a@b.co").await;
     assert_eq!(token_of(&b, &bearer).await.status(), 200);
-    let seen = pushed_to_b.borrow().applied;
     sign_out(&a, &bearer).await;
-    until(&mut pushed_to_b, |s| s.applied > seen).await;
-    assert_eq!(token_of(&b, &bearer).await.status(), 401);
+    eventually(&mut pushed_to_b, async || {
+        token_of(&b, &bearer).await.status() == 401
+    })
+    .await;
 
     // A user changed by another process (`sigil user set`): b's cached user follows.
     let bearer = bearer_for(&a, "c@d.co").await;
     let r = b.session_by_bearer(&bearer).await;
     assert_eq!(r.json::<Value>().await.unwrap()["user"]["role"], "user");
-    let seen = pushed_to_b.borrow().applied;
     let field = a.auth.config().user_fields[0].clone();
     assert!(
         a.auth
@@ -114,9 +131,11 @@ async fn changes_on_one_instance_reach_another_at_once() {
             .await
             .unwrap()
     );
-    until(&mut pushed_to_b, |s| s.applied > seen).await;
-    let r = b.session_by_bearer(&bearer).await;
-    assert_eq!(r.json::<Value>().await.unwrap()["user"]["role"], "admin");
+    eventually(&mut pushed_to_b, async || {
+        let r = b.session_by_bearer(&bearer).await;
+        r.json::<Value>().await.unwrap()["user"]["role"] == "admin"
+    })
+    .await;
 
     // A key rotated with `--now` on a: b publishes it at once, and signs with it once it may.
     let before = kid_of(
@@ -124,34 +143,25 @@ async fn changes_on_one_instance_reach_another_at_once() {
             .as_str()
             .unwrap(),
     );
-    let seen = pushed_to_b.borrow().applied;
     let rotated = a.auth.keys().rotate(true).await.unwrap();
     assert_ne!(rotated, before);
-    until(&mut pushed_to_b, |s| s.applied > seen).await;
-    let jwks: Value = b.get("/jwks").await.json().await.unwrap();
-    assert!(
-        jwks["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|k| k["kid"] == rotated.as_str())
-    );
+    eventually(&mut pushed_to_b, async || published(&b, &rotated).await).await;
     b.advance(sigil_server::keys::IMMEDIATE_SETTLE);
     let token: Value = token_of(&b, &bearer).await.json().await.unwrap();
     assert_eq!(kid_of(token["token"].as_str().unwrap()), rotated);
 
     // Revoked on a: gone from b's key set at once.
-    let seen = pushed_to_b.borrow().applied;
     assert!(a.auth.keys().revoke(&before).await.unwrap());
-    until(&mut pushed_to_b, |s| s.applied > seen).await;
-    let jwks: Value = b.get("/jwks").await.json().await.unwrap();
-    assert!(
-        !jwks["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|k| k["kid"] == before.as_str())
-    );
+    eventually(&mut pushed_to_b, async || !published(&b, &before).await).await;
+}
+
+async fn published(s: &TestServer, kid: &str) -> bool {
+    let jwks: Value = s.get("/jwks").await.json().await.unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k["kid"] == kid)
 }
 
 /// The listener's connection cut (the database unreachable from that instance): it says so,
@@ -217,8 +227,9 @@ async fn a_dropped_listener_falls_back_to_polling_and_recovers() {
 
     // Pushed again: a sign-out on `b` reaches `a` at once, though `a` cached the session for an
     // hour.
-    let seen = pushed_to_a.borrow().applied;
     sign_out(&b, &kept).await;
-    until(&mut pushed_to_a, |s| s.applied > seen).await;
-    assert_eq!(token_of(&a, &kept).await.status(), 401);
+    eventually(&mut pushed_to_a, async || {
+        token_of(&a, &kept).await.status() == 401
+    })
+    .await;
 }
