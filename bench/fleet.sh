@@ -60,6 +60,8 @@ if ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
   if [[ $(id -u) != 0 ]]; then echo "nginx is missing (as root: apt-get install nginx)" >&2; exit 2; fi
   say "apt-get install nginx"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+  # The package may start the system's nginx on port 80; this run starts its own.
+  (service nginx stop || nginx -s quit) >/dev/null 2>&1 || true
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 if [[ $PROFILE == release ]]; then
@@ -122,7 +124,9 @@ CHOSEN=" "
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 30000))
+    # Below Linux's ephemeral range (32768 and up), so that no outgoing connection holds a port
+    # an instance or the database binds again after a restart.
+    p=$((20000 + RANDOM % 12000))
     [[ $CHOSEN == *" $p "* ]] && continue
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
@@ -138,6 +142,8 @@ for i in 0 1 2; do
 done
 LB_PORT=$(free_port)
 while [[ " ${PORTS[*]} " == *" $LB_PORT "* ]]; do LB_PORT=$(free_port); done
+CHOSEN+="$LB_PORT "
+PG_PORT=$(free_port)
 LB=http://127.0.0.1:$LB_PORT
 INSTANCES="http://127.0.0.1:${PORTS[0]},http://127.0.0.1:${PORTS[1]},http://127.0.0.1:${PORTS[2]}"
 
@@ -157,7 +163,7 @@ wait_ok() {
 
 # ---------------------------------------------------------------- PostgreSQL
 say "PostgreSQL (throwaway cluster, scripts/test-postgres.sh)"
-eval "$(bash scripts/test-postgres.sh start)"
+eval "$(SIGIL_TEST_PGPORT=$PG_PORT bash scripts/test-postgres.sh start)"
 PGDATA_DIR=$SIGIL_TEST_PGDATA
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 psql "$SIGIL_TEST_POSTGRES_URL" -qAtc 'create database sigil_fleet' >/dev/null
@@ -288,10 +294,14 @@ pause "$PAUSE"
 say "fault 4: PostgreSQL frozen (SIGSTOP of the postmaster and its children) for ${BLOCK} s"
 event "fault 4: PostgreSQL frozen (SIGSTOP of the postmaster and its children) for ${BLOCK} s"
 PM=$(head -n 1 "$PGDATA_DIR/postmaster.pid")
+# The postmaster first (it forks no new backend while stopped), then its children; a backend
+# that exits in between is no failure.
+FROZEN=$PM
+kill -STOP "$PM"
 FROZEN="$PM $(pgrep -P "$PM" | tr '\n' ' ')"
-kill -STOP $FROZEN
+kill -STOP $FROZEN 2>/dev/null || true
 pause "$BLOCK"
-kill -CONT $FROZEN
+kill -CONT $FROZEN 2>/dev/null || true
 FROZEN=""
 event "PostgreSQL thawed"
 pause "$PAUSE"

@@ -4,7 +4,8 @@
 #   eval "$(bash scripts/test-postgres.sh start)"   # sets SIGIL_TEST_POSTGRES_URL and SIGIL_TEST_PGDATA
 #   bash scripts/test-postgres.sh stop "$SIGIL_TEST_PGDATA"
 set -euo pipefail
-PORT=${SIGIL_TEST_PGPORT:-$((20000 + RANDOM % 20000))}
+# Below Linux's ephemeral range, so that a restart (bench/fleet.sh) can bind it again.
+PORT=${SIGIL_TEST_PGPORT:-$((20000 + RANDOM % 12000))}
 
 pg_bin() {
   ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1

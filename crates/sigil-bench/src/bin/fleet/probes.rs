@@ -243,6 +243,15 @@ pub struct InstanceTime {
     pub token_error: Option<String>,
 }
 
+/// rotate --now, watched on one instance from before the command: the first `/jwks` that lists a
+/// kid it did not list before, and the first `/token` signed with another kid than before.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Watched {
+    pub instance: String,
+    pub published_ms: Option<f64>,
+    pub signing_ms: Option<f64>,
+}
+
 /// What `key-probe` writes.
 #[derive(Serialize, Deserialize, Debug)]
 pub struct KeyReport {
@@ -263,6 +272,9 @@ pub struct KeyReport {
     /// revoke: the bound that applies to the verifier, seconds, and how it was found.
     pub verifier_bound_s: Option<f64>,
     pub verifier_bound: Option<String>,
+    /// rotate --now: each instance watched from before the command.
+    #[serde(default)]
+    pub watched: Vec<Watched>,
     pub errors: Vec<String>,
 }
 
@@ -383,6 +395,38 @@ pub async fn keys(args: KeyArgs) -> Result<()> {
             }
         }
     }
+    // rotate --now: every instance watched from before the command, to see whether any signed
+    // with the new key before every one published it.
+    let mut watchers = Vec::new();
+    if args.mode == Mode::RotateNow {
+        for instance in &instances {
+            let (client, instance, session) = (client.clone(), instance.clone(), session.clone());
+            let published_before = common::jwks_kids(&client, &instance).await?;
+            let signing_before = common::get_token(&client, &instance, &session)
+                .await?
+                .map(|t| common::kid_of(&t));
+            watchers.push(tokio::spawn(async move {
+                let began = Instant::now();
+                let (mut published, mut signing) = (None, None);
+                while (published.is_none() || signing.is_none()) && began.elapsed() < give_up {
+                    if published.is_none()
+                        && let Ok(kids) = common::jwks_kids(&client, &instance).await
+                        && kids.iter().any(|k| !published_before.contains(k))
+                    {
+                        published = Some(Instant::now());
+                    }
+                    if signing.is_none()
+                        && let Ok(Some(t)) = common::get_token(&client, &instance, &session).await
+                        && Some(common::kid_of(&t)) != signing_before
+                    {
+                        signing = Some(Instant::now());
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                (instance, published, signing)
+            }));
+        }
+    }
     // Times count from just before the command is spawned.
     let start = Instant::now();
     let out = tokio::process::Command::new(&args.sigil)
@@ -457,6 +501,18 @@ pub async fn keys(args: KeyArgs) -> Result<()> {
     for t in tasks {
         times.push(t.await?);
     }
+    let since_start = |at: Option<Instant>| {
+        at.map(|at| at.saturating_duration_since(start).as_secs_f64() * 1000.0)
+    };
+    let mut watched = Vec::new();
+    for w in watchers {
+        let (instance, published, signing) = w.await?;
+        watched.push(Watched {
+            instance,
+            published_ms: since_start(published),
+            signing_ms: since_start(signing),
+        });
+    }
 
     let mut report = KeyReport {
         mode: args.mode,
@@ -466,6 +522,7 @@ pub async fn keys(args: KeyArgs) -> Result<()> {
         command_ms,
         instances: times,
         keys_before,
+        watched,
         keys_after: Vec::new(),
         signing_after: None,
         verifier_reject_ms: None,

@@ -351,7 +351,6 @@ fn key_section(o: &mut Out, r: &KeyReport, bound_ms: f64) {
             _ => bound_ms,
         };
         let (p50, max_signing) = common::p50_max(&signing);
-        let first = signing.iter().copied().fold(f64::INFINITY, f64::min);
         o.line(format!(
             "    /token: p50 {p50:.0} ms, max {max_signing:.0} ms (bound {signing_bound:.0} ms)"
         ));
@@ -361,10 +360,40 @@ fn key_section(o: &mut Out, r: &KeyReport, bound_ms: f64) {
                 r.mode
             ));
         }
-        if r.mode == Mode::RotateNow && published.len() == r.instances.len() && first < max {
-            o.broken(format!(
-                "rotate --now: an instance signed with the new key at {first:.0} ms, before every instance published it ({max:.0} ms)"
-            ));
+    }
+    if r.mode == Mode::RotateNow {
+        // Watched from before the command: the last instance to publish the new key, and the
+        // first to sign with it.
+        let last_published = r
+            .watched
+            .iter()
+            .map(|w| w.published_ms)
+            .collect::<Option<Vec<_>>>();
+        let first_signing = r
+            .watched
+            .iter()
+            .filter_map(|w| w.signing_ms)
+            .fold(f64::INFINITY, f64::min);
+        match last_published {
+            Some(all) if !all.is_empty() => {
+                let last = all.iter().copied().fold(0.0, f64::max);
+                o.line(format!(
+                    "    watched from before the command: every instance published it by {last:.0} ms, the first signed with it at {first_signing:.0} ms"
+                ));
+                // The command reads its clock after it is spawned: the new key may not sign
+                // sooner than the settle time after the spawn.
+                if first_signing < IMMEDIATE_SETTLE_MS {
+                    o.broken(format!(
+                        "rotate --now: an instance signed with the new key at {first_signing:.0} ms, before its settle time ({IMMEDIATE_SETTLE_MS:.0} ms)"
+                    ));
+                }
+                if first_signing < last {
+                    o.broken(format!(
+                        "rotate --now: an instance signed with the new key at {first_signing:.0} ms, before every instance published it ({last:.0} ms)"
+                    ));
+                }
+            }
+            _ => o.broken("rotate --now: not every instance was seen publishing the new key"),
         }
     }
     if r.mode == Mode::Revoke {
