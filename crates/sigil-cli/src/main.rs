@@ -197,6 +197,27 @@ async fn serve(args: ServerArgs) -> Result<()> {
     let base_path = config.base_path.clone();
     let base_url = config.base_url.clone();
     let limits = config.serve;
+    let metrics_listen = config.metrics_listen;
+    // Installed before the server is built, so that what it does from the start is counted.
+    let metrics = match metrics_listen {
+        Some(at) => {
+            let handle = sigil_server::telemetry::install_prometheus()
+                .context("installing the Prometheus recorder")?;
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen on {at} for metrics"))?;
+            tracing::info!("metrics on http://{}/metrics", listener.local_addr()?);
+            let app = sigil_server::telemetry::metrics_app(handle);
+            Some(tokio::spawn(async move {
+                if let Err(e) =
+                    sigil_server::serve(listener, app, limits, std::future::pending()).await
+                {
+                    tracing::error!(error = %e, "the metrics endpoint stopped");
+                }
+            }))
+        }
+        None => None,
+    };
     let auth = Auth::builder(config)
         .build()
         .await
@@ -237,6 +258,9 @@ async fn serve(args: ServerArgs) -> Result<()> {
     };
     let served = sigil_server::serve(listener, app, limits, stop).await;
     watch.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     served?;
     if store.check_file().is_err() {
         anyhow::bail!(

@@ -88,6 +88,8 @@ codes! {
     ServerBusy = (503, "SERVER_BUSY", "The server is busy; try again shortly"),
     /// The database did not answer in time or is down; retry later.
     DatabaseUnavailable = (503, "DATABASE_UNAVAILABLE", "The database is unavailable; try again shortly"),
+    /// `/ready`: the database does not answer or no signing key is loaded; the message says which.
+    NotReady = (503, "NOT_READY", "Not ready"),
     /// No usable signing key (e.g. a key the configured secret cannot decrypt); the log says which.
     SigningKeyUnavailable = (500, "SIGNING_KEY_UNAVAILABLE", "No usable signing key; see the server log"),
     /// A failure that is Sigil's fault; the log has the details.

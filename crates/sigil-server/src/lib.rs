@@ -43,6 +43,7 @@ mod session_cache;
 mod sessions;
 mod state;
 pub mod store;
+pub mod telemetry;
 pub mod time;
 pub mod tokens;
 pub mod user_fields;

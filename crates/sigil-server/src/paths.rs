@@ -11,6 +11,8 @@ pub(crate) const GET_SESSION: &str = "/get-session";
 pub(crate) const SIGN_OUT: &str = "/sign-out";
 /// Health check.
 pub(crate) const OK: &str = "/ok";
+/// Readiness: the database answers and a signing key is loaded.
+pub(crate) const READY: &str = "/ready";
 /// A JWT for the session.
 pub(crate) const TOKEN: &str = "/token";
 

@@ -165,6 +165,7 @@ impl Listener {
                 refresh_keys(&targets).await;
                 targets.sessions.cache().set_pushed(true);
             }
+            crate::telemetry::push_listening(true);
             self.status.send_modify(|s| {
                 s.state = PushState::Listening;
                 s.connects += 1;
@@ -181,6 +182,7 @@ impl Listener {
                 targets.sessions.cache().set_pushed(false);
             }
             self.status.send_modify(|s| s.state = PushState::Polling);
+            crate::telemetry::push_listening(false);
             let error = match lost {
                 Lost::Closed => "the connection closed".to_owned(),
                 Lost::Failed(e) => Chain(&e).to_string(),

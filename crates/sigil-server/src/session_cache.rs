@@ -362,7 +362,9 @@ impl SessionCache {
             return;
         };
         self.generations[stripe(key)].fetch_add(1, Ordering::SeqCst);
-        entries.remove(key);
+        if entries.remove(key).is_some() {
+            crate::telemetry::cache_invalidated("session");
+        }
     }
 
     /// Drops the entries of this user's sessions (the user changed elsewhere), and keeps loads
@@ -379,7 +381,9 @@ impl SessionCache {
             .map(|(key, _)| key)
             .collect();
         for key in theirs {
-            entries.remove(&key);
+            if entries.remove(&key).is_some() {
+                crate::telemetry::cache_invalidated("user");
+            }
         }
     }
     /// Drops every entry and makes every load in flight unusable: when changes made elsewhere
@@ -390,6 +394,7 @@ impl SessionCache {
         };
         self.next_generation_everywhere();
         entries.clear();
+        crate::telemetry::cache_invalidated("all");
     }
 
     fn next_generation_everywhere(&self) {

@@ -95,7 +95,10 @@ impl Sessions {
         now: DateTime<Utc>,
     ) -> Result<Option<Arc<LiveSession>>, StoreError> {
         match self.cache.get(token, now) {
-            Ok(live) => Ok(Some(live)),
+            Ok(live) => {
+                crate::telemetry::cache_lookup("hit");
+                Ok(Some(live))
+            }
             // Boxed: the store's futures would otherwise make the future of every request that
             // reads a session (moved through each router layer) many kilobytes larger.
             Err(miss) => Box::pin(self.load_or_stale(token, miss, now)).await,
@@ -116,8 +119,10 @@ impl Sessions {
                 .load(Ordering::Relaxed)
                 .saturating_add(POLL_TTL.num_milliseconds());
         if let Some(stale) = miss.stale.as_ref().filter(|_| recently_down) {
+            crate::telemetry::cache_lookup("stale");
             return Ok(Some(stale.clone()));
         }
+        crate::telemetry::cache_lookup("miss");
         match self.load(token, miss.ticket, now).await {
             Err(e) if e.is_unreachable() => {
                 let before = self
@@ -130,6 +135,7 @@ impl Sessions {
                 if before.saturating_add(POLL_TTL.num_milliseconds()) < now.timestamp_millis() {
                     tracing::warn!(error = %crate::report::Chain(&e), "database unreachable; cached sessions answer for up to stale_if_unavailable after their read");
                 }
+                crate::telemetry::cache_lookup("stale");
                 Ok(Some(stale))
             }
             other => other,
@@ -213,6 +219,9 @@ impl Sessions {
         self.cache.forget(token);
         let deleted = self.store.delete_session(token).await;
         self.cache.forget(token);
+        if deleted.is_ok() {
+            crate::telemetry::session_ended();
+        }
         deleted
     }
 

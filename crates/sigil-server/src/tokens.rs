@@ -88,6 +88,20 @@ impl Minter {
         &self,
         live: &LiveSession,
         token: &str,
+        route: &'static str,
+    ) -> Result<String, KeyError> {
+        let started = std::time::Instant::now();
+        let signed = self.sign_session_token(live, token).await;
+        if signed.is_ok() {
+            crate::telemetry::token_issued(self.keys.alg().as_str(), route, started.elapsed());
+        }
+        signed
+    }
+
+    async fn sign_session_token(
+        &self,
+        live: &LiveSession,
+        token: &str,
     ) -> Result<String, KeyError> {
         if self.hooks.payload.is_some() || self.hooks.subject.is_some() {
             return self.hooked_session_token(live, token).await;

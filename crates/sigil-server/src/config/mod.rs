@@ -122,6 +122,8 @@ impl From<Mode> for &'static str {
 pub struct Config {
     /// Listen address.
     pub listen: SocketAddr,
+    /// Where the Prometheus metrics are served, if anywhere (never on `listen`).
+    pub metrics_listen: Option<SocketAddr>,
     /// Public base URL, without a trailing slash.
     pub base_url: String,
     /// Origin of the base URL (`scheme://host[:port]`).
@@ -194,6 +196,24 @@ impl Config {
             .unwrap_or("127.0.0.1:3000")
             .parse()
             .map_err(|_| invalid("listen", "expected ADDRESS:PORT, e.g. 127.0.0.1:3000"))?;
+        let metrics_listen = s
+            .metrics_listen
+            .as_deref()
+            .map(|text| {
+                text.parse::<SocketAddr>().map_err(|_| {
+                    invalid(
+                        "metrics_listen",
+                        "expected ADDRESS:PORT, e.g. 127.0.0.1:9464",
+                    )
+                })
+            })
+            .transpose()?;
+        if metrics_listen == Some(listen) {
+            return Err(invalid(
+                "metrics_listen",
+                "must differ from listen: metrics are never served on the public port",
+            ));
+        }
         let base_url = s
             .base_url
             .clone()
@@ -273,6 +293,7 @@ impl Config {
             keys,
             user_fields,
             listen,
+            metrics_listen,
             base_url,
             origin,
             base_path,

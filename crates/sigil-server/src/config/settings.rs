@@ -19,6 +19,9 @@ use crate::user_fields::FieldKind;
 pub struct Settings {
     /// Address to listen on (`127.0.0.1:3000`).
     pub listen: Option<String>,
+    /// Address of the Prometheus metrics endpoint (`GET /metrics`); none unless set, and never
+    /// the public port.
+    pub metrics_listen: Option<String>,
     /// Public URL of this server; its origin is the cookie scope and default token issuer.
     pub base_url: Option<String>,
     /// Path prefix of the routes (`/api/auth`).
@@ -208,6 +211,7 @@ const ENVIRONMENT: &[(&[&str], &str, EnvKind)] = {
     use EnvKind::*;
     &[
         (&["SIGIL_LISTEN"], "listen", Text),
+        (&["SIGIL_METRICS_LISTEN"], "metrics_listen", Text),
         (&["SIGIL_BASE_URL", "BETTER_AUTH_URL"], "base_url", Text),
         (&["SIGIL_BASE_PATH"], "base_path", Text),
         (&["SIGIL_DATA_DIR"], "data_dir", Text),
@@ -459,6 +463,7 @@ mod tests {
     fn the_documented_variables_and_their_aliases() {
         let names = [
             ("SIGIL_LISTEN", "listen"),
+            ("SIGIL_METRICS_LISTEN", "metrics_listen"),
             ("SIGIL_BASE_URL", "base_url"),
             ("BETTER_AUTH_URL", "base_url"),
             ("SIGIL_BASE_PATH", "base_path"),

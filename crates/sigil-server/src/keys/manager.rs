@@ -363,6 +363,20 @@ impl KeyManager {
             .filter(|t| *t > now)
             .min();
         let count = published.len();
+        let waiting = published.iter().filter(|(r, _)| r.created_at > now).count();
+        let retired = published
+            .iter()
+            .filter(|(r, _)| r.expires_at.is_some_and(|e| e <= now))
+            .count();
+        crate::telemetry::keys(
+            &[
+                ("published", count),
+                ("next", waiting),
+                ("retired", retired),
+                ("signing", usize::from(signing.is_some())),
+            ],
+            next_reload.and_then(|at| (at - now).to_std().ok()),
+        );
         let keys = published.into_iter().map(|(_, k)| k).collect();
         let snapshot = Snapshot {
             fingerprint,
@@ -397,6 +411,11 @@ impl KeyManager {
         }
         self.reload().await?;
         Ok(true)
+    }
+
+    /// The algorithm keys are made for and sign with.
+    pub fn alg(&self) -> Alg {
+        self.config.alg
     }
 
     /// The signing key, created on first need (never twice).

@@ -106,6 +106,7 @@ fn answer(
         })
     });
     let not_modified = jwt::not_modified(doc, if_none_match);
+    crate::telemetry::jwks_request(not_modified);
     let mut response = if not_modified {
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::NOT_MODIFIED;

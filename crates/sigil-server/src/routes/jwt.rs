@@ -24,7 +24,7 @@ pub(super) async fn token(
         .live(&token, state.now())
         .await?
         .ok_or(ErrorCode::Unauthorized)?;
-    let jwt = state.minter.session_token(&live, &token).await?;
+    let jwt = state.minter.session_token(&live, &token, "token").await?;
     let mut response = token_response(jwt);
     no_store(&mut response);
     Ok(response)
@@ -75,7 +75,9 @@ pub(super) fn jwks_response(
     let cache = doc
         .response
         .cache_control(keys.cache_max_age(doc).as_secs());
-    jwks_answer(doc, cache, not_modified(doc, if_none_match))
+    let not_modified = not_modified(doc, if_none_match);
+    crate::telemetry::jwks_request(not_modified);
+    jwks_answer(doc, cache, not_modified)
 }
 
 /// Whether `If-None-Match` names the document's tag (or is `*`).

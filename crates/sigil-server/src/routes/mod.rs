@@ -34,6 +34,7 @@ pub(crate) fn router(state: SharedState) -> Router {
         )
         .route(paths::SIGN_OUT, post(session::sign_out))
         .route(paths::OK, get(health::ok))
+        .route(paths::READY, get(health::ready))
         .route(paths::TOKEN, get(jwt::token))
         .route(&state.config.keys.jwks_path, get(jwt::jwks))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
@@ -88,6 +89,7 @@ async fn guards(State(state): State<SharedState>, request: Request, next: Next) 
         && let ClientIp(ip) = ClientIp::of(request.extensions(), request.headers(), &state)
         && let Err(retry) = state.limiter.check(ip, path, std::time::Instant::now())
     {
+        crate::telemetry::rate_limited();
         return ApiError::new(ErrorCode::TooManyRequests)
             .header(
                 HeaderName::from_static("x-retry-after"),

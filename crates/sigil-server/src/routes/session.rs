@@ -202,6 +202,28 @@ fn expire_session_cookies(state: &AppState, headers: &mut HeaderMap) {
 /// name and image are checked first: bounded, no hidden or reordering characters, and the image an
 /// http(s) URL. (Additional fields in the body are not taken at sign-up, so need no check.)
 pub(super) async fn sign_up(
+    state: State<SharedState>,
+    ip: ClientIp,
+    agent: UserAgent,
+    req: JsonOrForm<SignUpRequest>,
+) -> Result<Response, ApiError> {
+    let answer = create_user(state, ip, agent, req).await;
+    crate::telemetry::sign_up(outcome(&answer));
+    if answer.is_ok() {
+        crate::telemetry::session_created();
+    }
+    answer
+}
+
+/// What a sign-up or sign-in came to, for the metrics: `ok` or the error code.
+fn outcome(answer: &Result<Response, ApiError>) -> &'static str {
+    match answer {
+        Ok(_) => "ok",
+        Err(e) => e.code().as_str(),
+    }
+}
+
+async fn create_user(
     State(state): State<SharedState>,
     ClientIp(ip): ClientIp,
     UserAgent(agent): UserAgent,
@@ -243,6 +265,20 @@ pub(super) async fn sign_up(
 /// `POST /sign-in/email`: a new session for the right password. Unknown users and users without
 /// a password cost the same scrypt run as a wrong password.
 pub(super) async fn sign_in(
+    state: State<SharedState>,
+    ip: ClientIp,
+    agent: UserAgent,
+    req: JsonOrForm<SignInRequest>,
+) -> Result<Response, ApiError> {
+    let answer = open_session(state, ip, agent, req).await;
+    crate::telemetry::sign_in(outcome(&answer));
+    if answer.is_ok() {
+        crate::telemetry::session_created();
+    }
+    answer
+}
+
+async fn open_session(
     State(state): State<SharedState>,
     ClientIp(ip): ClientIp,
     UserAgent(agent): UserAgent,
@@ -352,9 +388,14 @@ pub(super) async fn get_session(
         }
     };
     let jwt = if state.minter.sets_jwt_header() {
-        match state.minter.session_token(&live, &token).await {
+        match state
+            .minter
+            .session_token(&live, &token, "get-session")
+            .await
+        {
             Ok(jwt) => HeaderValue::from_str(&jwt).ok(),
             Err(e) => {
+                crate::telemetry::set_auth_jwt_failed();
                 tracing::error!(error = %Chain(&e), "set-auth-jwt left out: no token could be signed");
                 None
             }

@@ -291,6 +291,17 @@ impl Store {
         }
     }
 
+    /// One trivial query: whether the database answers (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.timed(async {
+            on_pool!(self, |pool| {
+                sqlx::query("select 1").execute(pool).await?;
+            });
+            Ok(())
+        })
+        .await
+    }
+
     /// The PostgreSQL pool, on which other processes' changes can be listened for.
     pub(crate) fn postgres_pool(&self) -> Option<&PgPool> {
         match &self.pool {
@@ -306,9 +317,17 @@ impl Store {
         work: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
         self.check_file()?;
-        tokio::time::timeout(self.timeout, work)
+        let started = std::time::Instant::now();
+        let result = tokio::time::timeout(self.timeout, work)
             .await
-            .unwrap_or(Err(StoreError::Timeout(self.timeout)))
+            .unwrap_or(Err(StoreError::Timeout(self.timeout)));
+        let error = result.as_ref().err().map(|e| match e {
+            StoreError::Timeout(_) => "timeout",
+            e if e.is_unavailable() => "unavailable",
+            _ => "other",
+        });
+        crate::telemetry::db_call(started.elapsed(), error);
+        result
     }
 
     /// Creates Better Auth's tables where missing (an existing Better Auth database is left as

@@ -665,3 +665,50 @@ async fn a_replaced_sqlite_file_is_never_written_through() {
     .await
     .expect("file_lost resolves");
 }
+
+/// Readiness: 200 with the signing key once the database answers (the first key is made on the
+/// way, as a first token would); 503 `NOT_READY` naming the database when it does not, within the
+/// check's second; 200 again once it is back. Liveness (`/ok`) answers throughout.
+#[tokio::test]
+async fn readiness_follows_the_database_and_the_signing_key() {
+    let s = TestServer::start(&Engine::Sqlite, |_| {}).await;
+    let r = s.get("/ready").await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["ready"], true);
+    assert_eq!(body["database"], "ok");
+    assert!(
+        body["signingKey"].as_str().is_some_and(|k| !k.is_empty()),
+        "{body}"
+    );
+    assert_eq!(body["changes"], "none", "SQLite: nothing is pushed");
+
+    let Some((s, proxy)) = crate::harness::server_behind_proxy().await else {
+        return; // reported as SKIPPED by engines()
+    };
+    let body: Value = s.get("/ready").await.json().await.unwrap();
+    assert_eq!(body["changes"], "listening", "{body}");
+    proxy.set_up(false);
+    let started = std::time::Instant::now();
+    let r = s.get("/ready").await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "NOT_READY");
+    assert!(
+        body["message"].as_str().unwrap().contains("database"),
+        "{body}"
+    );
+    assert_eq!(s.get("/ok").await.status(), 200, "alive all the same");
+    proxy.set_up(true);
+    let mut ready = false;
+    for _ in 0..30 {
+        if s.get("/ready").await.status() == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "ready again once the database answers");
+}

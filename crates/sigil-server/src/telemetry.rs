@@ -1,0 +1,181 @@
+//! What the server counts and times, through the `metrics` facade, and its Prometheus exposition
+//! on a listener of its own (`metrics_listen`). Without an installed recorder every call here is
+//! a no-op, so embedders who do not scrape pay next to nothing.
+//!
+//! The names live here, once; the routes and services call the small functions below.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+
+const TOKENS_ISSUED: &str = "sigil_tokens_issued_total";
+const TOKEN_SIGNING: &str = "sigil_token_signing_seconds";
+const JWKS_REQUESTS: &str = "sigil_jwks_requests_total";
+const KEYS: &str = "sigil_keys";
+const NEXT_KEY_CHANGE: &str = "sigil_keys_next_change_seconds";
+const SIGN_INS: &str = "sigil_sign_ins_total";
+const SIGN_UPS: &str = "sigil_sign_ups_total";
+const RATE_LIMITED: &str = "sigil_rate_limited_total";
+const CACHE_LOOKUPS: &str = "sigil_session_cache_lookups_total";
+const CACHE_INVALIDATIONS: &str = "sigil_session_cache_invalidations_total";
+const DB_QUERIES: &str = "sigil_db_query_seconds";
+const DB_ERRORS: &str = "sigil_db_errors_total";
+const SESSIONS_CREATED: &str = "sigil_sessions_created_total";
+const SESSIONS_ENDED: &str = "sigil_sessions_ended_total";
+const SET_AUTH_JWT_FAILURES: &str = "sigil_set_auth_jwt_failures_total";
+const PUSH_LISTENING: &str = "sigil_push_listening";
+
+/// The process's Prometheus recorder, installed on first call (later calls get the same one: a
+/// process has one global recorder).
+pub fn install_prometheus() -> Result<PrometheusHandle, BuildError> {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let seconds = [
+        0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
+        0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    ];
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &seconds)?
+        .install_recorder()?;
+    describe();
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+/// A router answering `GET /metrics` with the Prometheus text exposition: serve it on
+/// `metrics_listen`, never on the public port.
+pub fn metrics_app(handle: PrometheusHandle) -> axum::Router {
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let handle = handle.clone();
+            async move {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    handle.render(),
+                )
+                    .into_response()
+            }
+        }),
+    )
+}
+
+fn describe() {
+    describe_counter!(TOKENS_ISSUED, "Session tokens issued, by alg and route");
+    describe_histogram!(
+        TOKEN_SIGNING,
+        Unit::Seconds,
+        "Time to sign one session token"
+    );
+    describe_counter!(JWKS_REQUESTS, "Key set requests, by status (200 or 304)");
+    describe_gauge!(KEYS, "Keys in the key table, by state");
+    describe_gauge!(
+        NEXT_KEY_CHANGE,
+        Unit::Seconds,
+        "Seconds until the next key starts or stops signing (absent: none scheduled)"
+    );
+    describe_counter!(
+        SIGN_INS,
+        "Email sign-ins, by outcome (ok or the error code)"
+    );
+    describe_counter!(
+        SIGN_UPS,
+        "Email sign-ups, by outcome (ok or the error code)"
+    );
+    describe_counter!(RATE_LIMITED, "Requests refused by the rate limits");
+    describe_counter!(
+        CACHE_LOOKUPS,
+        "Session cache lookups: hit, miss, stale (answered while the database was unreachable)"
+    );
+    describe_counter!(
+        CACHE_INVALIDATIONS,
+        "Session cache entries dropped by a change: local, session, user, all"
+    );
+    describe_histogram!(DB_QUERIES, Unit::Seconds, "Database calls, by outcome");
+    describe_counter!(
+        DB_ERRORS,
+        "Database calls that failed, by kind (unavailable, timeout, other)"
+    );
+    describe_counter!(SESSIONS_CREATED, "Sessions created (sign-up, sign-in)");
+    describe_counter!(SESSIONS_ENDED, "Sessions ended by sign-out");
+    describe_counter!(
+        SET_AUTH_JWT_FAILURES,
+        "get-session answers sent without their set-auth-jwt header"
+    );
+    describe_gauge!(
+        PUSH_LISTENING,
+        "1 while other instances' changes are pushed here, 0 while polling"
+    );
+}
+
+pub(crate) fn token_issued(alg: &'static str, route: &'static str, signing: Duration) {
+    counter!(TOKENS_ISSUED, "alg" => alg, "route" => route).increment(1);
+    histogram!(TOKEN_SIGNING, "alg" => alg).record(signing);
+}
+
+pub(crate) fn jwks_request(not_modified: bool) {
+    let status = if not_modified { "304" } else { "200" };
+    counter!(JWKS_REQUESTS, "status" => status).increment(1);
+}
+
+/// The key table as of a reload: how many keys per state, and when the next change comes.
+pub(crate) fn keys(states: &[(&'static str, usize)], next_change: Option<Duration>) {
+    for (state, count) in states {
+        gauge!(KEYS, "state" => *state).set(*count as f64);
+    }
+    match next_change {
+        Some(left) => gauge!(NEXT_KEY_CHANGE).set(left.as_secs_f64()),
+        None => gauge!(NEXT_KEY_CHANGE).set(f64::NAN),
+    }
+}
+
+pub(crate) fn sign_in(outcome: &'static str) {
+    counter!(SIGN_INS, "outcome" => outcome).increment(1);
+}
+
+pub(crate) fn sign_up(outcome: &'static str) {
+    counter!(SIGN_UPS, "outcome" => outcome).increment(1);
+}
+
+pub(crate) fn rate_limited() {
+    counter!(RATE_LIMITED).increment(1);
+}
+
+pub(crate) fn cache_lookup(result: &'static str) {
+    counter!(CACHE_LOOKUPS, "result" => result).increment(1);
+}
+
+pub(crate) fn cache_invalidated(cause: &'static str) {
+    counter!(CACHE_INVALIDATIONS, "cause" => cause).increment(1);
+}
+
+pub(crate) fn db_call(took: Duration, error: Option<&'static str>) {
+    let outcome = if error.is_some() { "error" } else { "ok" };
+    histogram!(DB_QUERIES, "outcome" => outcome).record(took);
+    if let Some(kind) = error {
+        counter!(DB_ERRORS, "kind" => kind).increment(1);
+    }
+}
+
+pub(crate) fn session_created() {
+    counter!(SESSIONS_CREATED).increment(1);
+}
+
+pub(crate) fn session_ended() {
+    counter!(SESSIONS_ENDED).increment(1);
+}
+
+pub(crate) fn set_auth_jwt_failed() {
+    counter!(SET_AUTH_JWT_FAILURES).increment(1);
+}
+
+pub(crate) fn push_listening(listening: bool) {
+    gauge!(PUSH_LISTENING).set(if listening { 1.0 } else { 0.0 });
+}
