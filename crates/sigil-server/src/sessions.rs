@@ -14,6 +14,7 @@ use crate::report::Chain;
 pub(crate) use crate::session_cache::LiveSession;
 use crate::session_cache::{Miss, POLL_TTL, SessionCache, Ticket};
 use crate::store::{Session, Store, StoreError, User};
+use crate::telemetry::Lookup;
 use crate::user_fields::UserField;
 use crate::views::user_view;
 
@@ -96,7 +97,7 @@ impl Sessions {
     ) -> Result<Option<Arc<LiveSession>>, StoreError> {
         match self.cache.get(token, now) {
             Ok(live) => {
-                crate::telemetry::cache_lookup("hit");
+                crate::telemetry::cache_lookup(Lookup::Hit);
                 Ok(Some(live))
             }
             // Boxed: the store's futures would otherwise make the future of every request that
@@ -119,10 +120,10 @@ impl Sessions {
                 .load(Ordering::Relaxed)
                 .saturating_add(POLL_TTL.num_milliseconds());
         if let Some(stale) = miss.stale.as_ref().filter(|_| recently_down) {
-            crate::telemetry::cache_lookup("stale");
+            crate::telemetry::cache_lookup(Lookup::Stale);
             return Ok(Some(stale.clone()));
         }
-        crate::telemetry::cache_lookup("miss");
+        crate::telemetry::cache_lookup(Lookup::Miss);
         match self.load(token, miss.ticket, now).await {
             Err(e) if e.is_unreachable() => {
                 let before = self
@@ -135,7 +136,7 @@ impl Sessions {
                 if before.saturating_add(POLL_TTL.num_milliseconds()) < now.timestamp_millis() {
                     tracing::warn!(error = %crate::report::Chain(&e), "database unreachable; cached sessions answer for up to stale_if_unavailable after their read");
                 }
-                crate::telemetry::cache_lookup("stale");
+                crate::telemetry::cache_lookup(Lookup::Stale);
                 Ok(Some(stale))
             }
             other => other,

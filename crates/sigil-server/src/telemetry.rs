@@ -2,7 +2,10 @@
 //! on a listener of its own (`metrics_listen`). Without an installed recorder every call here is
 //! a no-op, so embedders who do not scrape pay next to nothing.
 //!
-//! The names live here, once; the routes and services call the small functions below.
+//! The names live here, once; the routes and services call the small functions below. The
+//! per-request ones go through handles registered once ([`Meters`]), so that a token costs a few
+//! atomic additions, not registry lookups. Install the recorder before building the server
+//! (`sigil serve` does): handles taken before it count nothing.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -10,9 +13,11 @@ use std::time::Duration;
 use axum::http::header;
 use axum::response::IntoResponse;
 use metrics::{
-    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+    Counter, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge,
+    histogram,
 };
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+use sigil_jose::Alg;
 
 const TOKENS_ISSUED: &str = "sigil_tokens_issued_total";
 const TOKEN_SIGNING: &str = "sigil_token_signing_seconds";
@@ -31,8 +36,13 @@ const SESSIONS_ENDED: &str = "sigil_sessions_ended_total";
 const SET_AUTH_JWT_FAILURES: &str = "sigil_set_auth_jwt_failures_total";
 const PUSH_LISTENING: &str = "sigil_push_listening";
 
+/// How often the recorder folds recorded histogram samples into its buckets: without it they
+/// pile up in memory between scrapes (or forever when nobody scrapes).
+const UPKEEP: Duration = Duration::from_secs(5);
+
 /// The process's Prometheus recorder, installed on first call (later calls get the same one: a
-/// process has one global recorder).
+/// process has one global recorder), with a task that keeps its memory bounded. Call it within
+/// a tokio runtime, before building the server.
 pub fn install_prometheus() -> Result<PrometheusHandle, BuildError> {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     if let Some(handle) = HANDLE.get() {
@@ -46,6 +56,14 @@ pub fn install_prometheus() -> Result<PrometheusHandle, BuildError> {
         .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &seconds)?
         .install_recorder()?;
     describe();
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(UPKEEP);
+        loop {
+            tick.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
     Ok(HANDLE.get_or_init(|| handle).clone())
 }
 
@@ -115,14 +133,65 @@ fn describe() {
     );
 }
 
-pub(crate) fn token_issued(alg: &'static str, route: &'static str, signing: Duration) {
-    counter!(TOKENS_ISSUED, "alg" => alg, "route" => route).increment(1);
-    histogram!(TOKEN_SIGNING, "alg" => alg).record(signing);
+/// The handles of the per-request metrics, registered on first use.
+struct Meters {
+    /// Per alg (in [`Alg::ALL`]'s order): tokens issued by `/token`, by get-session, and the
+    /// signing time.
+    tokens: Vec<(Alg, Counter, Counter, Histogram)>,
+    jwks_ok: Counter,
+    jwks_not_modified: Counter,
+    cache_hit: Counter,
+    cache_miss: Counter,
+    cache_stale: Counter,
+}
+
+fn meters() -> &'static Meters {
+    static METERS: OnceLock<Meters> = OnceLock::new();
+    METERS.get_or_init(|| Meters {
+        tokens: Alg::ALL
+            .iter()
+            .map(|alg| {
+                let name = alg.as_str();
+                (
+                    *alg,
+                    counter!(TOKENS_ISSUED, "alg" => name, "route" => "token"),
+                    counter!(TOKENS_ISSUED, "alg" => name, "route" => "get-session"),
+                    histogram!(TOKEN_SIGNING, "alg" => name),
+                )
+            })
+            .collect(),
+        jwks_ok: counter!(JWKS_REQUESTS, "status" => "200"),
+        jwks_not_modified: counter!(JWKS_REQUESTS, "status" => "304"),
+        cache_hit: counter!(CACHE_LOOKUPS, "result" => "hit"),
+        cache_miss: counter!(CACHE_LOOKUPS, "result" => "miss"),
+        cache_stale: counter!(CACHE_LOOKUPS, "result" => "stale"),
+    })
+}
+
+/// Where a session token was issued.
+#[derive(Clone, Copy)]
+pub(crate) enum TokenRoute {
+    Token,
+    GetSession,
+}
+
+pub(crate) fn token_issued(alg: Alg, route: TokenRoute, signing: Duration) {
+    if let Some((_, by_token, by_session, took)) = meters().tokens.iter().find(|t| t.0 == alg) {
+        match route {
+            TokenRoute::Token => by_token.increment(1),
+            TokenRoute::GetSession => by_session.increment(1),
+        }
+        took.record(signing);
+    }
 }
 
 pub(crate) fn jwks_request(not_modified: bool) {
-    let status = if not_modified { "304" } else { "200" };
-    counter!(JWKS_REQUESTS, "status" => status).increment(1);
+    let m = meters();
+    if not_modified {
+        m.jwks_not_modified.increment(1);
+    } else {
+        m.jwks_ok.increment(1);
+    }
 }
 
 /// The key table as of a reload: how many keys per state, and when the next change comes.
@@ -148,8 +217,22 @@ pub(crate) fn rate_limited() {
     counter!(RATE_LIMITED).increment(1);
 }
 
-pub(crate) fn cache_lookup(result: &'static str) {
-    counter!(CACHE_LOOKUPS, "result" => result).increment(1);
+/// How a session lookup ended.
+#[derive(Clone, Copy)]
+pub(crate) enum Lookup {
+    Hit,
+    Miss,
+    /// Answered from an entry past its lifetime while the database was unreachable.
+    Stale,
+}
+
+pub(crate) fn cache_lookup(result: Lookup) {
+    let m = meters();
+    match result {
+        Lookup::Hit => m.cache_hit.increment(1),
+        Lookup::Miss => m.cache_miss.increment(1),
+        Lookup::Stale => m.cache_stale.increment(1),
+    }
 }
 
 pub(crate) fn cache_invalidated(cause: &'static str) {

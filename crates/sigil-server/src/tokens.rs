@@ -16,6 +16,7 @@ use crate::config::JwtConfig;
 use crate::keys::{KeyError, KeyManager};
 use crate::session_cache::LiveSession;
 use crate::store::{Session, User};
+use crate::telemetry::TokenRoute;
 use crate::time::Clock;
 
 /// The future a claims hook returns.
@@ -88,12 +89,12 @@ impl Minter {
         &self,
         live: &LiveSession,
         token: &str,
-        route: &'static str,
+        route: TokenRoute,
     ) -> Result<String, KeyError> {
         let started = std::time::Instant::now();
         let signed = self.sign_session_token(live, token).await;
         if signed.is_ok() {
-            crate::telemetry::token_issued(self.keys.alg().as_str(), route, started.elapsed());
+            crate::telemetry::token_issued(self.keys.alg(), route, started.elapsed());
         }
         signed
     }

@@ -1,5 +1,6 @@
 //! `GET /token` (a JWT for the session) and `GET /jwks` (the published keys, from memory).
 
+use crate::telemetry::TokenRoute;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
@@ -24,7 +25,10 @@ pub(super) async fn token(
         .live(&token, state.now())
         .await?
         .ok_or(ErrorCode::Unauthorized)?;
-    let jwt = state.minter.session_token(&live, &token, "token").await?;
+    let jwt = state
+        .minter
+        .session_token(&live, &token, TokenRoute::Token)
+        .await?;
     let mut response = token_response(jwt);
     no_store(&mut response);
     Ok(response)

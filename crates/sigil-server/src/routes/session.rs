@@ -390,7 +390,7 @@ pub(super) async fn get_session(
     let jwt = if state.minter.sets_jwt_header() {
         match state
             .minter
-            .session_token(&live, &token, "get-session")
+            .session_token(&live, &token, crate::telemetry::TokenRoute::GetSession)
             .await
         {
             Ok(jwt) => HeaderValue::from_str(&jwt).ok(),
