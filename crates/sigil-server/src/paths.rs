@@ -13,6 +13,8 @@ pub(crate) const SIGN_OUT: &str = "/sign-out";
 pub(crate) const OK: &str = "/ok";
 /// A JWT for the session.
 pub(crate) const TOKEN: &str = "/token";
+/// The OpenAPI document of these routes.
+pub(crate) const OPENAPI: &str = "/openapi.json";
 
 /// Every fixed route (the JWKS path is configurable and must not collide with them).
-pub(crate) const FIXED: [&str; 6] = [SIGN_UP, SIGN_IN, GET_SESSION, SIGN_OUT, OK, TOKEN];
+pub(crate) const FIXED: [&str; 7] = [SIGN_UP, SIGN_IN, GET_SESSION, SIGN_OUT, OK, TOKEN, OPENAPI];
