@@ -254,8 +254,8 @@ mod tests {
         let config = crate::config::Config::from_settings(crate::config::Settings {
             secret: Some("test-secret-Q8vF2lMz7Xt1Rb9nK4pW6sY0cH3jD5gA".into()),
             ..Default::default()
-        });
-        let Ok(config) = config else { return };
+        })
+        .expect("default settings with a secret are valid");
         let doc = document(&config);
         assert!(
             doc.paths

@@ -152,18 +152,8 @@ async fn check(
     let status = response.status().as_u16().to_string();
     let body: Value = response.json().await.unwrap();
     let full = format!("{base}{path}");
-    let schema =
-        doc["paths"][&full][method]["responses"][&status]["content"]["application/json"]["schema"]
-            .clone();
-    assert!(
-        schema.is_object(),
-        "{method} {full} {status} is not documented (body {body})"
-    );
-    // The schema, with the document's components beside it so that its
-    // `#/components/schemas/...` references resolve.
-    let mut root = schema.as_object().unwrap().clone();
-    root.insert("components".into(), doc["components"].clone());
-    let validator = jsonschema::draft202012::new(&Value::Object(root)).unwrap();
+    let validator = validator_for(doc, &full, method, &status)
+        .unwrap_or_else(|| panic!("{method} {full} {status} is not documented (body {body})"));
     let errors: Vec<String> = validator
         .iter_errors(&body)
         .map(|e| format!("{e} at {}", e.instance_path()))
@@ -173,6 +163,40 @@ async fn check(
         "{method} {full} {status}: {body} does not match: {errors:?}"
     );
     body
+}
+
+/// The validator of the JSON body of `method full` answering `status`, with the document's
+/// components beside the schema so that its `#/components/schemas/...` references resolve.
+fn validator_for(
+    doc: &Value,
+    full: &str,
+    method: &str,
+    status: &str,
+) -> Option<jsonschema::Validator> {
+    let schema =
+        doc["paths"][full][method]["responses"][status]["content"]["application/json"]["schema"]
+            .as_object()?
+            .clone();
+    let mut root = schema;
+    root.insert("components".into(), doc["components"].clone());
+    Some(jsonschema::draft202012::new(&Value::Object(root)).unwrap())
+}
+
+/// The validation is not vacuous: bodies that break the schemas are rejected.
+#[tokio::test]
+async fn document_rejects_wrong_bodies() {
+    let server = TestServer::start(&Engine::Sqlite, |_| {}).await;
+    let doc = document(&server).await;
+    let base = base_path(&server);
+    let error = validator_for(&doc, &format!("{base}/token"), "get", "401").unwrap();
+    assert!(error.is_valid(&json!({"message": "Unauthorized", "code": "UNAUTHORIZED"})));
+    assert!(!error.is_valid(&json!({"message": "Unauthorized", "code": "BOGUS"})));
+    assert!(!error.is_valid(&json!({"code": "UNAUTHORIZED"})));
+    let session = validator_for(&doc, &format!("{base}/get-session"), "get", "200").unwrap();
+    assert!(session.is_valid(&Value::Null));
+    assert!(!session.is_valid(&json!({"session": {}, "user": {}})));
+    let token = validator_for(&doc, &format!("{base}/token"), "get", "200").unwrap();
+    assert!(!token.is_valid(&json!({"token": 7})));
 }
 
 /// A flow of real responses, successes and errors, each valid against the document.
