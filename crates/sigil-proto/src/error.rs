@@ -114,6 +114,68 @@ impl ErrorCode {
     }
 }
 
+/// OpenAPI schemas: `ErrorCode` is a string enum of every wire name (the description gives each
+/// code's status), and `ErrorBody` refers to it for its `code`.
+#[cfg(feature = "openapi")]
+mod openapi {
+    use std::borrow::Cow;
+
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+    use utoipa::openapi::{Ref, RefOr};
+    use utoipa::{PartialSchema, ToSchema};
+
+    use super::{ErrorBody, ErrorCode};
+
+    impl PartialSchema for ErrorCode {
+        fn schema() -> RefOr<Schema> {
+            let mut description = String::from(
+                "Stable machine-readable error code. Each code has one HTTP status:\n",
+            );
+            for code in ErrorCode::ALL {
+                description.push_str(&format!("\n- `{}` ({})", code.as_str(), code.status()));
+            }
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+                .description(Some(description))
+                .into()
+        }
+    }
+
+    impl ToSchema for ErrorCode {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("ErrorCode")
+        }
+    }
+
+    impl PartialSchema for ErrorBody {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .description(Some("The JSON body of every error response."))
+                .property(
+                    "message",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .description(Some("Human-readable explanation.")),
+                )
+                .required("message")
+                .property("code", Ref::from_schema_name(ErrorCode::name()))
+                .required("code")
+                .into()
+        }
+    }
+
+    impl ToSchema for ErrorBody {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("ErrorBody")
+        }
+
+        fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+            schemas.push((ErrorCode::name().into_owned(), ErrorCode::schema()));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

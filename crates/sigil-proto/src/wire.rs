@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 /// `POST /sign-up/email`. Unknown members are kept in `additional` (additional user fields).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SignUpRequest {
     /// Display name.
@@ -28,11 +29,13 @@ pub struct SignUpRequest {
     pub remember_me: Option<bool>,
     /// Additional user fields.
     #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub additional: Map<String, Value>,
 }
 
 /// `POST /sign-in/email`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SignInRequest {
     /// Email address (matched case-insensitively).
@@ -53,6 +56,7 @@ pub struct SignInRequest {
 
 /// The public user object (Better Auth's `user` in every response).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     /// User id (32 characters `[A-Za-z0-9]`).
@@ -71,11 +75,13 @@ pub struct UserView {
     pub updated_at: String,
     /// Additional user fields.
     #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub additional: Map<String, Value>,
 }
 
 /// The public session object.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SessionView {
     /// Session id.
@@ -98,6 +104,7 @@ pub struct SessionView {
 
 /// `GET /get-session` with a session (without one the body is `null`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionResponse {
     /// The session.
     pub session: SessionView,
@@ -107,6 +114,7 @@ pub struct SessionResponse {
 
 /// `POST /sign-up/email` → 200.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignUpResponse {
     /// The new session token.
     pub token: Option<String>,
@@ -116,6 +124,7 @@ pub struct SignUpResponse {
 
 /// `POST /sign-in/email` → 200.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignInResponse {
     /// `true` when a `callbackURL` was given (the client then navigates to `url`).
     pub redirect: bool,
@@ -130,6 +139,7 @@ pub struct SignInResponse {
 
 /// `POST /sign-out` → 200.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignOutResponse {
     /// Always `true`.
     pub success: bool,
@@ -137,6 +147,7 @@ pub struct SignOutResponse {
 
 /// `GET /token` → 200.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenResponse {
     /// The compact JWS.
     pub token: String,
@@ -144,6 +155,7 @@ pub struct TokenResponse {
 
 /// `GET /ok` → 200.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OkResponse {
     /// Always `true`.
     pub ok: bool,

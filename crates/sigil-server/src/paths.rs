@@ -15,6 +15,17 @@ pub(crate) const OK: &str = "/ok";
 pub(crate) const READY: &str = "/ready";
 /// A JWT for the session.
 pub(crate) const TOKEN: &str = "/token";
+/// The OpenAPI document of these routes.
+pub(crate) const OPENAPI: &str = "/openapi.json";
 
 /// Every fixed route (the JWKS path is configurable and must not collide with them).
-pub(crate) const FIXED: [&str; 6] = [SIGN_UP, SIGN_IN, GET_SESSION, SIGN_OUT, OK, TOKEN];
+pub(crate) const FIXED: [&str; 8] = [
+    SIGN_UP,
+    SIGN_IN,
+    GET_SESSION,
+    SIGN_OUT,
+    OK,
+    READY,
+    TOKEN,
+    OPENAPI,
+];

@@ -6,7 +6,9 @@ use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sigil_proto::ErrorCode;
+use sigil_proto::{ErrorBody, ErrorCode, TokenResponse};
+
+use super::openapi::Jwks;
 
 use super::no_store;
 use crate::error::ApiError;
@@ -15,6 +17,20 @@ use crate::keys::{JwksDocument, KeyManager};
 use crate::state::SharedState;
 
 /// `GET /token`: a JWT for the session. A JWT is never accepted as a session credential here.
+#[utoipa::path(
+    get,
+    path = "/token",
+    tag = "jwt",
+    security((), ("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "A JWT for the session", body = TokenResponse),
+        (status = 401, description = "`UNAUTHORIZED`: no valid session", body = ErrorBody),
+        (status = 429, description = "`TOO_MANY_REQUESTS`: rate limited", body = ErrorBody,
+            headers(("x-retry-after" = u64, description = "Seconds until a retry may succeed"))),
+        (status = 500, description = "`INTERNAL_SERVER_ERROR` or `SIGNING_KEY_UNAVAILABLE`", body = ErrorBody),
+        (status = 503, description = "`DATABASE_UNAVAILABLE` or `SERVER_BUSY`: retry shortly", body = ErrorBody),
+    )
+)]
 pub(super) async fn token(
     State(state): State<SharedState>,
     presented: Presented,
@@ -54,6 +70,25 @@ fn token_response(jwt: String) -> Response {
 
 /// `GET /jwks`: the published keys, from memory, with `Cache-Control` bounded by the next key
 /// change and a strong `ETag`.
+#[utoipa::path(
+    get,
+    path = "/jwks",
+    tag = "jwt",
+    description = "At its configured path. Not rate limited.",
+    params(
+        ("if-none-match" = Option<String>, Header, description = "An `ETag` from an earlier answer"),
+    ),
+    responses(
+        (status = 200, description = "The published keys", body = Jwks,
+            headers(
+                ("etag" = String, description = "Strong tag of the key set"),
+                ("cache-control" = String, description = "`public, max-age=...`, bounded by the next key change"),
+            )),
+        (status = 304, description = "Not modified (the `If-None-Match` tag matches)"),
+        (status = 500, description = "`SIGNING_KEY_UNAVAILABLE` or `INTERNAL_SERVER_ERROR`", body = ErrorBody),
+        (status = 503, description = "`DATABASE_UNAVAILABLE`: the first key could not be created", body = ErrorBody),
+    )
+)]
 pub(super) async fn jwks(
     State(state): State<SharedState>,
     headers: HeaderMap,

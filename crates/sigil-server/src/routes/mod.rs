@@ -4,6 +4,7 @@
 mod fast;
 mod health;
 mod jwt;
+mod openapi;
 mod session;
 
 use axum::Router;
@@ -37,6 +38,7 @@ pub(crate) fn router(state: SharedState) -> Router {
         .route(paths::READY, get(health::ready))
         .route(paths::TOKEN, get(jwt::token))
         .route(&state.config.keys.jwks_path, get(jwt::jwks))
+        .route(paths::OPENAPI, get(openapi::serve(&state.config)))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
         .layer(middleware::from_fn_with_state(state.clone(), guards))

@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use sigil_proto::{
-    ErrorCode, SessionResponse, SignInRequest, SignInResponse, SignOutResponse, SignUpRequest,
-    SignUpResponse,
+    ErrorBody, ErrorCode, SessionResponse, SignInRequest, SignInResponse, SignOutResponse,
+    SignUpRequest, SignUpResponse,
 };
 
 use super::no_store;
@@ -201,6 +201,31 @@ fn expire_session_cookies(state: &AppState, headers: &mut HeaderMap) {
 /// `POST /sign-up/email`: a user, its credential account and a first session, in one write. The
 /// name and image are checked first: bounded, no hidden or reordering characters, and the image an
 /// http(s) URL. (Additional fields in the body are not taken at sign-up, so need no check.)
+#[utoipa::path(
+    post,
+    path = "/sign-up/email",
+    tag = "session",
+    request_body(content(
+        (SignUpRequest = "application/json"),
+        (SignUpRequest = "application/x-www-form-urlencoded"),
+    ), description = "Unknown members are additional user fields"),
+    responses(
+        (status = 200, description = "Signed up and signed in", body = SignUpResponse,
+            headers(
+                ("set-cookie" = String, description = "The session cookie (and, with `rememberMe: false`, the dont-remember cookie)"),
+                ("set-auth-token" = String, description = "The session token, for `Authorization: Bearer`"),
+            )),
+        (status = 400, description = "`VALIDATION_ERROR`, `INVALID_EMAIL`, `PASSWORD_TOO_SHORT` or `PASSWORD_TOO_LONG`", body = ErrorBody),
+        (status = 403, description = "`INVALID_ORIGIN`, `MISSING_OR_NULL_ORIGIN`, `CROSS_SITE_NAVIGATION_LOGIN_BLOCKED` or `INVALID_CALLBACK_URL`", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = ErrorBody),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = ErrorBody),
+        (status = 422, description = "`USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL`", body = ErrorBody),
+        (status = 429, description = "`TOO_MANY_REQUESTS`: rate limited", body = ErrorBody,
+            headers(("x-retry-after" = u64, description = "Seconds until a retry may succeed"))),
+        (status = 500, description = "`INTERNAL_SERVER_ERROR`", body = ErrorBody),
+        (status = 503, description = "`DATABASE_UNAVAILABLE` or `SERVER_BUSY`: retry shortly", body = ErrorBody),
+    )
+)]
 pub(super) async fn sign_up(
     state: State<SharedState>,
     ip: ClientIp,
@@ -264,6 +289,32 @@ async fn create_user(
 
 /// `POST /sign-in/email`: a new session for the right password. Unknown users and users without
 /// a password cost the same scrypt run as a wrong password.
+#[utoipa::path(
+    post,
+    path = "/sign-in/email",
+    tag = "session",
+    request_body(content(
+        (SignInRequest = "application/json"),
+        (SignInRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "Signed in", body = SignInResponse,
+            headers(
+                ("set-cookie" = String, description = "The session cookie (and, with `rememberMe: false`, the dont-remember cookie)"),
+                ("set-auth-token" = String, description = "The session token, for `Authorization: Bearer`"),
+                ("location" = String, description = "The `callbackURL`, when one was given"),
+            )),
+        (status = 400, description = "`VALIDATION_ERROR`, `INVALID_EMAIL`, `PASSWORD_TOO_SHORT` or `PASSWORD_TOO_LONG`", body = ErrorBody),
+        (status = 403, description = "`INVALID_ORIGIN`, `MISSING_OR_NULL_ORIGIN`, `CROSS_SITE_NAVIGATION_LOGIN_BLOCKED` or `INVALID_CALLBACK_URL`", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = ErrorBody),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = ErrorBody),
+        (status = 401, description = "`INVALID_EMAIL_OR_PASSWORD`", body = ErrorBody),
+        (status = 429, description = "`TOO_MANY_REQUESTS`: rate limited", body = ErrorBody,
+            headers(("x-retry-after" = u64, description = "Seconds until a retry may succeed"))),
+        (status = 500, description = "`INTERNAL_SERVER_ERROR`", body = ErrorBody),
+        (status = 503, description = "`DATABASE_UNAVAILABLE` or `SERVER_BUSY`: retry shortly", body = ErrorBody),
+    )
+)]
 pub(super) async fn sign_in(
     state: State<SharedState>,
     ip: ClientIp,
@@ -354,6 +405,28 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionQuery {
 
 /// `GET /get-session`: the session and its user, or `null`. Slides the expiry when due and adds
 /// `set-auth-jwt` unless turned off; a key problem leaves the header out, never fails the call.
+#[utoipa::path(
+    get,
+    path = "/get-session",
+    tag = "session",
+    params(
+        ("disableRefresh" = Option<bool>, Query, description = "Do not extend the session's expiry"),
+    ),
+    security((), ("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The session and its user, or `null` without a valid session", body = Option<SessionResponse>,
+            headers(
+                ("set-auth-jwt" = String, description = "A JWT for the session (unless turned off or no key is usable)"),
+                ("set-auth-token" = String, description = "The session token, when the session was refreshed"),
+                ("set-cookie" = String, description = "The refreshed session cookie, or expired cookies for an invalid session"),
+            )),
+        (status = 400, description = "`VALIDATION_ERROR`: a bad `disableRefresh`", body = ErrorBody),
+        (status = 429, description = "`TOO_MANY_REQUESTS`: rate limited", body = ErrorBody,
+            headers(("x-retry-after" = u64, description = "Seconds until a retry may succeed"))),
+        (status = 500, description = "`INTERNAL_SERVER_ERROR`", body = ErrorBody),
+        (status = 503, description = "`DATABASE_UNAVAILABLE` or `SERVER_BUSY`: retry shortly", body = ErrorBody),
+    )
+)]
 pub(super) async fn get_session(
     State(state): State<SharedState>,
     query: SessionQuery,
@@ -430,6 +503,28 @@ pub(super) async fn get_session(
 /// does not say it did: when the row could not be deleted the answer is the store's error (503
 /// while the database is unavailable) and the cookies stay, so that the client retries — where
 /// Better Auth answers success and the session stays valid until it expires.
+#[utoipa::path(
+    post,
+    path = "/sign-out",
+    tag = "session",
+    request_body(content(
+        (Object = "application/json"),
+        (Object = "application/x-www-form-urlencoded"),
+    ), description = "Optional; `callbackURL` is checked against the trusted origins"),
+    security((), ("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Signed out (the session, if any, is deleted)", body = SignOutResponse,
+            headers(("set-cookie" = String, description = "Expired session cookies"))),
+        (status = 400, description = "`VALIDATION_ERROR`, `INVALID_EMAIL`, `PASSWORD_TOO_SHORT` or `PASSWORD_TOO_LONG`", body = ErrorBody),
+        (status = 403, description = "`INVALID_ORIGIN`, `MISSING_OR_NULL_ORIGIN`, `CROSS_SITE_NAVIGATION_LOGIN_BLOCKED` or `INVALID_CALLBACK_URL`", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = ErrorBody),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = ErrorBody),
+        (status = 429, description = "`TOO_MANY_REQUESTS`: rate limited", body = ErrorBody,
+            headers(("x-retry-after" = u64, description = "Seconds until a retry may succeed"))),
+        (status = 500, description = "`INTERNAL_SERVER_ERROR`", body = ErrorBody),
+        (status = 503, description = "`DATABASE_UNAVAILABLE` or `SERVER_BUSY`: retry shortly", body = ErrorBody),
+    )
+)]
 pub(super) async fn sign_out(
     State(state): State<SharedState>,
     presented: Presented,

@@ -8,5 +8,6 @@ mod fast_jwks;
 mod flows;
 mod harness;
 mod limits;
+mod openapi;
 mod push;
 mod tokens;
