@@ -84,6 +84,7 @@ async fn document_covers_the_routes() {
         "/token",
         "/jwks",
         "/ok",
+        "/ready",
         "/openapi.json",
     ] {
         let full = format!("{base}{path}");
@@ -317,6 +318,10 @@ async fn responses_match_the_document() {
 
     let ok = server.get("/ok").await;
     check(&doc, base, "get", "/ok", ok).await;
+
+    let ready = server.get("/ready").await;
+    assert_eq!(ready.status(), 200);
+    check(&doc, base, "get", "/ready", ready).await;
 
     let openapi = server.get("/openapi.json").await;
     check(&doc, base, "get", "/openapi.json", openapi).await;
