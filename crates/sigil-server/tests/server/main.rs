@@ -9,4 +9,5 @@ mod flows;
 mod harness;
 mod limits;
 mod push;
+mod request_log;
 mod tokens;
