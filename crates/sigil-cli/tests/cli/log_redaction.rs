@@ -264,3 +264,58 @@ fn no_secrets_in_json_trace_logs() {
 fn no_secrets_in_text_trace_logs() {
     no_secrets_in_the_logs("text");
 }
+
+/// `--log-format` on the command line: `json` gives JSON lines; anything but text or json is a
+/// usage error (exit 2).
+#[test]
+fn log_format_flag() {
+    let out = sigil()
+        .args(["serve", "--log-format", "yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+
+    let dir = std::env::temp_dir().join(format!("sigil-cli-logflag-{}", free_port()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let stderr_path = dir.join("stderr.log");
+    let mut child = sigil()
+        .args([
+            "serve",
+            "--log-format",
+            "json",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .current_dir(&dir)
+        .env("SIGIL_LOG_FORMAT", "text")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(&stderr_path).unwrap()))
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(port, "/api/auth/ok").is_none() {
+        assert!(Instant::now() < deadline, "sigil serve did not answer");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(wait_exit(&mut child, Duration::from_secs(10), "sigil serve").success());
+    // The flag wins over the environment.
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["target"] == "sigil::request" && l["fields"]["route"] == "/api/auth/ok"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
