@@ -121,6 +121,18 @@ struct ServerArgs {
     /// Do not migrate the database at start.
     #[arg(long)]
     no_migrate: bool,
+    /// Log format on stderr: text or json (one JSON object a line).
+    #[arg(long, env = "SIGIL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 impl ServerArgs {
@@ -228,6 +240,8 @@ async fn serve(args: ServerArgs) -> Result<()> {
             .nest(&base_path, auth.router())
             .fallback(|| async { sigil_server::ApiError::new(sigil_server::ErrorCode::NotFound) }),
     );
+    // One line per request (target `sigil::request`), the key set's fast answers included.
+    let app = auth.with_request_log(app);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -395,12 +409,21 @@ async fn main() -> Result<()> {
         Command::Token { .. } => "off",
         _ => "warn",
     };
-    tracing_subscriber::fmt()
+    let log_format = match &cli.command {
+        Command::Serve(a) | Command::Migrate(a) => a.log_format,
+        Command::User { server, .. } | Command::Keys { server, .. } => server.log_format,
+        Command::Token { .. } => LogFormat::Text,
+    };
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
-        .init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(args) => migrate(args).await,

@@ -37,6 +37,7 @@ mod password;
 mod paths;
 mod push;
 mod report;
+pub mod request_log;
 mod routes;
 pub mod serve;
 mod session_cache;
@@ -155,8 +156,18 @@ impl Auth {
     /// `GET` of the key set answered in front of it, from memory, without `app`'s routing and
     /// layers (which do nothing for that request) and with the same response. Every other
     /// request goes to `app` unchanged. What `sigil serve` runs.
+    ///
+    /// `app`'s responses carry their route template (see [`request_log::RouteTagLayer`]), so that
+    /// [`Auth::with_request_log`] applied to the result logs it.
     pub fn with_fast_jwks(&self, app: axum::Router) -> axum::Router {
-        routes::with_fast_jwks(self.state.clone(), app)
+        routes::with_fast_jwks(self.state.clone(), app.layer(request_log::RouteTagLayer))
+    }
+
+    /// `app` with one log line per request and a request id (see [`request_log`]): opt-in, and
+    /// to be applied last, to the outermost router (after [`Auth::with_fast_jwks`], so that the
+    /// key set's fast answers are logged too). What `sigil serve` runs.
+    pub fn with_request_log(&self, app: axum::Router) -> axum::Router {
+        app.layer(request_log::RequestLogLayer)
     }
 
     /// The configuration in use.

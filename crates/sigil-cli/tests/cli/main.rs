@@ -8,6 +8,7 @@ mod end_to_end;
 #[path = "../../../sigil-verify/tests/verify/jwks_server.rs"]
 mod jwks_server;
 mod keys_admin;
+mod log_redaction;
 mod metrics;
 mod verify_batch;
 mod verify_rules;

@@ -10,4 +10,5 @@ mod harness;
 mod limits;
 mod openapi;
 mod push;
+mod request_log;
 mod tokens;
