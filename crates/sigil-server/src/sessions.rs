@@ -123,13 +123,13 @@ impl Sessions {
             crate::telemetry::cache_lookup(Lookup::Stale);
             return Ok(Some(stale.clone()));
         }
-        crate::telemetry::cache_lookup(Lookup::Miss);
         match self.load(token, miss.ticket, now).await {
             Err(e) if e.is_unreachable() => {
                 let before = self
                     .unavailable_at
                     .swap(now.timestamp_millis(), Ordering::Relaxed);
                 let Some(stale) = miss.stale else {
+                    crate::telemetry::cache_lookup(Lookup::Miss);
                     return Err(e);
                 };
                 // Said once per outage (a failure after a second without one).
@@ -139,7 +139,10 @@ impl Sessions {
                 crate::telemetry::cache_lookup(Lookup::Stale);
                 Ok(Some(stale))
             }
-            other => other,
+            other => {
+                crate::telemetry::cache_lookup(Lookup::Miss);
+                other
+            }
         }
     }
 
@@ -220,10 +223,10 @@ impl Sessions {
         self.cache.forget(token);
         let deleted = self.store.delete_session(token).await;
         self.cache.forget(token);
-        if deleted.is_ok() {
+        if deleted? {
             crate::telemetry::session_ended();
         }
-        deleted
+        Ok(())
     }
 
     /// The public user object with its additional fields (one query, only when fields are

@@ -4,8 +4,9 @@
 //!
 //! The names live here, once; the routes and services call the small functions below. The
 //! per-request ones go through handles registered once ([`Meters`]), so that a token costs a few
-//! atomic additions, not registry lookups. Install the recorder before building the server
-//! (`sigil serve` does): handles taken before it count nothing.
+//! atomic additions, not registry lookups. Install the recorder before the first request
+//! (`sigil serve` installs it before building the server): the handles are taken then, and taken
+//! before a recorder they count nothing.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -23,7 +24,7 @@ const TOKENS_ISSUED: &str = "sigil_tokens_issued_total";
 const TOKEN_SIGNING: &str = "sigil_token_signing_seconds";
 const JWKS_REQUESTS: &str = "sigil_jwks_requests_total";
 const KEYS: &str = "sigil_keys";
-const NEXT_KEY_CHANGE: &str = "sigil_keys_next_change_seconds";
+const NEXT_KEY_CHANGE: &str = "sigil_keys_next_change_timestamp_seconds";
 const SIGN_INS: &str = "sigil_sign_ins_total";
 const SIGN_UPS: &str = "sigil_sign_ups_total";
 const RATE_LIMITED: &str = "sigil_rate_limited_total";
@@ -97,7 +98,7 @@ fn describe() {
     describe_gauge!(
         NEXT_KEY_CHANGE,
         Unit::Seconds,
-        "Seconds until the next key starts or stops signing (absent: none scheduled)"
+        "When (Unix time) the signing key next changes: a scheduled key starts or the current one stops (0: none scheduled)"
     );
     describe_counter!(
         SIGN_INS,
@@ -114,7 +115,7 @@ fn describe() {
     );
     describe_counter!(
         CACHE_INVALIDATIONS,
-        "Session cache entries dropped by a change: local, session, user, all"
+        "Session cache invalidations: session and user count entries dropped (a sign-out here or pushed; a user changed elsewhere), all counts whole-cache flushes (listening started again)"
     );
     describe_histogram!(DB_QUERIES, Unit::Seconds, "Database calls, by outcome");
     describe_counter!(
@@ -194,15 +195,13 @@ pub(crate) fn jwks_request(not_modified: bool) {
     }
 }
 
-/// The key table as of a reload: how many keys per state, and when the next change comes.
-pub(crate) fn keys(states: &[(&'static str, usize)], next_change: Option<Duration>) {
+/// The key table as of a reload: how many keys per state (overlapping: `published` includes
+/// `next` and `retired`), and when (Unix seconds) the signing key next changes.
+pub(crate) fn keys(states: &[(&'static str, usize)], next_change: Option<i64>) {
     for (state, count) in states {
         gauge!(KEYS, "state" => *state).set(*count as f64);
     }
-    match next_change {
-        Some(left) => gauge!(NEXT_KEY_CHANGE).set(left.as_secs_f64()),
-        None => gauge!(NEXT_KEY_CHANGE).set(f64::NAN),
-    }
+    gauge!(NEXT_KEY_CHANGE).set(next_change.map_or(0.0, |at| at as f64));
 }
 
 pub(crate) fn sign_in(outcome: &'static str) {

@@ -375,7 +375,7 @@ impl KeyManager {
                 ("retired", retired),
                 ("signing", usize::from(signing.is_some())),
             ],
-            next_reload.and_then(|at| (at - now).to_std().ok()),
+            next_change.map(|at| at.timestamp()),
         );
         let keys = published.into_iter().map(|(_, k)| k).collect();
         let snapshot = Snapshot {

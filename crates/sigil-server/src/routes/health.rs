@@ -56,15 +56,27 @@ pub(super) async fn ok() -> Json<OkResponse> {
     )
 )]
 pub(super) async fn ready(State(state): State<SharedState>) -> Result<Response, ApiError> {
-    let database = match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
+    // Both at once (the answer within a second), and the public answer in fixed words: the
+    // details (paths, key ids, advice about secrets) go to the log only.
+    let keys = state.minter.keys();
+    let (database, signing) = tokio::join!(
+        tokio::time::timeout(READY_TIMEOUT, state.store.ping()),
+        tokio::time::timeout(READY_TIMEOUT, Box::pin(keys.signing_key())),
+    );
+    let database = match database {
         Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(format!("database: {e}")),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %crate::report::Chain(&e), "not ready: database");
+            Some("database: unavailable".to_owned())
+        }
         Err(_) => Some(format!("database: no answer within {READY_TIMEOUT:?}")),
     };
-    let keys = state.minter.keys();
-    let signing = match tokio::time::timeout(READY_TIMEOUT, Box::pin(keys.signing_key())).await {
+    let signing = match signing {
         Ok(Ok(key)) => Ok(key.pair.kid().unwrap_or_default().to_owned()),
-        Ok(Err(e)) => Err(format!("signing key: {e}")),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %crate::report::Chain(&e), "not ready: signing key");
+            Err("signing key: unavailable".to_owned())
+        }
         Err(_) => Err(format!("signing key: not loaded within {READY_TIMEOUT:?}")),
     };
     let push = match state.push.status.borrow().state {

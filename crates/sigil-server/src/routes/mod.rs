@@ -84,8 +84,10 @@ async fn guards(State(state): State<SharedState>, request: Request, next: Next) 
     {
         return e.into_response();
     }
-    // The key set and the health check are served from memory; limiting them protects nothing.
-    let exempt = path == paths::OK || path == state.config.keys.jwks_path;
+    // The key set and the health checks: limiting them protects nothing, and a balancer's probes
+    // must never be refused because others spent its client's budget (readiness costs one
+    // trivial query).
+    let exempt = path == paths::OK || path == paths::READY || path == state.config.keys.jwks_path;
     if state.config.rate_limit
         && !exempt
         && let ClientIp(ip) = ClientIp::of(request.extensions(), request.headers(), &state)

@@ -45,8 +45,8 @@ impl Store {
     }
 
     /// Deletes the session with this token (nothing if there is none) and announces it to the
-    /// other processes, in one transaction.
-    pub(crate) async fn delete_session(&self, token: &str) -> Result<(), StoreError> {
+    /// other processes, in one transaction; whether there was one.
+    pub(crate) async fn delete_session(&self, token: &str) -> Result<bool, StoreError> {
         const SQL: &str = r#"delete from "session" where "token" = $1"#;
         self.timed(async {
             on_pool!(self, |pool, Db| {
@@ -61,8 +61,8 @@ impl Store {
                     Db::announce(&mut tx, &change).await?;
                 }
                 tx.commit().await?;
-            });
-            Ok(())
+                Ok(deleted > 0)
+            })
         })
         .await
     }
