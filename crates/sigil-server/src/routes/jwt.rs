@@ -1,6 +1,5 @@
 //! `GET /token` (a JWT for the session) and `GET /jwks` (the published keys, from memory).
 
-use crate::telemetry::TokenRoute;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
@@ -8,13 +7,46 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sigil_proto::{ErrorBody, ErrorCode, TokenResponse};
 
-use super::openapi::Jwks;
-
 use super::no_store;
 use crate::error::ApiError;
 use crate::extract::Presented;
 use crate::keys::{JwksDocument, KeyManager};
 use crate::state::SharedState;
+use crate::telemetry::TokenRoute;
+use utoipa::ToSchema;
+
+/// A published key set (RFC 7517), as `GET` of the key set answers it.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Only a schema: the body is built by `sigil-jose`.
+pub(super) struct Jwks {
+    /// The public keys, current and recently retired.
+    keys: Vec<Jwk>,
+}
+
+/// One public key (RFC 7517). Which members are present depends on `kty`.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Only a schema.
+pub(super) struct Jwk {
+    /// Key type: `OKP`, `EC` or `RSA`.
+    kty: String,
+    /// Key id, the `kid` of the tokens it signed.
+    kid: Option<String>,
+    /// Signing algorithm, e.g. `EdDSA`, `ES256`, `RS256`.
+    alg: Option<String>,
+    /// Intended use (`sig`).
+    #[serde(rename = "use")]
+    use_: Option<String>,
+    /// Curve (`OKP`, `EC`).
+    crv: Option<String>,
+    /// Public point, base64url (`OKP`, `EC`).
+    x: Option<String>,
+    /// Public point's y, base64url (`EC`).
+    y: Option<String>,
+    /// Modulus, base64url (`RSA`).
+    n: Option<String>,
+    /// Exponent, base64url (`RSA`).
+    e: Option<String>,
+}
 
 /// `GET /token`: a JWT for the session. A JWT is never accepted as a session credential here.
 #[utoipa::path(

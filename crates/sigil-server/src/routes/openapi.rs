@@ -15,45 +15,12 @@ use sigil_proto::{
 };
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, Paths};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
 use crate::config::Config;
 
 /// The path the `#[utoipa::path]` of the key set names; replaced by the configured one.
 pub(super) const JWKS_PLACEHOLDER: &str = "/jwks";
-
-/// A published key set (RFC 7517), as `GET` of the key set answers it.
-#[derive(ToSchema)]
-#[allow(dead_code)] // Only a schema: the body is built by `sigil-jose`.
-pub(super) struct Jwks {
-    /// The public keys, current and recently retired.
-    keys: Vec<Jwk>,
-}
-
-/// One public key (RFC 7517). Which members are present depends on `kty`.
-#[derive(ToSchema)]
-#[allow(dead_code)] // Only a schema.
-pub(super) struct Jwk {
-    /// Key type: `OKP`, `EC` or `RSA`.
-    kty: String,
-    /// Key id, the `kid` of the tokens it signed.
-    kid: Option<String>,
-    /// Signing algorithm, e.g. `EdDSA`, `ES256`, `RS256`.
-    alg: Option<String>,
-    /// Intended use (`sig`).
-    #[serde(rename = "use")]
-    use_: Option<String>,
-    /// Curve (`OKP`, `EC`).
-    crv: Option<String>,
-    /// Public point, base64url (`OKP`, `EC`).
-    x: Option<String>,
-    /// Public point's y, base64url (`EC`).
-    y: Option<String>,
-    /// Modulus, base64url (`RSA`).
-    n: Option<String>,
-    /// Exponent, base64url (`RSA`).
-    e: Option<String>,
-}
 
 /// `POST /get-session`: answered `405` (Better Auth allows it only with deferred session
 /// refresh). Documents the route that `routes::router` registers as a closure.
@@ -107,7 +74,7 @@ fn openapi_json() {}
     components(schemas(
         ErrorBody, ErrorCode, OkResponse, SessionResponse, SessionView, SignInRequest,
         SignInResponse, SignOutResponse, SignUpRequest, SignUpResponse, TokenResponse, UserView,
-        Jwks, Jwk
+        super::jwt::Jwks, super::jwt::Jwk
     )),
     modifiers(&SecuritySchemes),
     tags(

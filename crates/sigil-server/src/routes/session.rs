@@ -232,20 +232,26 @@ pub(super) async fn sign_up(
     agent: UserAgent,
     req: JsonOrForm<SignUpRequest>,
 ) -> Result<Response, ApiError> {
-    let answer = create_user(state, ip, agent, req).await;
-    crate::telemetry::sign_up(outcome(&answer));
-    if answer.is_ok() {
-        crate::telemetry::session_created();
-    }
-    answer
+    counted(
+        create_user(state, ip, agent, req).await,
+        crate::telemetry::sign_up,
+    )
 }
 
-/// What a sign-up or sign-in came to, for the metrics: `ok` or the error code.
-fn outcome(answer: &Result<Response, ApiError>) -> &'static str {
-    match answer {
-        Ok(_) => "ok",
-        Err(e) => e.code().as_str(),
+/// Counts what a sign-up or sign-in came to (`ok` or the error code, with `record`) and the
+/// session it opened.
+fn counted(
+    answer: Result<Response, ApiError>,
+    record: fn(&'static str),
+) -> Result<Response, ApiError> {
+    match &answer {
+        Ok(_) => {
+            record("ok");
+            crate::telemetry::session_created();
+        }
+        Err(e) => record(e.code().as_str()),
     }
+    answer
 }
 
 async fn create_user(
@@ -321,12 +327,10 @@ pub(super) async fn sign_in(
     agent: UserAgent,
     req: JsonOrForm<SignInRequest>,
 ) -> Result<Response, ApiError> {
-    let answer = open_session(state, ip, agent, req).await;
-    crate::telemetry::sign_in(outcome(&answer));
-    if answer.is_ok() {
-        crate::telemetry::session_created();
-    }
-    answer
+    counted(
+        open_session(state, ip, agent, req).await,
+        crate::telemetry::sign_in,
+    )
 }
 
 async fn open_session(

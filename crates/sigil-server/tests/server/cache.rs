@@ -42,19 +42,6 @@ async fn session_of(
     (r.json().await.unwrap(), headers)
 }
 
-async fn sign_out(s: &TestServer, bearer: &str) {
-    let r = s
-        .client
-        .post(s.url("/sign-out"))
-        .header("authorization", format!("Bearer {bearer}"))
-        .header("origin", s.origin())
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-}
-
 /// Two servers on one database: `a` with the settings `tweak` gives, `b` with the cache off.
 async fn pair(
     engine: &Engine,
@@ -84,7 +71,7 @@ async fn sign_out_takes_effect_at_once_on_the_same_instance() {
         let bearer = bearer_for(&s, "a@b.co", true).await;
         assert_eq!(token_status(&s, &bearer).await, 200);
         assert_eq!(token_status(&s, &bearer).await, 200, "{engine:?}: cached");
-        sign_out(&s, &bearer).await;
+        s.sign_out_by_bearer(&bearer).await;
         assert_eq!(token_status(&s, &bearer).await, 401, "{engine:?}");
         let (body, _) = session_of(&s, &bearer, "").await;
         assert_eq!(body, Value::Null, "{engine:?}");
@@ -195,7 +182,7 @@ async fn another_process_is_seen_within_the_cache_lifetime() {
 
         // A sign-out on the other instance.
         assert_eq!(token_status(&a, &bearer).await, 200);
-        sign_out(&b, &bearer).await;
+        b.sign_out_by_bearer(&bearer).await;
         a.advance(Duration::seconds(5));
         assert_eq!(token_status(&a, &bearer).await, 401, "{engine:?}");
     }
@@ -207,7 +194,7 @@ async fn turned_off_every_request_reads_the_database() {
         let (a, b) = pair(&engine, |c| c.session_cache.enabled = Some(false)).await;
         let bearer = bearer_for(&a, "a@b.co", true).await;
         assert_eq!(token_status(&a, &bearer).await, 200);
-        sign_out(&b, &bearer).await;
+        b.sign_out_by_bearer(&bearer).await;
         assert_eq!(token_status(&a, &bearer).await, 401, "{engine:?}: at once");
     }
 }

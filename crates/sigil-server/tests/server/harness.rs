@@ -208,6 +208,20 @@ impl TestServer {
     }
 
     /// `GET /token` with `Authorization: Bearer <bearer>`.
+    /// `POST /sign-out` with `Authorization: Bearer` (and a trusted `Origin`), asserted done.
+    pub async fn sign_out_by_bearer(&self, bearer: &str) {
+        let r = self
+            .client
+            .post(self.url("/sign-out"))
+            .header("authorization", format!("Bearer {bearer}"))
+            .header("origin", self.origin())
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
     pub async fn token_by_bearer(&self, bearer: &str) -> reqwest::Response {
         self.client
             .get(self.url("/token"))
@@ -284,6 +298,20 @@ impl Proxy {
     }
 }
 
+/// A [`Proxy`] in front of the PostgreSQL server of `db_url`, and the URL through it.
+pub async fn proxy_to(db_url: &str) -> (Proxy, String) {
+    let (prefix, rest) = db_url.rsplit_once('@').unwrap();
+    let (host_port, db) = rest.split_once('/').unwrap();
+    let target = tokio::net::lookup_host(host_port)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = Proxy::start(target).await;
+    let via_proxy = format!("{prefix}@127.0.0.1:{}/{db}", proxy.port);
+    (proxy, via_proxy)
+}
+
 /// A server whose PostgreSQL database is reached through a [`Proxy`] the test can cut, with a
 /// 1 s database timeout; `None` without PostgreSQL (reported as skipped by [`engines`]).
 pub async fn server_behind_proxy() -> Option<(TestServer, Proxy)> {
@@ -299,15 +327,7 @@ pub async fn server_behind_proxy_with_url() -> Option<(TestServer, Proxy, String
         Engine::Sqlite => None,
     })?;
     let db_url = fresh_pg_database(&admin).await;
-    let (prefix, rest) = db_url.rsplit_once('@').unwrap();
-    let (host_port, db) = rest.split_once('/').unwrap();
-    let target = tokio::net::lookup_host(host_port)
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = Proxy::start(target).await;
-    let via_proxy = format!("{prefix}@127.0.0.1:{}/{db}", proxy.port);
+    let (proxy, via_proxy) = proxy_to(&db_url).await;
     let server = TestServer::start(&Engine::Sqlite, |c| {
         c.database_url = Some(via_proxy);
         c.database_timeout_secs = Some(1);

@@ -10,7 +10,7 @@ use sigil_server::config::TimeSpan;
 use sigil_server::{PushState, PushStatus};
 use tokio::sync::watch;
 
-use crate::harness::{Engine, Proxy, TestServer, engines, fresh_pg_database};
+use crate::harness::{Engine, TestServer, engines, fresh_pg_database, proxy_to};
 
 fn postgres() -> Option<String> {
     engines().into_iter().find_map(|e| match e {
@@ -43,19 +43,6 @@ async fn bearer_for(s: &TestServer, email: &str) -> String {
     let r = s.sign_up(email, "correct horse").await;
     assert_eq!(r.status(), 200);
     r.headers()["set-auth-token"].to_str().unwrap().to_owned()
-}
-
-async fn sign_out(s: &TestServer, bearer: &str) {
-    let r = s
-        .client
-        .post(s.url("/sign-out"))
-        .header("authorization", format!("Bearer {bearer}"))
-        .header("origin", s.origin())
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
 }
 
 /// Waits (up to 5 s, without moving any clock) until `holds` is true, checking again after each
@@ -113,7 +100,7 @@ async fn changes_on_one_instance_reach_another_at_once() {
     // A sign-out on a: b, which holds the session in its cache, refuses it.
     let bearer = bearer_for(&a, "a@b.co").await;
     assert_eq!(token_of(&b, &bearer).await.status(), 200);
-    sign_out(&a, &bearer).await;
+    a.sign_out_by_bearer(&bearer).await;
     eventually(&mut pushed_to_b, async || {
         token_of(&b, &bearer).await.status() == 401
     })
@@ -174,15 +161,7 @@ async fn a_dropped_listener_falls_back_to_polling_and_recovers() {
         return; // reported as SKIPPED by engines()
     };
     let url = fresh_pg_database(&admin).await;
-    let (prefix, rest) = url.rsplit_once('@').unwrap();
-    let (host_port, db) = rest.split_once('/').unwrap();
-    let target = tokio::net::lookup_host(host_port)
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = Proxy::start(target).await;
-    let via_proxy = format!("{prefix}@127.0.0.1:{}/{db}", proxy.port);
+    let (proxy, via_proxy) = proxy_to(&url).await;
     // `a` reaches the database through the proxy, with no stale answers: what it does while the
     // database is unreachable shows how long it trusts its cache.
     let a = on(&via_proxy, |c| {
@@ -212,7 +191,7 @@ async fn a_dropped_listener_falls_back_to_polling_and_recovers() {
     );
 
     // Signed out on `b` while `a` cannot hear it.
-    sign_out(&b, &ended).await;
+    b.sign_out_by_bearer(&ended).await;
     proxy.set_up(true);
     until(&mut pushed_to_a, |s| {
         s.state == PushState::Listening && s.connects == 2
@@ -227,7 +206,7 @@ async fn a_dropped_listener_falls_back_to_polling_and_recovers() {
 
     // Pushed again: a sign-out on `b` reaches `a` at once, though `a` cached the session for an
     // hour.
-    sign_out(&b, &kept).await;
+    b.sign_out_by_bearer(&kept).await;
     eventually(&mut pushed_to_a, async || {
         token_of(&a, &kept).await.status() == 401
     })
