@@ -294,43 +294,38 @@ async fn keys(action: KeysAction, args: ServerArgs) -> Result<()> {
         .context("opening the key store")?;
     match action {
         KeysAction::List => {
+            let waiting = keys.waiting().await?;
             println!(
-                "KID                                          ALG    STATE    CREATED                   EXPIRES"
+                "KID                                          ALG    STATE    CREATED                   EXPIRES                   STARTS"
             );
             for (row, state) in keys.list().await? {
+                let iso_or_dash =
+                    |t: Option<_>| t.map_or_else(|| "-".to_owned(), sigil_server::time::iso);
                 println!(
-                    "{:<44} {:<6} {:<8} {:<25} {}",
+                    "{:<44} {:<6} {:<8} {:<25} {:<25} {}",
                     row.id,
                     row.alg.as_deref().unwrap_or("-"),
                     state.to_string(),
                     sigil_server::time::iso(row.created_at),
-                    row.expires_at
-                        .map_or_else(|| "-".to_owned(), sigil_server::time::iso),
+                    iso_or_dash(row.expires_at),
+                    iso_or_dash(waiting.get(&row.id).copied()),
                 );
             }
         }
         KeysAction::Rotate { now } => {
             let kid = keys.rotate(now).await?;
-            if now {
-                // When it starts: in a moment, once every instance publishes it (at once on an
-                // empty key table).
-                let starts = keys
-                    .list()
-                    .await?
-                    .into_iter()
-                    .find(|(row, _)| row.id == kid)
-                    .map(|(row, _)| row.created_at)
-                    .unwrap_or_else(|| chrono_now() + sigil_server::keys::IMMEDIATE_SETTLE);
-                println!(
-                    "{kid} is published and signs from {}",
-                    sigil_server::time::iso(starts)
-                );
-            } else {
-                println!(
-                    "{kid} is published and signs from {}",
-                    sigil_server::time::iso(chrono_now() + keys.publish_lead())
-                );
-            }
+            // It waits its turn (the publish lead, or the settle time with `--now`), or signs at
+            // once on an empty key table.
+            let starts = keys
+                .waiting()
+                .await?
+                .get(&kid)
+                .copied()
+                .unwrap_or_else(chrono_now);
+            println!(
+                "{kid} is published and signs from {}",
+                sigil_server::time::iso(starts)
+            );
         }
         KeysAction::Revoke { kid } => {
             if keys.revoke(&kid).await? {

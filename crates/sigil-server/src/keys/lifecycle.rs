@@ -1,6 +1,7 @@
 //! The key lifecycle: a first key on demand, scheduled and immediate rotation, revocation,
 //! re-encryption under a new secret, and the listing `sigil keys list` prints.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
@@ -14,6 +15,7 @@ use super::KeyError;
 /// so a verifier that meets its kid finds it in the key set wherever it fetches it.
 pub const IMMEDIATE_SETTLE: Duration = Duration::seconds(2);
 use super::manager::{KeyManager, row_alg};
+use super::succession;
 use crate::store::KeyRow;
 use crate::time::iso;
 
@@ -66,7 +68,7 @@ impl KeyManager {
     }
 
     /// Rotation, run periodically: when the current key stops signing within the publish lead
-    /// and no successor exists, creates the successor now, starting when the current key ends.
+    /// and no successor waits, creates the successor now, taking over when the current key ends.
     /// A no-op without a rotation interval.
     pub(crate) async fn maintain(&self) -> Result<(), KeyError> {
         let Some(interval) = self.config.rotation_interval else {
@@ -80,25 +82,41 @@ impl KeyManager {
         if now < until - self.publish_lead() {
             return Ok(());
         }
+        let has_successor = |rows: &[KeyRow]| {
+            let peers = self.peers(rows);
+            peers.iter().any(|r| {
+                succession::pending_start(r, &peers, now)
+                    .is_some_and(|s| s >= until - Duration::seconds(1))
+            })
+        };
+        let rows = self.store.list_keys().await?;
+        let Some(current_row) = current
+            .pair
+            .kid()
+            .and_then(|kid| rows.iter().find(|r| r.id == kid))
+        else {
+            return Ok(());
+        };
+        if has_successor(&rows) {
+            return Ok(());
+        }
         // Never start sooner than one lead after publication, even if this runs late.
         let starts = until.max(now + self.publish_lead());
         let pair = self.generate().await?;
-        let row = self.row_for(&pair, starts, starts.checked_add_signed(interval))?;
-        let alg = self.config.alg;
+        let row = self.row_for(
+            &pair,
+            succession::successor_created_at(current_row),
+            starts.checked_add_signed(interval),
+        )?;
         // Started late: the current key keeps signing until its successor may start.
-        let retire = current
-            .pair
-            .kid()
-            .filter(|_| starts > until)
-            .map(|kid| (kid, starts));
+        let retire: Vec<(&str, DateTime<Utc>)> = if starts > until {
+            vec![(current_row.id.as_str(), starts)]
+        } else {
+            Vec::new()
+        };
         let inserted = self
             .store
-            .insert_key_if(&row, retire, |rows| {
-                !rows.iter().any(|r| {
-                    row_alg(r, alg).ok() == Some(alg)
-                        && r.created_at >= until - Duration::seconds(1)
-                })
-            })
+            .insert_key_if(&row, &retire, |rows| !has_successor(rows))
             .await?;
         if inserted {
             tracing::info!(kid = %row.id, starts = %iso(starts), "published the next signing key");
@@ -108,9 +126,11 @@ impl KeyManager {
 
     /// Schedules a rotation: a new key is published now and takes over after the publish lead
     /// (`immediate`: after [`IMMEDIATE_SETTLE`], once every instance publishes it — verifiers
-    /// with a cached key set will meet an unknown kid and refetch). The current key keeps verifying for the grace period. Refused while a
-    /// published key does not open with this secret: the new key would be sealed under a secret
-    /// the servers may not have (revoke that key, or fix the secret, first).
+    /// with a cached key set will meet an unknown kid and refetch). The current key keeps
+    /// verifying for the grace period; a successor still waiting from an earlier rotation is
+    /// retired unused. Refused while a published key does not open with this secret: the new key
+    /// would be sealed under a secret the servers may not have (revoke that key, or fix the
+    /// secret, first).
     pub async fn rotate(&self, immediate: bool) -> Result<String, KeyError> {
         self.self_test().await?;
         self.reload().await?;
@@ -129,17 +149,29 @@ impl KeyManager {
             (true, Some(_)) => now + IMMEDIATE_SETTLE,
             (true, None) => now,
         };
+        let rows = self.store.list_keys().await?;
+        let current_row = current
+            .as_ref()
+            .and_then(|c| c.pair.kid())
+            .and_then(|kid| rows.iter().find(|r| r.id == kid));
         let pair = self.generate().await?;
         let expires = self
             .config
             .rotation_interval
             .and_then(|i| starts.checked_add_signed(i));
-        let row = self.row_for(&pair, starts, expires)?;
-        let retire = current
-            .as_ref()
-            .and_then(|c| c.pair.kid())
-            .map(|kid| (kid, starts));
-        self.store.insert_key_if(&row, retire, |_| true).await?;
+        // Written just older than the current key, whose expiry becomes the new key's start.
+        let created = current_row.map_or(starts, succession::successor_created_at);
+        let row = self.row_for(&pair, created, expires)?;
+        let peers = self.peers(&rows);
+        let mut retire: Vec<(&str, DateTime<Utc>)> = peers
+            .iter()
+            .filter(|r| succession::pending_start(r, &peers, now).is_some())
+            .map(|r| (r.id.as_str(), now))
+            .collect();
+        if let Some(c) = current_row {
+            retire.push((c.id.as_str(), starts));
+        }
+        self.store.insert_key_if(&row, &retire, |_| true).await?;
         self.reload().await?;
         Ok(row.id)
     }
@@ -232,15 +264,21 @@ impl KeyManager {
             })
             .max_by_key(|(r, _)| (r.created_at, r.id.clone()))
             .map(|(r, _)| r.id.clone());
+        let peers = self.peers(&rows);
+        let waiting: Vec<bool> = rows
+            .iter()
+            .map(|r| self.signs_with_alg(r) && succession::pending_start(r, &peers, now).is_some())
+            .collect();
         Ok(rows
             .into_iter()
             .zip(problems)
-            .map(|(r, problem)| {
+            .zip(waiting)
+            .map(|((r, problem), waiting)| {
                 let state = if let Some(problem) = problem {
                     problem
                 } else if Some(&r.id) == current.as_ref() {
                     KeyState::Current
-                } else if r.created_at > now {
+                } else if waiting {
                     KeyState::Next
                 } else if self.published(&r, now) {
                     KeyState::Retired
@@ -249,6 +287,17 @@ impl KeyManager {
                 };
                 (r, state)
             })
+            .collect())
+    }
+
+    /// The keys waiting their turn to sign, and when each starts (with the rows as they are).
+    pub async fn waiting(&self) -> Result<HashMap<String, DateTime<Utc>>, KeyError> {
+        let now = self.now();
+        let rows = self.store.list_keys().await?;
+        let peers = self.peers(&rows);
+        Ok(peers
+            .iter()
+            .filter_map(|r| succession::pending_start(r, &peers, now).map(|t| (r.id.clone(), t)))
             .collect())
     }
 
@@ -274,7 +323,7 @@ impl KeyManager {
         // key of this alg that starts within a minute of now counts as present.
         let inserted = self
             .store
-            .insert_key_if(&row, None, |rows| {
+            .insert_key_if(&row, &[], |rows| {
                 !rows
                     .iter()
                     .any(|r| self.may_sign(r, skew) && r.expires_at.is_none_or(|e| e > now))

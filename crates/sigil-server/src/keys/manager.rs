@@ -18,6 +18,7 @@ use sigil_jose::{Alg, JwkSet, KeyPair, PublicKey, b64};
 
 use super::KeyError;
 use super::envelope::SecretRing;
+use super::succession;
 use crate::config::KeysConfig;
 use crate::report::Chain;
 use crate::store::{KeyRow, Store};
@@ -225,9 +226,17 @@ impl KeyManager {
 
     /// Whether a row may sign at `now`: the configured alg, started, not expired.
     pub(super) fn may_sign(&self, row: &KeyRow, now: DateTime<Utc>) -> bool {
+        self.signs_with_alg(row) && succession::live_at(row, now)
+    }
+
+    /// Whether a row is of the configured algorithm (the only ones that take turns signing).
+    pub(super) fn signs_with_alg(&self, row: &KeyRow) -> bool {
         row_alg(row, self.config.alg).ok() == Some(self.config.alg)
-            && row.created_at <= now
-            && row.expires_at.is_none_or(|e| e > now)
+    }
+
+    /// The rows of the configured algorithm: the keys that take turns signing.
+    pub(super) fn peers<'a>(&self, rows: &'a [KeyRow]) -> Vec<&'a KeyRow> {
+        rows.iter().filter(|r| self.signs_with_alg(r)).collect()
     }
 
     /// Whether a row is still in the key set at `now` (not retired longer than the grace period).
@@ -343,10 +352,15 @@ impl KeyManager {
         }
         // The next change of signing key bounds verifier caching; any time-driven change
         // (including a grace period ending) triggers a reload.
-        let next_change = rows
+        let peers = self.peers(&rows);
+        let starts: Vec<DateTime<Utc>> = peers
             .iter()
-            .filter(|r| r.created_at > now && self.published(r, now))
-            .map(|r| r.created_at)
+            .filter(|r| self.published(r, now))
+            .filter_map(|r| succession::pending_start(r, &peers, now))
+            .collect();
+        let next_change = starts
+            .iter()
+            .copied()
             .chain(signing.as_ref().and_then(|s| s.until))
             .min();
         let next_reload = rows
@@ -363,7 +377,7 @@ impl KeyManager {
             .filter(|t| *t > now)
             .min();
         let count = published.len();
-        let waiting = published.iter().filter(|(r, _)| r.created_at > now).count();
+        let waiting = starts.len();
         let retired = published
             .iter()
             .filter(|(r, _)| r.expires_at.is_some_and(|e| e <= now))

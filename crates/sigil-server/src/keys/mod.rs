@@ -4,6 +4,7 @@
 mod envelope;
 mod lifecycle;
 mod manager;
+mod succession;
 
 use thiserror::Error;
 

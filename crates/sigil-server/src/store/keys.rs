@@ -16,7 +16,9 @@ pub struct KeyRow {
     pub public_key: String,
     /// The envelope (or the plain private JWK when encryption is off).
     pub private_key: String,
-    /// When the key was created — for Sigil, when it may start signing.
+    /// When the key was created, and its place in the signing order: among the started
+    /// (`createdAt` ≤ now), unexpired keys of the signing algorithm, the newest signs. A
+    /// successor is written just older than the key it follows (see `keys::succession`).
     pub created_at: DateTime<Utc>,
     /// When it stops signing (rotation); it stays published for the grace period after.
     pub expires_at: Option<DateTime<Utc>>,
@@ -114,13 +116,13 @@ impl Store {
 
     /// Inserts `candidate` unless `still_needed(existing rows)` says otherwise, under a lock that
     /// serializes key creation across processes (SQLite: an immediate write transaction;
-    /// PostgreSQL: a transaction-scoped advisory lock). With `retire`, the same transaction sets
-    /// that key's expiry (a rotation is one change, never half done).
+    /// PostgreSQL: a transaction-scoped advisory lock). The same transaction sets the expiry of
+    /// each key in `retire` (a rotation is one change, never half done).
     /// Returns whether the row was inserted.
     pub async fn insert_key_if(
         &self,
         candidate: &KeyRow,
-        retire: Option<(&str, DateTime<Utc>)>,
+        retire: &[(&str, DateTime<Utc>)],
         still_needed: impl Fn(&[KeyRow]) -> bool,
     ) -> Result<bool, StoreError> {
         const INSERT: &str = concat!(
@@ -152,10 +154,10 @@ impl Store {
                     .bind(&c.crv)
                     .execute(&mut *tx)
                     .await?;
-                if let Some((id, at)) = retire {
+                for (id, at) in retire {
                     sqlx::query(EXPIRE)
-                        .bind(Timestamp(at))
-                        .bind(id)
+                        .bind(Timestamp(*at))
+                        .bind(*id)
                         .execute(&mut *tx)
                         .await?;
                 }

@@ -168,6 +168,11 @@ impl TestServer {
         })
     }
 
+    /// The server's clock now.
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + Duration::seconds(self.offset_secs.load(Ordering::SeqCst))
+    }
+
     /// Moves the server's clock forward.
     pub fn advance(&self, by: Duration) {
         self.offset_secs

@@ -554,6 +554,78 @@ async fn scheduled_and_immediate_rotate() {
     }
 }
 
+/// The key a Better Auth node sharing the database signs with, by its rule (the newest row of its
+/// algorithm, or with no `alg`, that has not expired, by `createdAt` — a `createdAt` in the future
+/// counts as the newest): Sigil writes rotations so that this is always Sigil's own signing key.
+async fn better_auth_signing_kid(s: &TestServer) -> Option<String> {
+    let now = s.now();
+    s.auth
+        .keys()
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(row, _)| row)
+        .filter(|r| r.alg.as_deref().is_none_or(|a| a == "EdDSA"))
+        .filter(|r| r.expires_at.is_none_or(|e| e > now))
+        .max_by_key(|r| r.created_at)
+        .map(|r| r.id)
+}
+
+/// Through scheduled and immediate rotations, a successor replaced before its start, and its
+/// revocation, a Better Auth node on the same table would sign with the key Sigil signs with —
+/// never with a successor before its start — and `sigil keys list` says which one waits.
+#[tokio::test]
+async fn better_auth_nodes_sign_with_sigils_key_through_rotations() {
+    for engine in engines() {
+        let s = TestServer::start(&engine, |_| {}).await;
+        let (bearer, _) = bearer_for(&s, "a@b.co").await;
+        let sigil_kid = async || {
+            header_of(&token_for(&s, &bearer).await)["kid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let agree = async |expected: &str, step: &str| {
+            assert_eq!(sigil_kid().await, expected, "{engine:?} {step}: Sigil");
+            assert_eq!(
+                better_auth_signing_kid(&s).await.as_deref(),
+                Some(expected),
+                "{engine:?} {step}: Better Auth's rule"
+            );
+        };
+        let k1 = sigil_kid().await;
+        agree(&k1, "first key").await;
+        let k2 = s.auth.keys().rotate(false).await.unwrap();
+        agree(&k1, "scheduled rotation, before its start").await;
+        assert_eq!(key_states(&s).await[&k2], KeyState::Next);
+        s.advance(s.auth.keys().publish_lead() + chrono::Duration::seconds(1));
+        agree(&k2, "after the start").await;
+        assert_eq!(key_states(&s).await[&k1], KeyState::Retired);
+        let k3 = s.auth.keys().rotate(true).await.unwrap();
+        agree(&k2, "--now, within the settle time").await;
+        assert_eq!(key_states(&s).await[&k3], KeyState::Next);
+        // Rotating again while k3 waits: k3 is retired unused, k4 waits the full lead.
+        let k4 = s.auth.keys().rotate(false).await.unwrap();
+        let states = key_states(&s).await;
+        assert_eq!(states[&k3], KeyState::Retired, "{engine:?}");
+        assert_eq!(states[&k4], KeyState::Next, "{engine:?}");
+        s.advance(sigil_server::keys::IMMEDIATE_SETTLE);
+        agree(&k2, "past k3's settle time, k4 not due").await;
+        s.advance(s.auth.keys().publish_lead());
+        agree(&k4, "k4's start").await;
+        // Revoking the signing key while a successor waits: the successor signs at once.
+        let k5 = s.auth.keys().rotate(false).await.unwrap();
+        assert!(s.auth.keys().revoke(&k4).await.unwrap());
+        agree(&k5, "the signing key revoked").await;
+        assert_eq!(
+            key_states(&s).await.len(),
+            4,
+            "{engine:?}: no key made besides"
+        );
+    }
+}
+
 /// Revoking the key that signs while its successor waits for its start: the successor, published
 /// already, signs at once (no answer without a token, no key made besides), on every instance.
 #[tokio::test]
@@ -693,7 +765,7 @@ async fn signs_with_a_key_better_auth_wrote() {
         let s = TestServer::start(&engine, |c| c.secret = Some(BA_SECRET.into())).await;
         s.auth
             .store()
-            .insert_key_if(&row(BA_KID, BA_PUBLIC, BA_PRIVATE, None), None, |_| true)
+            .insert_key_if(&row(BA_KID, BA_PUBLIC, BA_PRIVATE, None), &[], |_| true)
             .await
             .unwrap();
         s.auth.keys().reload().await.unwrap();
@@ -716,6 +788,48 @@ async fn signs_with_a_key_better_auth_wrote() {
     }
 }
 
+/// A successor written the old way (its start as `createdAt`, in the future) still waits for that
+/// time, is listed as next, and is brought forward when the key that signs is revoked.
+#[tokio::test]
+async fn a_successor_with_a_future_created_at_waits_and_is_brought_forward() {
+    for engine in engines() {
+        let s = TestServer::start(&engine, |c| c.secret = Some(BA_SECRET.into())).await;
+        let (bearer, _) = bearer_for(&s, "a@b.co").await;
+        let k1 = header_of(&token_for(&s, &bearer).await)["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let mut waiting = row(BA_KID, BA_PUBLIC, BA_PRIVATE, Some("EdDSA"));
+        let starts = s.now() + chrono::Duration::minutes(10);
+        waiting.created_at = starts;
+        s.auth
+            .store()
+            .insert_key_if(&waiting, &[], |_| true)
+            .await
+            .unwrap();
+        s.auth.keys().reload().await.unwrap();
+        assert_eq!(key_states(&s).await[BA_KID], KeyState::Next, "{engine:?}");
+        let listed = s.auth.keys().waiting().await.unwrap();
+        assert_eq!(
+            listed[BA_KID].timestamp_millis(),
+            starts.timestamp_millis(),
+            "{engine:?}"
+        );
+        assert_eq!(header_of(&token_for(&s, &bearer).await)["kid"], k1.as_str());
+        assert!(s.auth.keys().revoke(&k1).await.unwrap());
+        assert_eq!(
+            header_of(&token_for(&s, &bearer).await)["kid"],
+            BA_KID,
+            "{engine:?}"
+        );
+        assert_eq!(
+            key_states(&s).await.len(),
+            1,
+            "{engine:?}: no key made besides"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_corrupt_key_row_does_not_stop_the_others() {
     for engine in engines() {
@@ -732,7 +846,7 @@ async fn a_corrupt_key_row_does_not_stop_the_others() {
         bad.created_at = chrono::Utc::now();
         s.auth
             .store()
-            .insert_key_if(&bad, None, |_| true)
+            .insert_key_if(&bad, &[], |_| true)
             .await
             .unwrap();
         s.auth.keys().reload().await.unwrap();
@@ -741,7 +855,7 @@ async fn a_corrupt_key_row_does_not_stop_the_others() {
         let odd = row("odd-alg", BA_PUBLIC, BA_PRIVATE, Some("ES999"));
         s.auth
             .store()
-            .insert_key_if(&odd, None, |_| true)
+            .insert_key_if(&odd, &[], |_| true)
             .await
             .unwrap();
         let states = key_states(&s).await;
