@@ -28,8 +28,11 @@ export SIGIL="$TARGET/debug/sigil"
 umask 077 # the databases hold password hashes, sessions and keys
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sigil-takeover.XXXXXX")
 STARTED_PG=
+SCENARIO=
 cleanup() {
   local rc=$?
+  # The scenario stops its own servers when it ends or is stopped.
+  if [ -n "$SCENARIO" ]; then kill "$SCENARIO" 2>/dev/null || true; wait "$SCENARIO" 2>/dev/null || true; fi
   if [ -n "$STARTED_PG" ]; then bash "$ROOT/scripts/test-postgres.sh" stop "$SIGIL_TEST_PGDATA" || true; fi
   rm -rf "$TMP"
   exit "$rc"
@@ -49,13 +52,17 @@ esac
 PASSED=0
 FAILED=0
 run() { # engine alg mode
-  local work="$TMP/$1-$2-$3" out="$TMP/$1-$2-$3.out" counts
+  local work="$TMP/$1-$2-$3" counts
   mkdir -p "$work"
   echo "== $1 $2 $3"
-  ENGINE=$1 ALG=$2 WORK=$work node "$HERE/takeover/scenario.mjs" "$3" | tee "$out" || true
-  counts=$(awk '$1 == "counts" { print $2, $3 }' "$out")
+  # In the background, so that a signal to this script stops it at once (through cleanup).
+  ENGINE=$1 ALG=$2 WORK=$work COUNTS="$work/counts" node "$HERE/takeover/scenario.mjs" "$3" &
+  SCENARIO=$!
+  wait "$SCENARIO" || true
+  SCENARIO=
+  counts=$(cat "$work/counts" 2>/dev/null || true)
   if [ -z "$counts" ]; then
-    echo "FAIL $1 $2 $3: the scenario printed no count"
+    echo "FAIL $1 $2 $3: the scenario ended without a count"
     FAILED=$((FAILED + 1))
   else
     PASSED=$((PASSED + ${counts% *}))

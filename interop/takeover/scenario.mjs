@@ -8,9 +8,10 @@
 // Environment: ENGINE (sqlite | postgres), ALG, SIGIL (the binary), WORK (a private temporary
 // folder), SIGIL_TEST_POSTGRES_URL (for postgres: a superuser URL; a fresh database is created),
 // SKIP_SCHEDULED_SIGNER=1 skips the one check that waits for a change to Sigil (see below).
-// Prints `ok   ...` / `FAIL ...` lines and `counts <passed> <failed>` last; exits 1 on a failure.
+// Prints `ok   ...` / `FAIL ...` lines and a count last (also written to the file $COUNTS as
+// `<passed> <failed>`); exits 1 on a failure.
 import { spawn, execFile } from "node:child_process";
-import { openSync, readFileSync, readdirSync, mkdirSync } from "node:fs";
+import { openSync, readFileSync, readdirSync, mkdirSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -591,5 +592,6 @@ if (failed) {
     console.log(tail(path.join(WORK, file), 20));
   }
 }
-console.log(`counts ${passed} ${failed}`);
+console.log(`-- ${LABEL}: ${passed} passed, ${failed} failed`);
+if (env.COUNTS) writeFileSync(env.COUNTS, `${passed} ${failed}\n`);
 process.exit(failed ? 1 : 0);
