@@ -429,6 +429,11 @@ async function fleet() {
   const rotated = await sigilKeys(ctx, ["rotate", "--now"]);
   const K2 = rotated.trim().split(/\s+/)[0];
   check(`3 sigil keys rotate --now: new key K2 ${short(K2)}`, K2 && K2 !== K1, rotated);
+  // What each signs with inside the settle time (an observation, not a check): Better Auth takes
+  // the newest live row by createdAt, and K2's createdAt is its start, 2 s ahead.
+  const early = await Promise.all([token(ctx, ba, { cookie: bOnBa.cookie }), token(ctx, sigil, { cookie: sIn.cookie })]);
+  const earlySigilJwks = kidsOf(await jwks(ctx, sigil));
+  console.log(`info ${LABEL}: within the settle time Better Auth's /token uses ${early[0].kid === K2 ? "K2" : early[0].kid === K1 ? "K1" : early[0].kid}, Sigil's ${early[1].kid === K2 ? "K2" : early[1].kid === K1 ? "K1" : early[1].kid}; Sigil's /jwks ${earlySigilJwks.includes(K2) ? "already lists" : "does not yet list"} K2`);
   await sleep(3000); // the settle time is 2 s
   await crossVerify(ctx, ba, sigil, "3 after rotate --now", { ba: bOnBa, sigil: sIn }, K2);
 
