@@ -25,7 +25,7 @@ for ALG in ${ALGS:-EdDSA ES256 ES512 PS256 RS256}; do
   DATA=$(mktemp -d)
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
   export BASE_URL="http://127.0.0.1:$PORT" ALG
-  SIGIL_JWT_ALG=$ALG "$ROOT/target/debug/sigil" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA" \
+  SIGIL_JWT_ALG=$ALG "${CARGO_TARGET_DIR:-$ROOT/target}/debug/sigil" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA" \
     --rate-limit false >"$DATA/server.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 1 100); do
