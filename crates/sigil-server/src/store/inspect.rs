@@ -75,10 +75,28 @@ impl Survey {
     }
 }
 
+/// Whether the SQLite file at `path` is in WAL mode (header bytes 18–19 are 2) with no `-wal`
+/// file beside it: checkpointed and not open in any process, everything is in the file itself.
+/// A read-only connection to it would leave `-wal` and `-shm` files behind (it may create them
+/// but not remove them), so it is opened `immutable` instead, which creates nothing. With a
+/// `-wal` file present the files exist already and the normal read-only open uses them.
+fn wal_without_log(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut header = [0u8; 20];
+    let wal_mode = std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .is_ok_and(|()| header[18] == 2 && header[19] == 2);
+    let mut log = path.as_os_str().to_owned();
+    log.push("-wal");
+    wal_mode && !std::path::Path::new(&log).exists()
+}
+
 impl Store {
     /// Opens `url` for reading only: SQLite with `SQLITE_OPEN_READONLY` (a missing file is an
     /// error, nothing is created, the journal mode is left as it is); PostgreSQL with every
-    /// transaction read-only. One connection. Run no migration on it: it would fail.
+    /// transaction read-only. One connection. Run no migration on it: it would fail. A SQLite
+    /// file in WAL mode that no process has open is opened `immutable` (see `wal_without_log`), so
+    /// that no `-wal`/`-shm` file is left behind.
     pub(crate) fn connect_read_only(
         url: &DatabaseUrl,
         timeout: Duration,
@@ -91,10 +109,12 @@ impl Store {
                         path: path.to_owned(),
                     });
                 }
+                let immutable = sqlite_file_on_disk(url, path) && wal_without_log(path);
                 let options = options
                     .clone()
                     .read_only(true)
                     .create_if_missing(false)
+                    .immutable(immutable)
                     .busy_timeout(timeout);
                 Pool::Sqlite(
                     SqlitePoolOptions::new()
