@@ -144,7 +144,7 @@ fn render(r: &TakeoverReport) -> String {
         let _ = writeln!(
             w,
             "    created {}, expires {}: {life}",
-            k.created_at.map_or_else(|| "-".to_owned(), iso),
+            iso(k.created_at),
             k.expires_at.map_or_else(|| "never".to_owned(), iso)
         );
         let _ = writeln!(w, "    {opening}; {encryption}");

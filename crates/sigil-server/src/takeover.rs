@@ -63,6 +63,9 @@ const REQUIRED: [(&str, &[&str]); 4] = [
     ),
 ];
 
+/// The table in which sqlx (so Sigil) records the migrations it ran.
+const SQLX_MIGRATIONS: &str = "_sqlx_migrations";
+
 /// The columns `sigil migrate` adds to `jwks` when missing (Better Auth 1.7.0).
 const ADDED_KEY_COLUMNS: [&str; 2] = ["alg", "crv"];
 
@@ -198,7 +201,7 @@ pub struct KeyReport {
     /// The algorithm Sigil uses for it: the stored one, or the one its key type implies.
     pub alg: Option<String>,
     /// When it starts signing.
-    pub created_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
     /// When it stops signing.
     pub expires_at: Option<DateTime<Utc>>,
     /// Its state now.
@@ -351,9 +354,14 @@ fn tables(survey: &Survey, notes: &mut Vec<String>) -> TablesReport {
     let other: Vec<String> = survey
         .tables
         .iter()
-        .filter(|t| !KNOWN_TABLES.contains(&t.as_str()))
+        .filter(|t| !KNOWN_TABLES.contains(&t.as_str()) && *t != SQLX_MIGRATIONS)
         .cloned()
         .collect();
+    if survey.tables.iter().any(|t| t == SQLX_MIGRATIONS) {
+        notes.push(format!(
+            "{SQLX_MIGRATIONS} is Sigil's record of its migrations: Sigil has migrated this database before"
+        ));
+    }
     if found.is_empty() {
         notes.push(
             "none of Better Auth's tables is here: is this the Better Auth database? (`sigil migrate` would create them)".to_owned(),
@@ -484,7 +492,9 @@ fn key_reports(
         let life = life(config, row, now);
         // Opening is what a server does with every published key at start: a failure there
         // stops it. A key that opens but cannot sign is only left out.
-        let opening = match keys.open(row) {
+        let opened = keys.open(row);
+        let open_fails = opened.is_err();
+        let opening = match opened {
             Err(KeyError::Undecryptable { reason, .. }) => {
                 KeyOpening::WrongSecret(reason.to_string())
             }
@@ -494,7 +504,6 @@ fn key_reports(
                 Err(e) => KeyOpening::Unusable(crate::report::Chain(&e).to_string()),
             },
         };
-        let open_fails = keys.open(row).is_err();
         let blocks = open_fails && life != KeyLife::PastGrace;
         if blocks {
             let why = match &opening {
@@ -528,7 +537,7 @@ fn key_reports(
             id: row.id.clone(),
             stored_alg: row.alg.clone(),
             alg: row_alg(row, config.keys.alg).ok().map(|a| a.to_string()),
-            created_at: Some(row.created_at),
+            created_at: row.created_at,
             expires_at: row.expires_at,
             life,
             opening,

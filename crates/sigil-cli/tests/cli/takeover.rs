@@ -436,6 +436,11 @@ async fn a_key_table_from_before_better_auth_1_7_is_upgraded_by_migrate() {
         let (code, text) = check(&dir, &db, BA_SECRET);
         assert_eq!(code, 0, "{text}");
         assert!(!text.contains("will be added"), "{text}");
+        assert!(
+            text.contains("other tables (kept untouched): twoFactor\n")
+                && text.contains("_sqlx_migrations is Sigil's record of its migrations"),
+            "{text}"
+        );
 
         // Sigil now reads Better Auth's key: it is the current one.
         let list = sigil()
