@@ -555,7 +555,9 @@ fn key_reports(
         SurveyedKey::Row(row) => keys.may_sign(row, now) && keys.check_usable(row).is_ok(),
         SurveyedKey::Unreadable { .. } => false,
     });
-    if survey.columns.contains_key("jwks") && !usable_signer {
+    // With a live key this secret cannot open, Sigil refuses to make another (that is a blocker
+    // already); otherwise it makes its first key on demand.
+    if survey.columns.contains_key("jwks") && !usable_signer && !out.iter().any(|k| k.blocks) {
         notes.push(format!(
             "no live {} key Sigil can sign with: it creates one on first use",
             config.keys.alg

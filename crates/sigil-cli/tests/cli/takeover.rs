@@ -357,6 +357,8 @@ insert into "account" ("id", "accountId", "providerId", "userId", "password", "c
         ] {
             assert!(text.contains(expected), "{db:?}: {expected:?} in\n{text}");
         }
+        // Sigil will not make a key of its own beside one it cannot open: no such promise.
+        assert!(!text.contains("creates one on first use"), "{text}");
         assert!(!text.contains(BCRYPT_HASH), "{text}");
         assert!(!text.contains("N9qo8uLOickgx2ZMRZoMye"), "{text}");
         assert!(!text.contains(BA_HASH), "{text}");
