@@ -9,6 +9,7 @@ use sigil_server::config::SecretSource;
 use sigil_server::{Auth, Config, Mode, Settings};
 use tracing_subscriber::EnvFilter;
 
+mod takeover;
 mod token;
 
 /// Sigil: sessions in, short-lived JWTs out (Better Auth compatible).
@@ -23,8 +24,9 @@ struct Cli {
 enum Command {
     /// Run the auth server (SQLite in ./sigil-data unless configured otherwise).
     Serve(ServerArgs),
-    /// Create or update the database tables, then exit.
-    Migrate(ServerArgs),
+    /// Create or update the database tables, then exit; with --from-better-auth --check, only
+    /// report (reading only) whether Sigil can serve the database.
+    Migrate(MigrateArgs),
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -91,6 +93,29 @@ enum KeysAction {
     Rewrap,
 }
 
+/// `sigil migrate`: the server settings plus the Better Auth takeover check.
+#[derive(Args)]
+struct MigrateArgs {
+    /// The database is Better Auth's (same tables, same secret). Migrating it creates only what
+    /// is missing (tables, and jwks.alg/jwks.crv on key tables from before Better Auth 1.7) and
+    /// changes nothing else.
+    #[arg(long)]
+    from_better_auth: bool,
+    /// With --from-better-auth: migrate nothing; report, reading only, the tables, row counts,
+    /// schema, keys (does this secret open them), account providers and password hash formats.
+    /// Writes nothing (SQLite opened read-only, PostgreSQL in a read-only transaction), creates
+    /// no key. Exit 0: Sigil can serve the database; 1: something blocks (each blocker named),
+    /// or the database cannot be read; 2: usage error. --check without --from-better-auth is a
+    /// usage error.
+    #[arg(long, requires = "from_better_auth")]
+    check: bool,
+    /// With --check: print the report as one JSON document instead of text.
+    #[arg(long, requires = "check")]
+    json: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
 /// Settings from the command line; they override `sigil.toml` and the environment.
 #[derive(Args)]
 struct ServerArgs {
@@ -137,6 +162,11 @@ enum LogFormat {
 
 impl ServerArgs {
     fn config(&self) -> Result<Config> {
+        Ok(Config::from_settings(self.settings()?)?)
+    }
+
+    /// The merged settings: `sigil.toml` (or --config), then the environment, then flags.
+    fn settings(&self) -> Result<Settings> {
         let file = match &self.config {
             Some(path) => Settings::from_file(path)?,
             None => {
@@ -160,10 +190,9 @@ impl ServerArgs {
             migrate: self.no_migrate.then_some(false),
             ..Settings::default()
         };
-        let settings = file
+        Ok(file
             .overridden_by(Settings::from_env(&env)?)?
-            .overridden_by(flags)?;
-        Ok(Config::from_settings(settings)?)
+            .overridden_by(flags)?)
     }
 }
 
@@ -380,8 +409,11 @@ async fn user(action: UserAction, args: ServerArgs) -> Result<()> {
     Ok(())
 }
 
-async fn migrate(args: ServerArgs) -> Result<()> {
-    let mut config = args.config()?;
+async fn migrate(args: MigrateArgs) -> Result<()> {
+    if args.check {
+        return takeover::check(&args.server, args.json).await;
+    }
+    let mut config = args.server.config()?;
     config.migrate = true;
     let store = sigil_server::open_store(&config)
         .await
@@ -405,7 +437,8 @@ async fn main() -> Result<()> {
         _ => "warn",
     };
     let log_format = match &cli.command {
-        Command::Serve(a) | Command::Migrate(a) => a.log_format,
+        Command::Serve(a) => a.log_format,
+        Command::Migrate(a) => a.server.log_format,
         Command::User { server, .. } | Command::Keys { server, .. } => server.log_format,
         Command::Token { .. } => LogFormat::Text,
     };

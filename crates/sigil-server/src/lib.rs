@@ -44,6 +44,7 @@ mod session_cache;
 mod sessions;
 mod state;
 pub mod store;
+pub mod takeover;
 pub mod telemetry;
 pub mod time;
 pub mod tokens;

@@ -1,7 +1,7 @@
 //! The `sigil` binary, run as a user runs it: `serve` on a free port with a fresh data directory
 //! (answers, stops cleanly on SIGTERM), `token decode`, `token verify` (every verification rule,
 //! the exit codes, `--batch` against a loopback JWKS server), and a token from `sigil serve`
-//! verified by the example service.
+//! verified by the example service, and the Better Auth takeover check (`migrate --check`).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod end_to_end;
@@ -10,6 +10,7 @@ mod jwks_server;
 mod keys_admin;
 mod log_redaction;
 mod metrics;
+mod takeover;
 mod verify_batch;
 mod verify_rules;
 

@@ -172,7 +172,7 @@ fn configured_max_age(config: &KeysConfig) -> StdDuration {
 /// The algorithm of a row: its `alg` column, or — for rows written before Better Auth 1.7 — the
 /// one its key type implies (RSA: the configured RSA algorithm, else RS256). Better Auth instead
 /// assumes the configured algorithm, which breaks every legacy row when the algorithm changes.
-pub(super) fn row_alg(row: &KeyRow, configured: Alg) -> Result<Alg, KeyError> {
+pub(crate) fn row_alg(row: &KeyRow, configured: Alg) -> Result<Alg, KeyError> {
     if let Some(name) = &row.alg {
         return name.parse().map_err(|_| KeyError::UnknownAlg {
             kid: row.id.clone(),
@@ -225,7 +225,7 @@ impl KeyManager {
     }
 
     /// Whether a row may sign at `now`: the configured alg, started, not expired.
-    pub(super) fn may_sign(&self, row: &KeyRow, now: DateTime<Utc>) -> bool {
+    pub(crate) fn may_sign(&self, row: &KeyRow, now: DateTime<Utc>) -> bool {
         self.signs_with_alg(row) && succession::live_at(row, now)
     }
 
@@ -295,7 +295,7 @@ impl KeyManager {
     }
 
     /// Whether a row could sign: its public key parses, its private key opens and matches it.
-    pub(super) fn check_usable(&self, row: &KeyRow) -> Result<(), KeyError> {
+    pub(crate) fn check_usable(&self, row: &KeyRow) -> Result<(), KeyError> {
         let public = self.public_key(row)?;
         self.open_matching(row, &public).map(|_| ())
     }

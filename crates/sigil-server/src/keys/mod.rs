@@ -10,6 +10,7 @@ use thiserror::Error;
 
 pub use envelope::{EnvelopeError, SecretRing};
 pub use lifecycle::{IMMEDIATE_SETTLE, KeyState};
+pub(crate) use manager::row_alg;
 pub use manager::{JwksDocument, KeyManager, SigningKey};
 
 use crate::store::StoreError;

@@ -102,6 +102,24 @@ pub(crate) trait Dialect: Database {
     /// error is tolerated instead.
     const ADD_USER_COLUMN: &'static str;
 
+    /// Lists the column names of the table named by the one parameter.
+    const COLUMN_NAMES: &'static str;
+
+    /// Lists the columns of the table named by the one parameter: name, `NOT NULL`, and whether
+    /// an insert leaving it out still gets a value (a default, an identity or generated column,
+    /// SQLite's integer primary key).
+    const TABLE_COLUMNS: &'static str;
+
+    /// Lists the base tables of the schema in use (not the database's own).
+    const TABLES: &'static str;
+
+    /// Begins a transaction that only reads, on one snapshot.
+    const BEGIN_READ_ONLY: &'static str;
+
+    /// Adds a nullable text column to the `jwks` table: `{ADD_KEY_COLUMN} "alg" text`. As with
+    /// [`Dialect::ADD_USER_COLUMN`], PostgreSQL skips an existing column by itself.
+    const ADD_KEY_COLUMN: &'static str;
+
     /// The migrations creating Better Auth's tables with this dialect's column types.
     fn migrator() -> &'static Migrator;
 
@@ -125,6 +143,11 @@ impl Dialect for Sqlite {
     const BOOLEAN_COLUMN: &'static str = "integer";
     const USER_COLUMNS: &'static str = "select name from pragma_table_info('user')";
     const ADD_USER_COLUMN: &'static str = r#"alter table "user" add column"#;
+    const COLUMN_NAMES: &'static str = "select name from pragma_table_info($1)";
+    const TABLE_COLUMNS: &'static str = r#"select name, "notnull" <> 0, dflt_value is not null or (pk > 0 and upper(type) = 'INTEGER') from pragma_table_info($1)"#;
+    const TABLES: &'static str = "select name from sqlite_master where type = 'table' and name not like 'sqlite\\_%' escape '\\'";
+    const BEGIN_READ_ONLY: &'static str = "BEGIN";
+    const ADD_KEY_COLUMN: &'static str = r#"alter table "jwks" add column"#;
 
     fn migrator() -> &'static Migrator {
         static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -147,6 +170,12 @@ impl Dialect for Postgres {
     const BOOLEAN_COLUMN: &'static str = "boolean";
     const USER_COLUMNS: &'static str = "select column_name::text from information_schema.columns where table_name = 'user' and table_schema = current_schema()";
     const ADD_USER_COLUMN: &'static str = r#"alter table "user" add column if not exists"#;
+    const COLUMN_NAMES: &'static str = "select column_name::text from information_schema.columns where table_name = $1 and table_schema = current_schema()";
+    const TABLE_COLUMNS: &'static str = "select column_name::text, is_nullable = 'NO', column_default is not null or is_identity = 'YES' or is_generated <> 'NEVER' from information_schema.columns where table_name = $1 and table_schema = current_schema()";
+    const TABLES: &'static str = "select table_name::text from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE'";
+    const BEGIN_READ_ONLY: &'static str =
+        "begin transaction isolation level repeatable read, read only";
+    const ADD_KEY_COLUMN: &'static str = r#"alter table "jwks" add column if not exists"#;
 
     fn migrator() -> &'static Migrator {
         static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");

@@ -55,7 +55,7 @@ const SELECT_KEYS: &str = concat!(
 );
 
 /// A key row read from [`key_columns!`].
-fn key_from(row: &impl ReadRow) -> Result<KeyRow, sqlx::Error> {
+pub(super) fn key_from(row: &impl ReadRow) -> Result<KeyRow, sqlx::Error> {
     Ok(KeyRow {
         id: row.text(0)?,
         public_key: row.text(1)?,

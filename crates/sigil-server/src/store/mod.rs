@@ -19,6 +19,7 @@ use thiserror::Error;
 mod dialect;
 mod fields;
 mod file;
+pub(crate) mod inspect;
 mod keys;
 mod rows;
 mod sessions;
@@ -68,6 +69,12 @@ pub enum StoreError {
     /// the process is restarted; see [`Store::check_file`]).
     #[error("the database file {} was deleted or replaced while in use", path.display())]
     FileReplaced {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The SQLite database file does not exist (and was not to be created: a read-only check).
+    #[error("no database file at {}", path.display())]
+    NotFound {
         /// The file.
         path: PathBuf,
     },
@@ -340,7 +347,7 @@ impl Store {
         loop {
             let result = on_pool!(self, |pool, Db| Db::migrator().run(pool).await);
             match result {
-                Ok(()) => return Ok(()),
+                Ok(()) => return self.add_key_columns().await,
                 Err(e) if attempt < 5 && matches!(self.pool, Pool::Sqlite(_)) => {
                     tracing::debug!(error = %e, "migration collided with another process; retrying");
                     attempt += 1;
@@ -349,5 +356,33 @@ impl Store {
                 Err(e) => return Err(StoreError::Migration(e)),
             }
         }
+    }
+
+    /// Adds `jwks.alg` and `jwks.crv` (nullable text) where missing: Better Auth added them in
+    /// 1.7.0, and the migration's `create table if not exists` leaves an older key table as it
+    /// is. Idempotent; a concurrent process adding the same column is tolerated.
+    async fn add_key_columns(&self) -> Result<(), StoreError> {
+        self.timed(async {
+            on_pool!(self, |pool, Db| {
+                let existing: Vec<String> = sqlx::query_scalar(Db::COLUMN_NAMES)
+                    .bind("jwks")
+                    .fetch_all(pool)
+                    .await?;
+                for column in ["alg", "crv"] {
+                    if existing.iter().any(|c| c == column) {
+                        continue;
+                    }
+                    let sql = format!(r#"{} "{column}" text"#, Db::ADD_KEY_COLUMN);
+                    match sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await {
+                        Ok(_) => tracing::info!(column, "added a column to jwks (Better Auth 1.7)"),
+                        Err(sqlx::Error::Database(e))
+                            if e.message().contains("duplicate column") => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            });
+            Ok(())
+        })
+        .await
     }
 }

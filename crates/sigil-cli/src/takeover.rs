@@ -1,0 +1,198 @@
+//! `sigil migrate --from-better-auth --check`: prints the library's takeover report (text or
+//! JSON) and exits 0 when Sigil can serve the database, 1 when something blocks.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use sigil_server::Config;
+use sigil_server::takeover::{KeyEncryption, KeyLife, KeyOpening, TakeoverReport};
+use sigil_server::time::iso;
+
+use crate::ServerArgs;
+
+/// Runs the check and prints the report; exits 1 when something blocks.
+pub(crate) async fn check(args: &ServerArgs, json: bool) -> Result<()> {
+    let settings = args.settings()?;
+    // Without a configured secret the configuration would generate one into the data directory:
+    // a write, and a secret that opens none of Better Auth's keys.
+    if settings.secret.is_none() && settings.secrets.is_none() {
+        let data_dir = settings
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("./sigil-data"));
+        if !data_dir.join("secret").exists() {
+            bail!(
+                "no secret configured: set BETTER_AUTH_SECRET (or BETTER_AUTH_SECRETS, or SIGIL_SECRET) to the Better Auth secret; the check writes nothing, so it does not generate one"
+            );
+        }
+    }
+    let config = Config::from_settings(settings)?;
+    let report = sigil_server::takeover::check(&config)
+        .await
+        .context("checking the database")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    if !report.ready() {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn count(n: Option<i64>) -> String {
+    n.map_or_else(|| "-".to_owned(), |n| n.to_string())
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// The report as text, one section after another, the verdict last.
+fn render(r: &TakeoverReport) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(
+        w,
+        "Better Auth takeover check ({}, read-only, at {})",
+        r.engine,
+        iso(r.checked_at)
+    );
+    let _ = writeln!(w, "secret: {}", r.secret);
+    let _ = writeln!(w, "\ntables");
+    let _ = writeln!(w, "  Better Auth tables found: {}", list(&r.tables.found));
+    let _ = writeln!(
+        w,
+        "  missing: {}",
+        if r.tables.missing.is_empty() {
+            "none".to_owned()
+        } else {
+            format!(
+                "{} (`sigil migrate` creates them)",
+                r.tables.missing.join(", ")
+            )
+        }
+    );
+    let _ = writeln!(
+        w,
+        "  other tables (kept untouched): {}",
+        list(&r.tables.other)
+    );
+    let c = &r.counts;
+    let _ = writeln!(w, "\nrows");
+    let _ = writeln!(w, "  user: {}", count(c.users));
+    let _ = writeln!(
+        w,
+        "  session: {} live, {} expired",
+        count(c.sessions_live),
+        count(c.sessions_expired)
+    );
+    let _ = writeln!(w, "  account: {}", count(c.accounts));
+    let _ = writeln!(w, "  jwks: {}", count(c.keys));
+    let s = &r.schema;
+    let _ = writeln!(w, "\nschema");
+    if s.missing.is_empty() {
+        let _ = writeln!(w, "  required columns: all present");
+    } else {
+        let _ = writeln!(w, "  missing columns: {} (blocks)", s.missing.join(", "));
+    }
+    if !s.blocking_extra.is_empty() {
+        let _ = writeln!(
+            w,
+            "  NOT NULL columns Sigil does not fill: {} (blocks)",
+            s.blocking_extra.join(", ")
+        );
+    }
+    if !s.added_by_migrate.is_empty() {
+        let _ = writeln!(
+            w,
+            "  {}: missing, will be added by `sigil migrate`",
+            s.added_by_migrate.join(", ")
+        );
+    }
+    let _ = writeln!(w, "\nkeys ({})", r.keys.len());
+    for k in &r.keys {
+        let alg = match (&k.stored_alg, &k.alg) {
+            (Some(stored), _) => stored.clone(),
+            (None, Some(inferred)) => format!("unset → inferred {inferred} from its key type"),
+            (None, None) => "unset, key type unreadable".to_owned(),
+        };
+        let life = match k.life {
+            KeyLife::Live => "live",
+            KeyLife::InGrace => "expired, within grace",
+            KeyLife::PastGrace => "expired, past grace",
+        };
+        let opening = match &k.opening {
+            KeyOpening::Opens => "opens with this secret".to_owned(),
+            KeyOpening::WrongSecret(why) => format!("does NOT open with this secret ({why})"),
+            KeyOpening::Unusable(why) => format!("unusable ({why})"),
+        };
+        let encryption = match k.encryption {
+            KeyEncryption::Versioned(v) => format!("versioned envelope $ba${v}$"),
+            KeyEncryption::Unversioned => "unversioned envelope".to_owned(),
+            KeyEncryption::PlainJwk => "plain JWK (not encrypted)".to_owned(),
+            KeyEncryption::Unknown => "unknown storage format".to_owned(),
+        };
+        let _ = writeln!(w, "  {}{}", k.id, if k.blocks { "  (blocks)" } else { "" });
+        let _ = writeln!(w, "    alg: {alg}");
+        let _ = writeln!(
+            w,
+            "    created {}, expires {}: {life}",
+            iso(k.created_at),
+            k.expires_at.map_or_else(|| "never".to_owned(), iso)
+        );
+        let _ = writeln!(w, "    {opening}; {encryption}");
+    }
+    let _ = writeln!(w, "\naccounts by provider");
+    if r.accounts.is_empty() {
+        let _ = writeln!(w, "  none");
+    }
+    for a in &r.accounts {
+        let what = if a.supported {
+            "email/password: supported"
+        } else {
+            "social/OAuth: users cannot sign in through Sigil; kept untouched"
+        };
+        let _ = writeln!(w, "  {}: {} ({what})", a.provider, a.accounts);
+    }
+    let p = &r.passwords;
+    let _ = writeln!(w, "\npassword hashes (credential accounts)");
+    let _ = writeln!(w, "  Better Auth scrypt salt:key: {} (supported)", p.scrypt);
+    if p.without_password > 0 {
+        let _ = writeln!(w, "  without a password: {}", p.without_password);
+    }
+    for u in &p.unknown {
+        let _ = writeln!(
+            w,
+            "  unknown format {}: {} (blocks)",
+            u.description, u.count
+        );
+    }
+    if !r.notes.is_empty() {
+        let _ = writeln!(w, "\nnotes");
+        for n in &r.notes {
+            let _ = writeln!(w, "  - {n}");
+        }
+    }
+    let _ = writeln!(w);
+    if r.ready() {
+        let _ = writeln!(w, "ready: Sigil can serve this database");
+    } else {
+        let _ = writeln!(
+            w,
+            "blocked: {} problem{}",
+            r.blockers.len(),
+            if r.blockers.len() == 1 { "" } else { "s" }
+        );
+        for b in &r.blockers {
+            let _ = writeln!(w, "  - {b}");
+        }
+    }
+    out
+}

@@ -1,0 +1,528 @@
+//! `sigil migrate --from-better-auth --check` on databases laid out the way Better Auth leaves
+//! them (its tables and column names, a key row and a password hash Better Auth 1.7.25 wrote):
+//! what the report says, its exit code, that it never prints a hash, and that it writes nothing
+//! (SQLite: the file's bytes and mtime, no `-wal`/`-journal` left; PostgreSQL: as a role that
+//! may only read, and no table created). Then `sigil migrate` upgrades a key table from before
+//! Better Auth 1.7. PostgreSQL variants run when `SIGIL_TEST_POSTGRES_URL` is set.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use sqlx::Connection;
+
+use crate::sigil;
+
+/// The key row, secret and hash below were written by Better Auth 1.7.25 (the same as in
+/// sigil-server's tests: `tests/server/tokens.rs`, `src/password.rs`).
+const BA_SECRET: &str = "anchor-dev-secret-0123456789abcdef0123456789abcdef";
+const WRONG_SECRET: &str = "not-the-better-auth-secret-Q8vF2lMz7Xt1Rb9nK4pW6sY0";
+const BA_KID: &str = "3ikONh7TpPt5JQIESmTv56dTS2oBJ2q6";
+const BA_PUBLIC: &str =
+    r#"{"crv":"Ed25519","x":"G1FcfvsILVardEgy6Vdhcw4rLtD1IJZR9xCxPnupe0I","kty":"OKP"}"#;
+const BA_PRIVATE: &str = "\"0cc369fb90a8d0681ceb10f389b478b3d6bac38368a5ee8c61c5c2af6d0bd19ad00c8a0a6792249e31508d008793589e7692f8b8a8128c4d6b3c4a3f3fa8dd714b45240c5728a2e2a8d595ebc56233d51d9b37c9bd1d1b7dda37819c7dac8e35700fb0654868c39613f4a43c082383e64c9c7e1789cd5c39a33fef357e3d4cb7d7768d26c681cea25498a0931c1bb7228865d1edb5449b0acdd03428a4041242fdc40cc3778f94b099\"";
+const BA_HASH: &str = "e892ea95d0de19fabbaa7003cb2272bf:cf532430ed9fe0b8f2270555b53e1fe884dffcd834e94005a93f548c657aff9e856b464b53fa433d0f0615ba5e183e4e7e32ea7a8fc93f185829e9cc7db9582a";
+const BCRYPT_HASH: &str = "$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy";
+
+/// A database under test.
+#[derive(Clone, Debug)]
+enum Db {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Db {
+    fn url(&self) -> String {
+        match self {
+            Db::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Db::Postgres(url) => url.clone(),
+        }
+    }
+
+    /// Runs `sql` (several statements) as the owner.
+    async fn exec(&self, sql: &str) {
+        match self {
+            Db::Sqlite(path) => {
+                let options = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    // better-sqlite3's default, which Better Auth keeps.
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Delete);
+                let mut conn = sqlx::SqliteConnection::connect_with(&options)
+                    .await
+                    .unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                conn.close().await.unwrap();
+            }
+            Db::Postgres(url) => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                conn.close().await.unwrap();
+            }
+        }
+    }
+
+    /// The column names of `table`.
+    async fn columns(&self, table: &str) -> Vec<String> {
+        match self {
+            Db::Sqlite(path) => {
+                let options = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(path)
+                    .read_only(true);
+                let mut conn = sqlx::SqliteConnection::connect_with(&options)
+                    .await
+                    .unwrap();
+                let cols = sqlx::query_scalar("select name from pragma_table_info($1)")
+                    .bind(table)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
+                conn.close().await.unwrap();
+                cols
+            }
+            Db::Postgres(url) => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query_scalar("select column_name::text from information_schema.columns where table_name = $1 and table_schema = current_schema()")
+                    .bind(table)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap()
+            }
+        }
+    }
+
+    /// Every table of the schema.
+    async fn tables(&self) -> Vec<String> {
+        match self {
+            Db::Sqlite(_) => unreachable!("SQLite is checked by its bytes"),
+            Db::Postgres(url) => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                let mut t: Vec<String> = sqlx::query_scalar("select table_name::text from information_schema.tables where table_schema = current_schema()")
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
+                t.sort();
+                t
+            }
+        }
+    }
+}
+
+fn unique() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{}x{nanos}x{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A fresh empty database per engine: SQLite always, PostgreSQL when configured; and a working
+/// directory for the command.
+async fn fresh(name: &str) -> Vec<(Db, PathBuf)> {
+    let mut out = Vec::new();
+    let dir = std::env::temp_dir().join(format!("sigil-takeover-{name}-{}", unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    out.push((Db::Sqlite(dir.join("better-auth.db")), dir));
+    match std::env::var("SIGIL_TEST_POSTGRES_URL") {
+        Ok(admin) if !admin.is_empty() => {
+            let db = format!("sigil_takeover_{}", unique());
+            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("create database {db}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let (base, _) = admin.rsplit_once('/').unwrap();
+            let dir = std::env::temp_dir().join(format!("sigil-takeover-{name}-{}", unique()));
+            std::fs::create_dir_all(&dir).unwrap();
+            out.push((Db::Postgres(format!("{base}/{db}")), dir));
+        }
+        _ => eprintln!("SKIPPED PostgreSQL variant: SIGIL_TEST_POSTGRES_URL is not set"),
+    }
+    out
+}
+
+/// How the Better Auth database of a test is laid out.
+#[derive(Clone, Copy)]
+struct Layout {
+    /// `jwks.alg`/`jwks.crv` (Better Auth 1.7.0 and later).
+    key_alg_columns: bool,
+    /// The required `account.issuer` of Better Auth 1.7.0–1.7.1.
+    account_issuer: bool,
+}
+
+const CURRENT: Layout = Layout {
+    key_alg_columns: true,
+    account_issuer: false,
+};
+
+/// Better Auth's core tables as its migration planner creates them (SQLite: dates as text;
+/// PostgreSQL: timestamptz and boolean), a plugin's table, one user with a live and an expired
+/// session, its credential account, and the key row.
+fn better_auth_sql(db: &Db, layout: Layout) -> String {
+    let (date, boolean) = match db {
+        Db::Sqlite(_) => ("date", "integer"),
+        Db::Postgres(_) => ("timestamptz", "boolean"),
+    };
+    let issuer = if layout.account_issuer {
+        r#", "issuer" text not null"#
+    } else {
+        ""
+    };
+    let alg = if layout.key_alg_columns {
+        r#", "alg" text, "crv" text"#
+    } else {
+        ""
+    };
+    let issuer_value = if layout.account_issuer {
+        ", 'local:credential'"
+    } else {
+        ""
+    };
+    let alg_value = if layout.key_alg_columns {
+        ", 'EdDSA', 'Ed25519'"
+    } else {
+        ""
+    };
+    let t = "'2026-01-01T00:00:00.000Z'";
+    format!(
+        r#"
+create table "user" ("id" text not null primary key, "name" text not null, "email" text not null unique, "emailVerified" {boolean} not null, "image" text, "createdAt" {date} not null, "updatedAt" {date} not null);
+create table "session" ("id" text not null primary key, "expiresAt" {date} not null, "token" text not null unique, "createdAt" {date} not null, "updatedAt" {date} not null, "ipAddress" text, "userAgent" text, "userId" text not null references "user" ("id") on delete cascade);
+create table "account" ("id" text not null primary key, "accountId" text not null, "providerId" text not null, "userId" text not null references "user" ("id") on delete cascade, "accessToken" text, "refreshToken" text, "idToken" text, "accessTokenExpiresAt" {date}, "refreshTokenExpiresAt" {date}, "scope" text, "password" text, "createdAt" {date} not null, "updatedAt" {date} not null{issuer});
+create table "verification" ("id" text not null primary key, "identifier" text not null, "value" text not null, "expiresAt" {date} not null, "createdAt" {date} not null, "updatedAt" {date} not null);
+create table "jwks" ("id" text not null primary key, "publicKey" text not null, "privateKey" text not null, "createdAt" {date} not null, "expiresAt" {date}{alg});
+create table "twoFactor" ("id" text not null primary key, "secret" text not null, "userId" text not null);
+insert into "user" values ('u1', 'Ada', 'ada@example.com', true, null, {t}, {t});
+insert into "session" values ('s1', '2099-01-01T00:00:00.000Z', 'tok-live', {t}, {t}, '127.0.0.1', 'test', 'u1');
+insert into "session" values ('s2', '2020-01-01T00:00:00.000Z', 'tok-expired', {t}, {t}, '127.0.0.1', 'test', 'u1');
+insert into "account" ("id", "accountId", "providerId", "userId", "password", "createdAt", "updatedAt"{issuer_col}) values ('a1', 'u1', 'credential', 'u1', '{BA_HASH}', {t}, {t}{issuer_value});
+insert into "jwks" values ('{BA_KID}', '{BA_PUBLIC}', '{BA_PRIVATE}', {t}, null{alg_value});
+"#,
+        issuer_col = if layout.account_issuer {
+            r#", "issuer""#
+        } else {
+            ""
+        },
+    )
+}
+
+async fn better_auth_database(db: &Db, layout: Layout) {
+    db.exec(&better_auth_sql(db, layout)).await;
+}
+
+/// Runs `sigil ARGS --database-url URL` in `dir` with `secret` as BETTER_AUTH_SECRET.
+fn run(dir: &Path, db: &Db, secret: &str, args: &[&str]) -> Output {
+    sigil()
+        .current_dir(dir)
+        .env("BETTER_AUTH_SECRET", secret)
+        .env("SIGIL_DATA_DIR", dir.join("sigil-data"))
+        .env_remove("RUST_LOG")
+        .args(args)
+        .args(["--database-url", &db.url()])
+        .output()
+        .unwrap()
+}
+
+fn check(dir: &Path, db: &Db, secret: &str) -> (i32, String) {
+    let out = run(
+        dir,
+        db,
+        secret,
+        &["migrate", "--from-better-auth", "--check"],
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// The names, bytes and mtimes of every file in `dir`.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>, std::time::SystemTime)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let meta = e.metadata().unwrap();
+            let bytes = if meta.is_file() {
+                std::fs::read(e.path()).unwrap()
+            } else {
+                Vec::new()
+            };
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                bytes,
+                meta.modified().unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[tokio::test]
+async fn a_healthy_better_auth_database_is_ready_and_left_as_it_was() {
+    for (db, dir) in fresh("healthy").await {
+        better_auth_database(&db, CURRENT).await;
+        let before = snapshot(&dir);
+        let pg_tables = match &db {
+            Db::Postgres(_) => Some(db.tables().await),
+            Db::Sqlite(_) => None,
+        };
+        let (code, text) = check(&dir, &db, BA_SECRET);
+        assert_eq!(code, 0, "{db:?}\n{text}");
+        for expected in [
+            "Better Auth tables found: user, session, account, verification, jwks",
+            "missing: none",
+            "other tables (kept untouched): twoFactor",
+            "user: 1",
+            "session: 1 live, 1 expired",
+            "account: 1",
+            "jwks: 1",
+            "required columns: all present",
+            BA_KID,
+            "alg: EdDSA",
+            "expires never: live",
+            "opens with this secret; unversioned envelope",
+            "credential: 1 (email/password: supported)",
+            "Better Auth scrypt salt:key: 1 (supported)",
+            "ready: Sigil can serve this database",
+        ] {
+            assert!(text.contains(expected), "{db:?}: {expected:?} in\n{text}");
+        }
+        assert!(!text.contains(BA_HASH), "{text}");
+        // Read-only: nothing in the directory changed (no -journal, -wal or -shm; the same bytes
+        // and mtime), and on PostgreSQL no table appeared (no _sqlx_migrations).
+        assert_eq!(snapshot(&dir), before, "{db:?}: the check wrote");
+        if let Some(tables) = pg_tables {
+            assert_eq!(db.tables().await, tables, "the check created a table");
+        }
+
+        // --json: the same report for machines.
+        let out = run(
+            &dir,
+            &db,
+            BA_SECRET,
+            &["migrate", "--from-better-auth", "--check", "--json"],
+        );
+        assert!(out.status.success());
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["blockers"], serde_json::json!([]));
+        assert_eq!(report["keys"][0]["id"], BA_KID);
+        assert_eq!(report["keys"][0]["opening"]["result"], "opens");
+        assert_eq!(report["counts"]["sessions_live"], 1);
+        assert_eq!(snapshot(&dir), before);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[tokio::test]
+async fn blockers_are_named_and_exit_1() {
+    for (db, dir) in fresh("blocked").await {
+        better_auth_database(
+            &db,
+            Layout {
+                key_alg_columns: true,
+                account_issuer: true,
+            },
+        )
+        .await;
+        db.exec(&format!(
+            r#"insert into "user" values ('u2', 'Bob', 'bob@example.com', false, null, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');
+insert into "account" ("id", "accountId", "providerId", "userId", "password", "createdAt", "updatedAt", "issuer") values ('a2', 'u2', 'credential', 'u2', '{BCRYPT_HASH}', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 'local:credential');"#
+        ))
+        .await;
+        let (code, text) = check(&dir, &db, WRONG_SECRET);
+        assert_eq!(code, 1, "{db:?}\n{text}");
+        for expected in [
+            "blocked: 3 problems",
+            // A live key the secret cannot open, by its id.
+            &format!("key {BA_KID} is live but does not open with the configured secret"),
+            "does NOT open with this secret",
+            // The extra required column of Better Auth 1.7.0–1.7.1.
+            "account.issuer is NOT NULL without a default",
+            // A hash format Sigil cannot verify, described, never printed.
+            "1 password hash(es) in an unknown format (starting `$2b$`)",
+        ] {
+            assert!(text.contains(expected), "{db:?}: {expected:?} in\n{text}");
+        }
+        // Sigil will not make a key of its own beside one it cannot open: no such promise.
+        assert!(!text.contains("creates one on first use"), "{text}");
+        assert!(!text.contains(BCRYPT_HASH), "{text}");
+        assert!(!text.contains("N9qo8uLOickgx2ZMRZoMye"), "{text}");
+        assert!(!text.contains(BA_HASH), "{text}");
+        assert!(!text.contains(WRONG_SECRET), "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[tokio::test]
+async fn social_accounts_and_many_keys_are_reported_without_blocking() {
+    for (db, dir) in fresh("social").await {
+        better_auth_database(&db, CURRENT).await;
+        // A GitHub login, and 101 more keys retired long ago: Better Auth's findMany reads 100.
+        let mut sql = String::from(
+            r#"insert into "account" ("id", "accountId", "providerId", "userId", "accessToken", "createdAt", "updatedAt") values ('a9', '5550123', 'github', 'u1', 'gho_x', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');"#,
+        );
+        for i in 0..101 {
+            sql.push_str(&format!(
+                r#"insert into "jwks" values ('old-{i:03}', '{BA_PUBLIC}', '{BA_PRIVATE}', '2019-01-01T00:00:00.000Z', '2020-01-01T00:00:00.000Z', 'EdDSA', 'Ed25519');"#
+            ));
+        }
+        db.exec(&sql).await;
+        let (code, text) = check(&dir, &db, BA_SECRET);
+        assert_eq!(code, 0, "{db:?}\n{text}");
+        for expected in [
+            "github: 1 (social/OAuth: users cannot sign in through Sigil; kept untouched)",
+            "1 account(s) of other providers",
+            "jwks: 102",
+            "expired, past grace",
+            "jwks has 102 rows; Better Auth nodes read only 100 of them",
+            "ready: Sigil can serve this database",
+        ] {
+            assert!(text.contains(expected), "{db:?}: {expected:?} in\n{text}");
+        }
+        assert!(!text.contains("gho_x"), "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[tokio::test]
+async fn a_key_table_from_before_better_auth_1_7_is_upgraded_by_migrate() {
+    for (db, dir) in fresh("legacy-keys").await {
+        better_auth_database(
+            &db,
+            Layout {
+                key_alg_columns: false,
+                account_issuer: false,
+            },
+        )
+        .await;
+        let (code, text) = check(&dir, &db, BA_SECRET);
+        assert_eq!(code, 0, "{db:?}\n{text}");
+        for expected in [
+            "jwks.alg, jwks.crv: missing, will be added by `sigil migrate`",
+            "alg: unset → inferred EdDSA from its key type",
+            "opens with this secret",
+            "ready: Sigil can serve this database",
+        ] {
+            assert!(text.contains(expected), "{db:?}: {expected:?} in\n{text}");
+        }
+        assert!(!db.columns("jwks").await.contains(&"alg".to_owned()));
+
+        // Migrating adds the columns (nullable: the old row keeps alg unset), twice is harmless.
+        for _ in 0..2 {
+            let out = run(&dir, &db, BA_SECRET, &["migrate", "--from-better-auth"]);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let columns = db.columns("jwks").await;
+        assert!(
+            columns.contains(&"alg".to_owned()) && columns.contains(&"crv".to_owned()),
+            "{columns:?}"
+        );
+        let (code, text) = check(&dir, &db, BA_SECRET);
+        assert_eq!(code, 0, "{text}");
+        assert!(!text.contains("will be added"), "{text}");
+        assert!(
+            text.contains("other tables (kept untouched): twoFactor\n")
+                && text.contains("_sqlx_migrations is Sigil's record of its migrations"),
+            "{text}"
+        );
+
+        // Sigil now reads Better Auth's key: it is the current one.
+        let list = sigil()
+            .current_dir(&dir)
+            .env("BETTER_AUTH_SECRET", BA_SECRET)
+            .env("SIGIL_DATA_DIR", dir.join("sigil-data"))
+            .args(["keys", "--database-url", &db.url(), "list"])
+            .output()
+            .unwrap();
+        let listed = String::from_utf8_lossy(&list.stdout);
+        assert!(
+            list.status.success(),
+            "{}",
+            String::from_utf8_lossy(&list.stderr)
+        );
+        let row = listed
+            .lines()
+            .find(|l| l.starts_with(BA_KID))
+            .unwrap_or_default();
+        assert!(row.contains("current"), "{listed}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// The check on a SQLite file in WAL mode (as Sigil leaves it) that no process has open: still
+/// no `-wal`/`-shm` left behind, the same bytes; and on a file whose mode forbids writing.
+#[tokio::test]
+async fn the_check_leaves_a_wal_mode_or_read_only_file_untouched() {
+    let dir = std::env::temp_dir().join(format!("sigil-takeover-wal-{}", unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("better-auth.db");
+    let db = Db::Sqlite(path.clone());
+    better_auth_database(&db, CURRENT).await;
+    db.exec("pragma journal_mode = wal").await;
+    assert!(!dir.join("better-auth.db-wal").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    }
+    let before = snapshot(&dir);
+    let (code, text) = check(&dir, &db, BA_SECRET);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("ready: Sigil can serve this database"),
+        "{text}"
+    );
+    assert_eq!(snapshot(&dir), before, "the check wrote");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// On PostgreSQL the check runs as a role that may only read, and creates nothing.
+#[tokio::test]
+async fn the_check_needs_only_select_on_postgres() {
+    for (db, dir) in fresh("pg-read-only").await {
+        let Db::Postgres(owner_url) = &db else {
+            continue;
+        };
+        better_auth_database(&db, CURRENT).await;
+        let role = format!("sigil_ro_{}", unique());
+        let name = owner_url.rsplit_once('/').unwrap().1.to_owned();
+        db.exec(&format!(
+            "create role {role} login; grant connect on database {name} to {role}; grant usage on schema public to {role}; grant select on all tables in schema public to {role}; alter role {role} set default_transaction_read_only = on;"
+        ))
+        .await;
+        let tables = db.tables().await;
+        let reader = Db::Postgres(owner_url.replacen("://sigil@", &format!("://{role}@"), 1));
+        assert_ne!(reader.url(), db.url(), "the admin URL names the user sigil");
+        let (code, text) = check(&dir, &reader, BA_SECRET);
+        assert_eq!(code, 0, "{text}");
+        assert!(
+            text.contains("ready: Sigil can serve this database"),
+            "{text}"
+        );
+        assert!(text.contains(BA_KID), "{text}");
+        assert_eq!(db.tables().await, tables, "the check created a table");
+        // The same role cannot migrate: what the check avoids is indeed a write.
+        let out = run(&dir, &reader, BA_SECRET, &["migrate"]);
+        assert!(!out.status.success());
+        assert_eq!(db.tables().await, tables);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
