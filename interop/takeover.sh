@@ -6,8 +6,6 @@
 #
 #   bash interop/takeover.sh
 #   ENGINES=sqlite ALGS=EdDSA bash interop/takeover.sh     # a subset
-#   SKIP_SCHEDULED_SIGNER=1 bash interop/takeover.sh       # skip the one check that waits for
-#                                                          # Sigil's next key to wait (see README)
 # PostgreSQL: SIGIL_TEST_POSTGRES_URL (a superuser URL; a fresh database per scenario), or a
 # throwaway cluster started here (scripts/test-postgres.sh) and stopped on exit.
 set -euo pipefail
