@@ -74,7 +74,8 @@ enum UserAction {
 
 #[derive(Subcommand)]
 enum KeysAction {
-    /// Every key: kid, alg, state (next, current, retired, expired), created, expires.
+    /// Every key: kid, alg, state (next, current, retired, expired), created, expires, and when a
+    /// next key starts.
     List,
     /// Publish a new key now; it signs after the publish lead (max-age + 1 min), or at once with --now.
     Rotate {
@@ -91,6 +92,10 @@ enum KeysAction {
     },
     /// Re-encrypt every private key under the current secret.
     Rewrap,
+    /// Delete the keys past their grace period (in no key set, signing nothing). Better Auth never
+    /// deletes a key and its nodes read only 100 rows of the table: prune a long-rotated table
+    /// that Better Auth nodes share.
+    Prune,
 }
 
 /// `sigil migrate`: the server settings plus the Better Auth takeover check.
@@ -361,6 +366,13 @@ async fn keys(action: KeysAction, args: ServerArgs) -> Result<()> {
                 println!("{kid} revoked");
             } else {
                 anyhow::bail!("no key {kid}");
+            }
+        }
+        KeysAction::Prune => {
+            let removed = keys.prune().await?;
+            println!("{} key(s) past their grace period removed", removed.len());
+            for kid in removed {
+                println!("  {kid}");
             }
         }
         KeysAction::Rewrap => {

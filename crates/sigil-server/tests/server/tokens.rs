@@ -830,6 +830,53 @@ async fn a_successor_with_a_future_created_at_waits_and_is_brought_forward() {
     }
 }
 
+/// A key table of more than 100 rows (Better Auth never deletes a key; its nodes read only 100
+/// rows): Sigil reads them all, publishes the live and in-grace ones, signs with the newest, and
+/// `prune` removes only the keys past their grace period.
+#[tokio::test]
+async fn more_than_100_key_rows_and_prune() {
+    for engine in engines() {
+        let s = TestServer::start(&engine, |c| c.secret = Some(BA_SECRET.into())).await;
+        let now = s.now();
+        let day = chrono::Duration::days(1);
+        let mut rows = Vec::new();
+        for i in 0..110 {
+            // Rotated long ago: expired 40 days ago, past the 30-day grace period.
+            let mut r = row(&format!("old-{i:03}"), BA_PUBLIC, BA_PRIVATE, Some("EdDSA"));
+            r.created_at = now - day * 100 + chrono::Duration::minutes(i);
+            r.expires_at = Some(now - day * 40);
+            rows.push(r);
+        }
+        for i in 0..5 {
+            let mut r = row(&format!("grace-{i}"), BA_PUBLIC, BA_PRIVATE, Some("EdDSA"));
+            r.created_at = now - day * 20 + chrono::Duration::minutes(i);
+            r.expires_at = Some(now - day * 10);
+            rows.push(r);
+        }
+        let mut live = row(BA_KID, BA_PUBLIC, BA_PRIVATE, None);
+        live.created_at = now - day * 10;
+        rows.push(live);
+        for r in &rows {
+            s.auth
+                .store()
+                .insert_key_if(r, &[], |_| true)
+                .await
+                .unwrap();
+        }
+        s.auth.keys().reload().await.unwrap();
+        let (bearer, _) = bearer_for(&s, "a@b.co").await;
+        assert_eq!(header_of(&token_for(&s, &bearer).await)["kid"], BA_KID);
+        let (doc, _) = jwks(&s).await;
+        assert_eq!(doc["keys"].as_array().unwrap().len(), 6, "{engine:?}");
+        let removed = s.auth.keys().prune().await.unwrap();
+        assert_eq!(removed.len(), 110, "{engine:?}");
+        assert!(removed.iter().all(|k| k.starts_with("old-")));
+        assert_eq!(key_states(&s).await.len(), 6, "{engine:?}");
+        assert_eq!(header_of(&token_for(&s, &bearer).await)["kid"], BA_KID);
+        assert!(s.auth.keys().prune().await.unwrap().is_empty());
+    }
+}
+
 #[tokio::test]
 async fn a_corrupt_key_row_does_not_stop_the_others() {
     for engine in engines() {
