@@ -10,7 +10,7 @@
 // Prints `ok   ...` / `FAIL ...` lines and a count last (also written to the file $COUNTS as
 // `<passed> <failed>`); exits 1 on a failure.
 import { spawn, execFile } from "node:child_process";
-import { openSync, readFileSync, readdirSync, mkdirSync, writeFileSync } from "node:fs";
+import { openSync, readFileSync, readdirSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -225,6 +225,32 @@ async function sigilKeys(ctx, args, extra = {}) {
   return stdout;
 }
 
+// `sigil migrate --from-better-auth --check` with the server's environment: exit code and output.
+async function sigilCheck(ctx, extra = {}) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(SIGIL, ["migrate", "--from-better-auth", "--check"], {
+      cwd: WORK,
+      env: { ...cleanEnv(), ...sigilEnv(ctx, extra) },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    return { code: e.code, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+}
+
+// Every file of a folder (names, sizes, contents, times) as one string, to show nothing changed.
+function snapshotDir(dir) {
+  return readdirSync(dir)
+    .sort()
+    .map((name) => {
+      const file = path.join(dir, name);
+      const st = statSync(file);
+      if (!st.isFile()) return `${name}/`;
+      return `${name} ${st.size} ${st.mtimeMs} ${readFileSync(file).toString("base64")}`;
+    })
+    .join("\n");
+}
+
 async function keysList(ctx, extra = {}) {
   const out = await sigilKeys(ctx, ["list"], extra);
   return out
@@ -359,6 +385,19 @@ async function fleet() {
   check(`1 Better Auth: /jwks holds K1 (${short(K1)}) only`, kidsOf(baJwks1).join() === K1, () => kidsOf(baJwks1).join());
   await checkVerifies(ctx, "1 Better Auth's token verifies against its /jwks", t1.jwt, baJwks1, userA);
   await ba.stop();
+
+  // 1b. `sigil migrate --from-better-auth --check` on the database Better Auth left: ready, K1
+  // opens with this secret; with another secret it blocks, naming K1. It writes nothing.
+  const before = ENGINE === "sqlite" ? snapshotDir(path.dirname(ctx.db.ba)) : null;
+  const report = await sigilCheck(ctx);
+  check("1b sigil migrate --from-better-auth --check: exit 0, ready", report.code === 0 && /ready: Sigil can serve this database/.test(report.stdout), () => `${report.code} ${report.stdout}${report.stderr}`);
+  check("1b the check names K1, its alg, and that this secret opens it", report.stdout.includes(K1) && report.stdout.includes(ALG) && /opens with this secret/.test(report.stdout), () => report.stdout);
+  check("1b the check counts the user and the credential account", /user: 1\b/.test(report.stdout) && /credential: 1\b/.test(report.stdout), () => report.stdout);
+  const wrong = await sigilCheck(ctx, { BETTER_AUTH_SECRET: "another-secret-Z3kP9wQ2mV7xL1nR8tY4bC6dF0hJ5sG" });
+  check("1b with another secret the check blocks (exit 1), naming K1", wrong.code === 1 && wrong.stdout.includes("blocked") && wrong.stdout.includes(K1), () => `${wrong.code} ${wrong.stdout}${wrong.stderr}`);
+  if (before !== null) {
+    check("1b the check wrote nothing (the SQLite folder is byte for byte the same)", snapshotDir(path.dirname(ctx.db.ba)) === before);
+  }
 
   // 2. Sigil takes over the same database (its migration runs at start), same secret, same alg.
   let sigil = await startSigil(ctx);
