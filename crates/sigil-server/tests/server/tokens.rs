@@ -1146,3 +1146,89 @@ async fn set_auth_jwt_can_be_turned_off() {
         "/token still works"
     );
 }
+
+/// Audience-scoped tokens: `GET /token?audience=X` gives `aud: X` when X is on the allow-list,
+/// 400 `AUDIENCE_NOT_ALLOWED` otherwise (another audience, an empty one, the parameter twice);
+/// without the parameter the configured audience, as Better Auth; without a session 401 first.
+#[tokio::test]
+async fn audience_scoped_tokens() {
+    let s = TestServer::start(&Engine::Sqlite, |c| {
+        c.jwt.allowed_audiences = Some(vec!["billing".into(), "search".into()]);
+    })
+    .await;
+    let (bearer, user) = bearer_for(&s, "a@b.co").await;
+    let get = async |query: &str, bearer: Option<&str>| {
+        let mut r = s.client.get(s.url(&format!("/token{query}")));
+        if let Some(b) = bearer {
+            r = r.bearer_auth(b);
+        }
+        let r = r.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap())
+    };
+    let (_, set) = jwks(&s).await;
+    let origin = s.origin();
+    let claims_for = |token: &str, aud: &str| {
+        verify_jwt(
+            token,
+            &set,
+            &Validation::new([Alg::EdDSA]).issuer(&origin).audience(aud),
+            now(),
+        )
+    };
+    let (status, body) = get("?audience=billing", Some(&bearer)).await;
+    assert_eq!(status, 200, "{body}");
+    let scoped = body["token"].as_str().unwrap();
+    let claims = claims_for(scoped, "billing").unwrap();
+    assert_eq!(claims.sub.as_deref(), Some(user["id"].as_str().unwrap()));
+    assert_eq!(claims.extra()["email"], "a@b.co");
+    assert!(
+        claims_for(scoped, &origin).is_err(),
+        "not for the default audience"
+    );
+    let payload: Value =
+        serde_json::from_slice(&b64::decode(scoped.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    assert_eq!(payload["aud"], "billing", "one value, not a list");
+    // Without the parameter: the configured audience.
+    let (status, body) = get("", Some(&bearer)).await;
+    assert_eq!(status, 200);
+    claims_for(body["token"].as_str().unwrap(), &origin).unwrap();
+    // Not on the list, empty, twice, or badly encoded: refused with a clear code.
+    for query in [
+        "?audience=payroll",
+        "?audience=",
+        "?audience=billing&audience=search",
+        "?audience=%ZZ",
+        "?audience=Billing",
+    ] {
+        let (status, body) = get(query, Some(&bearer)).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["code"], "AUDIENCE_NOT_ALLOWED", "{query}");
+        assert!(body["message"].as_str().unwrap().contains("allow-list"));
+    }
+    // Other parameters are ignored, as Better Auth does.
+    let (status, _) = get("?audience=search&x=1", Some(&bearer)).await;
+    assert_eq!(status, 200);
+    // No session: 401 before the audience is looked at.
+    let (status, body) = get("?audience=payroll", None).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("UNAUTHORIZED")));
+}
+
+/// With no allow-list, every audience is refused.
+#[tokio::test]
+async fn no_allow_list_no_scoped_tokens() {
+    let s = TestServer::start(&Engine::Sqlite, |_| {}).await;
+    let (bearer, _) = bearer_for(&s, "a@b.co").await;
+    let r = s
+        .client
+        .get(s.url("/token?audience=billing"))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["code"],
+        "AUDIENCE_NOT_ALLOWED"
+    );
+}
