@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 use sigil_jose::{Alg, JwkSet, Validation, b64, verify_jwt};
 use sigil_server::KeyState;
+use sigil_server::store::Placement;
 
 use crate::harness::{Engine, TestServer, engines};
 
@@ -556,10 +557,12 @@ async fn scheduled_and_immediate_rotate() {
 
 /// The key a Better Auth node sharing the database signs with, by its rule (the newest row of its
 /// algorithm, or with no `alg`, that has not expired, by `createdAt` — a `createdAt` in the future
-/// counts as the newest): Sigil writes rotations so that this is always Sigil's own signing key.
+/// counts as the newest; ties go to the database's order, so a tie is a failure here): Sigil
+/// writes rotations so that this is always Sigil's own signing key.
 async fn better_auth_signing_kid(s: &TestServer) -> Option<String> {
     let now = s.now();
-    s.auth
+    let live: Vec<_> = s
+        .auth
         .keys()
         .list()
         .await
@@ -568,8 +571,19 @@ async fn better_auth_signing_kid(s: &TestServer) -> Option<String> {
         .map(|(row, _)| row)
         .filter(|r| r.alg.as_deref().is_none_or(|a| a == "EdDSA"))
         .filter(|r| r.expires_at.is_none_or(|e| e > now))
-        .max_by_key(|r| r.created_at)
+        .collect();
+    let newest = live.iter().map(|r| r.created_at).max()?;
+    let chosen: Vec<String> = live
+        .into_iter()
+        .filter(|r| r.created_at == newest)
         .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        chosen.len(),
+        1,
+        "Better Auth would pick by the database's order: {chosen:?}"
+    );
+    chosen.into_iter().next()
 }
 
 /// Through scheduled and immediate rotations, a successor replaced before its start, and its
@@ -623,6 +637,89 @@ async fn better_auth_nodes_sign_with_sigils_key_through_rotations() {
             4,
             "{engine:?}: no key made besides"
         );
+    }
+}
+
+/// Two keys made in the same instant that never expire (Better Auth's concurrent first
+/// requests), then two rotations on two instances at once: after the start one key signs, the
+/// same for Sigil and for Better Auth's rule, and no key is made besides.
+#[tokio::test]
+async fn rotations_over_duplicate_keys_and_at_once_agree() {
+    for engine in engines() {
+        let url = TestServer::fresh_database(&engine).await;
+        let start = async || {
+            TestServer::start(&engine, |c| {
+                c.database_url = Some(url.clone());
+                c.secret = Some(BA_SECRET.into());
+            })
+            .await
+        };
+        let a = start().await;
+        let created = a.now() - chrono::Duration::hours(1);
+        for id in ["dup-a", "dup-b"] {
+            let mut r = row(id, BA_PUBLIC, BA_PRIVATE, Some("EdDSA"));
+            r.created_at = created;
+            a.auth
+                .store()
+                .insert_key_if(&r, |_| Some(Placement::as_is(&r)))
+                .await
+                .unwrap();
+        }
+        a.auth.keys().reload().await.unwrap();
+        let b = start().await;
+        let (bearer, _) = bearer_for(&a, "a@b.co").await;
+        let kid = async |s: &TestServer| {
+            header_of(&token_for(s, &bearer).await)["kid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let (k1, k2) = tokio::join!(a.auth.keys().rotate(false), b.auth.keys().rotate(false));
+        let (k1, k2) = (k1.unwrap(), k2.unwrap());
+        let lead = a.auth.keys().publish_lead() + chrono::Duration::seconds(1);
+        a.advance(lead);
+        b.advance(lead);
+        b.auth.keys().refresh_if_changed().await.unwrap();
+        let signing = kid(&a).await;
+        assert!(signing == k1 || signing == k2, "{engine:?}: {signing}");
+        assert_eq!(kid(&b).await, signing, "{engine:?}");
+        assert_eq!(
+            better_auth_signing_kid(&a).await.as_deref(),
+            Some(signing.as_str())
+        );
+        assert_eq!(
+            key_states(&a).await.len(),
+            4,
+            "{engine:?}: no key made besides"
+        );
+    }
+}
+
+/// Revoking a successor before its start: the key it was to follow signs on in its place, and
+/// no key is made at the start for want of one.
+#[tokio::test]
+async fn revoking_a_waiting_successor_keeps_the_current_key() {
+    for engine in engines() {
+        let s = TestServer::start(&engine, |_| {}).await;
+        let (bearer, _) = bearer_for(&s, "a@b.co").await;
+        let kid = async || {
+            header_of(&token_for(&s, &bearer).await)["kid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let k1 = kid().await;
+        let k2 = s.auth.keys().rotate(false).await.unwrap();
+        assert!(s.auth.keys().revoke(&k2).await.unwrap());
+        s.advance(s.auth.keys().publish_lead() + chrono::Duration::seconds(1));
+        assert_eq!(kid().await, k1, "{engine:?}");
+        assert_eq!(
+            better_auth_signing_kid(&s).await.as_deref(),
+            Some(k1.as_str())
+        );
+        let states = key_states(&s).await;
+        assert_eq!(states.len(), 1, "{engine:?}: no key made");
+        assert_eq!(states[&k1], KeyState::Current);
     }
 }
 
@@ -763,9 +860,10 @@ fn row(id: &str, public: &str, private: &str, alg: Option<&str>) -> sigil_server
 async fn signs_with_a_key_better_auth_wrote() {
     for engine in engines() {
         let s = TestServer::start(&engine, |c| c.secret = Some(BA_SECRET.into())).await;
+        let ba_row = row(BA_KID, BA_PUBLIC, BA_PRIVATE, None);
         s.auth
             .store()
-            .insert_key_if(&row(BA_KID, BA_PUBLIC, BA_PRIVATE, None), &[], |_| true)
+            .insert_key_if(&ba_row, |_| Some(Placement::as_is(&ba_row)))
             .await
             .unwrap();
         s.auth.keys().reload().await.unwrap();
@@ -804,7 +902,7 @@ async fn a_successor_with_a_future_created_at_waits_and_is_brought_forward() {
         waiting.created_at = starts;
         s.auth
             .store()
-            .insert_key_if(&waiting, &[], |_| true)
+            .insert_key_if(&waiting, |_| Some(Placement::as_is(&waiting)))
             .await
             .unwrap();
         s.auth.keys().reload().await.unwrap();
@@ -859,7 +957,7 @@ async fn more_than_100_key_rows_and_prune() {
         for r in &rows {
             s.auth
                 .store()
-                .insert_key_if(r, &[], |_| true)
+                .insert_key_if(r, |_| Some(Placement::as_is(r)))
                 .await
                 .unwrap();
         }
@@ -893,7 +991,7 @@ async fn a_corrupt_key_row_does_not_stop_the_others() {
         bad.created_at = chrono::Utc::now();
         s.auth
             .store()
-            .insert_key_if(&bad, &[], |_| true)
+            .insert_key_if(&bad, |_| Some(Placement::as_is(&bad)))
             .await
             .unwrap();
         s.auth.keys().reload().await.unwrap();
@@ -902,7 +1000,7 @@ async fn a_corrupt_key_row_does_not_stop_the_others() {
         let odd = row("odd-alg", BA_PUBLIC, BA_PRIVATE, Some("ES999"));
         s.auth
             .store()
-            .insert_key_if(&odd, &[], |_| true)
+            .insert_key_if(&odd, |_| Some(Placement::as_is(&odd)))
             .await
             .unwrap();
         let states = key_states(&s).await;
