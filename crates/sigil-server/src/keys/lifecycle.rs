@@ -231,15 +231,14 @@ impl KeyManager {
 
     /// Deletes the keys past their grace period: in no key set, signing nothing. Better Auth
     /// never deletes a key, and its nodes read only 100 rows of the table (in no set order), so
-    /// a table that grew past that hides keys from them. Needs no secret. The ids removed.
+    /// a table that grew past that hides keys from them. One change, announced once; needs no
+    /// secret. The ids removed.
     pub async fn prune(&self) -> Result<Vec<String>, KeyError> {
         let now = self.now();
-        let mut removed = Vec::new();
-        for row in self.store.list_keys().await? {
-            if !self.published(&row, now) && self.store.delete_key(&row.id).await? {
-                removed.push(row.id);
-            }
-        }
+        let removed = self
+            .store
+            .delete_keys_where(|row| !self.published(row, now))
+            .await?;
         self.reload().await?;
         Ok(removed)
     }

@@ -242,10 +242,42 @@ impl Store {
         .await
     }
 
-    /// Deletes a key row; whether it existed.
-    pub(crate) async fn delete_key(&self, id: &str) -> Result<bool, StoreError> {
-        const SQL: &str = r#"delete from "jwks" where "id" = $1"#;
-        self.change_keys(SQL, &[id]).await
+    /// Deletes the key rows `choose(existing rows)` names, in one change; the ids deleted.
+    pub(crate) async fn delete_keys_where(
+        &self,
+        choose: impl Fn(&KeyRow) -> bool,
+    ) -> Result<Vec<String>, StoreError> {
+        const DELETE: &str = r#"delete from "jwks" where "id" = $1"#;
+        self.timed(async {
+            on_pool!(self, |pool, Db| {
+                let mut tx = Db::begin_serialized(pool).await?;
+                let rows = readable(
+                    sqlx::query(SELECT_KEYS)
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .iter()
+                        .map(key_from),
+                );
+                let mut deleted = Vec::new();
+                for row in rows.iter().filter(|r| choose(r)) {
+                    if sqlx::query(DELETE)
+                        .bind(&row.id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected()
+                        > 0
+                    {
+                        deleted.push(row.id.clone());
+                    }
+                }
+                if !deleted.is_empty() {
+                    Db::announce(&mut tx, &Change::Keys).await?;
+                }
+                tx.commit().await?;
+                Ok(deleted)
+            })
+        })
+        .await
     }
 
     /// Replaces a key's stored private key (re-encryption under another secret).
