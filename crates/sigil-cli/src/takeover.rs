@@ -42,6 +42,17 @@ pub(crate) async fn check(args: &ServerArgs, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// Better Auth's tables whose absence blocks (see the library's check).
+const CORE_TABLES: [&str; 3] = ["user", "session", "account"];
+
+fn join(items: &[&String]) -> String {
+    items
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn count(n: Option<i64>) -> String {
     n.map_or_else(|| "-".to_owned(), |n| n.to_string())
 }
@@ -67,16 +78,28 @@ fn render(r: &TakeoverReport) -> String {
     let _ = writeln!(w, "secret: {}", r.secret);
     let _ = writeln!(w, "\ntables");
     let _ = writeln!(w, "  Better Auth tables found: {}", list(&r.tables.found));
+    let (core, created): (Vec<&String>, Vec<&String>) = r
+        .tables
+        .missing
+        .iter()
+        .partition(|t| CORE_TABLES.contains(&t.as_str()));
+    let mut missing = Vec::new();
+    if !core.is_empty() {
+        missing.push(format!(
+            "{} (blocks: Sigil takes over only Better Auth's default table names)",
+            join(&core)
+        ));
+    }
+    if !created.is_empty() {
+        missing.push(format!("{} (`sigil migrate` creates them)", join(&created)));
+    }
     let _ = writeln!(
         w,
         "  missing: {}",
-        if r.tables.missing.is_empty() {
+        if missing.is_empty() {
             "none".to_owned()
         } else {
-            format!(
-                "{} (`sigil migrate` creates them)",
-                r.tables.missing.join(", ")
-            )
+            missing.join("; ")
         }
     );
     let _ = writeln!(
@@ -115,6 +138,9 @@ fn render(r: &TakeoverReport) -> String {
             "  {}: missing, will be added by `sigil migrate`",
             s.added_by_migrate.join(", ")
         );
+    }
+    for t in &s.unreadable_times {
+        let _ = writeln!(w, "  unreadable time column {t} (blocks)");
     }
     let _ = writeln!(w, "\nkeys ({})", r.keys.len());
     for k in &r.keys {
