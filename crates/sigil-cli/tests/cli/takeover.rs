@@ -675,3 +675,91 @@ async fn missing_key_columns_block_when_migrations_are_off() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// A database that cannot be read exits 3, distinct from blocked (1) and usage (2).
+#[tokio::test]
+async fn an_unreadable_database_exits_3() {
+    // --help documents every exit code; --check alone is a usage error.
+    let help = sigil().args(["migrate", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for expected in [
+        "Exit 0: Sigil can serve the database",
+        "1: something blocks",
+        "2: usage or configuration error",
+        "3: the database could not be opened or read",
+    ] {
+        assert!(help.contains(expected), "{expected:?} in\n{help}");
+    }
+    let usage = sigil().args(["migrate", "--check"]).output().unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+    for (db, dir) in fresh("unreachable").await {
+        let missing = match &db {
+            Db::Sqlite(path) => Db::Sqlite(path.with_file_name("no-such.db")),
+            Db::Postgres(url) => {
+                let (base, _) = url.rsplit_once('/').unwrap();
+                Db::Postgres(format!("{base}/no_such_database_{}", unique()))
+            }
+        };
+        let before = snapshot(&dir);
+        let (code, text) = check(&dir, &missing, BA_SECRET);
+        assert_eq!(code, 3, "{db:?}\n{text}");
+        assert!(text.contains("Error: checking the database"), "{text}");
+        assert!(!text.contains("blocked"), "{text}");
+        assert_eq!(snapshot(&dir), before, "the check wrote");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// The check never generates a secret: `secrets = ","` (no secret in it) and nothing else is a
+/// configuration error (exit 2) that leaves no data directory; an existing data-directory secret
+/// file is read, and left as it was.
+#[tokio::test]
+async fn the_check_never_generates_a_secret() {
+    let dir = std::env::temp_dir().join(format!("sigil-takeover-secret-{}", unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = Db::Sqlite(dir.join("better-auth.db"));
+    better_auth_database(&db, CURRENT).await;
+    let data_dir = dir.join("sigil-data");
+    let run_check = |secrets: Option<&str>| {
+        let mut cmd = sigil();
+        cmd.current_dir(&dir)
+            .env("SIGIL_DATA_DIR", &data_dir)
+            .env_remove("RUST_LOG")
+            .env_remove("SIGIL_SECRETS")
+            .env_remove("BETTER_AUTH_SECRETS");
+        if let Some(s) = secrets {
+            cmd.env("BETTER_AUTH_SECRETS", s);
+        }
+        let out = cmd
+            .args(["migrate", "--from-better-auth", "--check"])
+            .args(["--database-url", &db.url()])
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    for secrets in [Some(","), Some(" , "), Some(""), None] {
+        let (code, text) = run_check(secrets);
+        assert_eq!(code, 2, "{secrets:?}\n{text}");
+        assert!(text.contains("no secret configured"), "{text}");
+        assert!(
+            !data_dir.exists(),
+            "{secrets:?}: the check created the data dir"
+        );
+    }
+    // The secret file of an earlier Sigil start is read, not rewritten.
+    std::fs::create_dir_all(&data_dir).unwrap();
+    std::fs::write(data_dir.join("secret"), format!("{BA_SECRET}\n")).unwrap();
+    let before = snapshot(&data_dir);
+    let (code, text) = run_check(Some(","));
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("opens with this secret"), "{text}");
+    assert_eq!(snapshot(&data_dir), before);
+    let _ = std::fs::remove_dir_all(&dir);
+}
