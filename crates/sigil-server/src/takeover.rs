@@ -551,6 +551,7 @@ fn key_reports(
     notes: &mut Vec<String>,
 ) -> Vec<KeyReport> {
     let mut out = Vec::new();
+    let mut unreadable_blocks = false;
     for key in &survey.keys {
         let row = match key {
             SurveyedKey::Row(row) => row,
@@ -568,6 +569,7 @@ fn key_reports(
                         "key {id} is unreadable ({reason}), but it is past its grace period: Sigil ignores it (`sigil keys prune` deletes it)"
                     ));
                 } else {
+                    unreadable_blocks = true;
                     // Better Auth nodes may sign with it or publish it; Sigil would leave it
                     // out of its key set, and tokens it signed would not verify.
                     blockers.push(format!(
@@ -669,6 +671,7 @@ fn key_reports(
     if survey.columns.contains_key("jwks")
         && !usable_signer
         && !alg_mismatch
+        && !unreadable_blocks
         && !out.iter().any(|k| k.blocks)
     {
         notes.push(format!(

@@ -570,6 +570,7 @@ update "session" set "createdAt" = 1767225600000 where "id" = 's2';"#
                 ] {
                     assert!(text.contains(expected), "{expected:?} in\n{text}");
                 }
+                assert!(!text.contains("creates one on first use"), "{text}");
                 // The key retired long ago is a note, not a blocker.
                 let blockers = text.split("\nblocked:").nth(1).unwrap();
                 assert!(!blockers.contains("old-bad-key"), "{text}");
