@@ -661,7 +661,7 @@ fn key_reports(
             |a| (*a).to_owned(),
         );
         blockers.push(format!(
-            "the live key(s) use {} but Sigil is configured for {configured}: Sigil would create and sign with a {configured} key while Better Auth nodes sign with {}; set SIGIL_JWT_ALG={suggestion} (`[jwt] alg = \"{suggestion}\"` in sigil.toml), as Better Auth's jwt plugin `jwks.keyPairConfig.alg`",
+            "the live key(s) use {} but Sigil is configured for {configured}: Sigil would create a key of its own and sign with {configured} while Better Auth nodes sign with {}; set SIGIL_JWT_ALG={suggestion} (`[jwt] alg = \"{suggestion}\"` in sigil.toml) to match Better Auth's `jwks.keyPairConfig.alg`",
             algs.join(", "),
             algs.join(", "),
         ));
