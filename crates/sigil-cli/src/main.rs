@@ -109,9 +109,10 @@ struct MigrateArgs {
     /// With --from-better-auth: migrate nothing; report, reading only, the tables, row counts,
     /// schema, keys (does this secret open them), account providers and password hash formats.
     /// Writes nothing (SQLite opened read-only, PostgreSQL in a read-only transaction), creates
-    /// no key. Exit 0: Sigil can serve the database; 1: something blocks (each blocker named),
-    /// or the database cannot be read; 2: usage error. --check without --from-better-auth is a
-    /// usage error.
+    /// no key, never generates a secret (without one configured it reads the data directory's
+    /// secret file, or fails). Exit 0: Sigil can serve the database; 1: something blocks (each
+    /// blocker named); 2: usage or configuration error (--check without --from-better-auth, no
+    /// secret, an invalid setting); 3: the database could not be opened or read.
     #[arg(long, requires = "from_better_auth")]
     check: bool,
     /// With --check: print the report as one JSON document instead of text.
@@ -423,7 +424,7 @@ async fn user(action: UserAction, args: ServerArgs) -> Result<()> {
 
 async fn migrate(args: MigrateArgs) -> Result<()> {
     if args.check {
-        return takeover::check(&args.server, args.json).await;
+        std::process::exit(takeover::check(&args.server, args.json).await);
     }
     let mut config = args.server.config()?;
     config.migrate = true;

@@ -1,45 +1,95 @@
 //! `sigil migrate --from-better-auth --check`: prints the library's takeover report (text or
-//! JSON) and exits 0 when Sigil can serve the database, 1 when something blocks.
+//! JSON) and exits [`READY`] when Sigil can serve the database, [`BLOCKED`] when something
+//! blocks, [`USAGE`] on a usage or configuration error, [`UNREADABLE`] when the database could
+//! not be read.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
-use sigil_server::Config;
+use anyhow::{Result, anyhow};
 use sigil_server::takeover::{KeyEncryption, KeyLife, KeyOpening, TakeoverReport};
 use sigil_server::time::iso;
+use sigil_server::{Config, Settings};
 
 use crate::ServerArgs;
 
-/// Runs the check and prints the report; exits 1 when something blocks.
-pub(crate) async fn check(args: &ServerArgs, json: bool) -> Result<()> {
-    let settings = args.settings()?;
-    // Without a configured secret the configuration would generate one into the data directory:
-    // a write, and a secret that opens none of Better Auth's keys.
-    if settings.secret.is_none() && settings.secrets.is_none() {
-        let data_dir = settings
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("./sigil-data"));
-        if !data_dir.join("secret").exists() {
-            bail!(
-                "no secret configured: set BETTER_AUTH_SECRET (or BETTER_AUTH_SECRETS, or SIGIL_SECRET) to the Better Auth secret; the check writes nothing, so it does not generate one"
-            );
-        }
-    }
-    let config = Config::from_settings(settings)?;
-    let report = sigil_server::takeover::check(&config)
-        .await
-        .context("checking the database")?;
+/// Exit code: nothing blocks, Sigil can serve the database.
+pub(crate) const READY: i32 = 0;
+/// Exit code: something blocks (each blocker is named in the report).
+pub(crate) const BLOCKED: i32 = 1;
+/// Exit code: a usage or configuration error (no secret, an invalid setting).
+pub(crate) const USAGE: i32 = 2;
+/// Exit code: the database could not be opened or read.
+pub(crate) const UNREADABLE: i32 = 3;
+
+/// Runs the check and prints the report; returns the exit code.
+pub(crate) async fn check(args: &ServerArgs, json: bool) -> i32 {
+    let config = match args.settings().and_then(read_only_secret) {
+        Ok(settings) => match Config::from_settings(settings) {
+            Ok(config) => config,
+            Err(e) => return fail(USAGE, &anyhow!(e)),
+        },
+        Err(e) => return fail(USAGE, &e),
+    };
+    let report = match sigil_server::takeover::check(&config).await {
+        Ok(report) => report,
+        Err(e) => return fail(UNREADABLE, &anyhow!(e).context("checking the database")),
+    };
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => return fail(BLOCKED, &anyhow!(e)),
+        }
     } else {
         print!("{}", render(&report));
     }
-    if !report.ready() {
-        std::process::exit(1);
+    if report.ready() { READY } else { BLOCKED }
+}
+
+fn fail(code: i32, error: &anyhow::Error) -> i32 {
+    eprintln!("Error: {error:?}");
+    code
+}
+
+/// `settings` with a secret resolved without ever generating one. Without a configured secret
+/// (no `secret`, and `secrets` naming none: unset, empty or only commas) the configuration would
+/// generate one into the data directory: a write, and a secret that opens none of Better Auth's
+/// keys. Here the data directory's secret file is read if it exists (reading only: no directory
+/// created, no permission changed), and its absence is an error.
+fn read_only_secret(mut settings: Settings) -> Result<Settings> {
+    let versioned = settings
+        .secrets
+        .as_deref()
+        .is_some_and(|s| s.split(',').any(|entry| !entry.trim().is_empty()));
+    if settings.secret.is_some() || versioned {
+        return Ok(settings);
     }
-    Ok(())
+    let data_dir = settings
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("./sigil-data"));
+    let path = data_dir.join("secret");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            settings.secret = Some(text.trim().to_owned());
+            Ok(settings)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(anyhow!(
+            "no secret configured: set BETTER_AUTH_SECRET (or BETTER_AUTH_SECRETS, or SIGIL_SECRET) to the Better Auth secret; the check writes nothing, so it does not generate one"
+        )),
+        Err(e) => Err(anyhow!(e).context(format!("reading the secret file {}", path.display()))),
+    }
+}
+
+/// Better Auth's tables whose absence blocks (see the library's check).
+const CORE_TABLES: [&str; 3] = ["user", "session", "account"];
+
+fn join(items: &[&String]) -> String {
+    items
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn count(n: Option<i64>) -> String {
@@ -67,16 +117,28 @@ fn render(r: &TakeoverReport) -> String {
     let _ = writeln!(w, "secret: {}", r.secret);
     let _ = writeln!(w, "\ntables");
     let _ = writeln!(w, "  Better Auth tables found: {}", list(&r.tables.found));
+    let (core, created): (Vec<&String>, Vec<&String>) = r
+        .tables
+        .missing
+        .iter()
+        .partition(|t| CORE_TABLES.contains(&t.as_str()));
+    let mut missing = Vec::new();
+    if !core.is_empty() {
+        missing.push(format!(
+            "{} (blocks: Sigil takes over only Better Auth's default table names)",
+            join(&core)
+        ));
+    }
+    if !created.is_empty() {
+        missing.push(format!("{} (`sigil migrate` creates them)", join(&created)));
+    }
     let _ = writeln!(
         w,
         "  missing: {}",
-        if r.tables.missing.is_empty() {
+        if missing.is_empty() {
             "none".to_owned()
         } else {
-            format!(
-                "{} (`sigil migrate` creates them)",
-                r.tables.missing.join(", ")
-            )
+            missing.join("; ")
         }
     );
     let _ = writeln!(
@@ -115,6 +177,9 @@ fn render(r: &TakeoverReport) -> String {
             "  {}: missing, will be added by `sigil migrate`",
             s.added_by_migrate.join(", ")
         );
+    }
+    for t in &s.unreadable_times {
+        let _ = writeln!(w, "  unreadable time column {t} (blocks)");
     }
     let _ = writeln!(w, "\nkeys ({})", r.keys.len());
     for k in &r.keys {

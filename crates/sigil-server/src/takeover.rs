@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use crate::config::Config;
 use crate::keys::{KeyError, KeyManager, SecretRing, row_alg};
-use crate::store::inspect::{KNOWN_TABLES, Survey, SurveyedKey};
+use crate::store::inspect::{DateColumn, KNOWN_TABLES, Survey, SurveyedKey};
 use crate::store::{KeyRow, Store, StoreError};
 use crate::time::Clock;
 
@@ -65,6 +65,13 @@ const REQUIRED: [(&str, &[&str]); 4] = [
 
 /// The table in which sqlx (so Sigil) records the migrations it ran.
 const SQLX_MIGRATIONS: &str = "_sqlx_migrations";
+
+/// The tables without which this is not a Better Auth database Sigil can take over: users,
+/// their sessions and their passwords.
+const CORE_TABLES: [&str; 3] = ["user", "session", "account"];
+
+/// The one PostgreSQL type Sigil reads times from (sqlx decodes `DateTime<Utc>` only from it).
+const PG_TIME_TYPE: &str = "timestamp with time zone";
 
 /// The columns `sigil migrate` adds to `jwks` when missing (Better Auth 1.7.0).
 const ADDED_KEY_COLUMNS: [&str; 2] = ["alg", "crv"];
@@ -150,6 +157,9 @@ pub struct SchemaReport {
     /// Columns `sigil migrate` adds (`jwks.alg`, `jwks.crv` on tables from before Better Auth
     /// 1.7).
     pub added_by_migrate: Vec<String>,
+    /// Time columns Sigil cannot read (blockers): a PostgreSQL type other than `timestamp with
+    /// time zone`, SQLite values that are not RFC 3339 text. Each `table.column: why`.
+    pub unreadable_times: Vec<String>,
 }
 
 /// Where a key stands at the time of the check.
@@ -279,8 +289,9 @@ fn judge(
 ) -> TakeoverReport {
     let mut blockers = Vec::new();
     let mut notes = Vec::new();
-    let tables = tables(survey, &mut notes);
-    let schema = schema(survey, config, &mut blockers, &mut notes);
+    let tables = tables(survey, &mut blockers, &mut notes);
+    let mut schema = schema(survey, config, &mut blockers, &mut notes);
+    schema.unreadable_times = times(survey, engine, &mut blockers);
     let counts = Counts {
         users: survey.counts.get("user").copied(),
         sessions_live: survey.live_sessions,
@@ -347,7 +358,7 @@ fn describe_secrets(config: &Config) -> String {
     )
 }
 
-fn tables(survey: &Survey, notes: &mut Vec<String>) -> TablesReport {
+fn tables(survey: &Survey, blockers: &mut Vec<String>, notes: &mut Vec<String>) -> TablesReport {
     let (found, missing): (Vec<&str>, Vec<&str>) = KNOWN_TABLES
         .iter()
         .partition(|t| survey.tables.iter().any(|found| found == *t));
@@ -362,14 +373,33 @@ fn tables(survey: &Survey, notes: &mut Vec<String>) -> TablesReport {
             "{SQLX_MIGRATIONS} is Sigil's record of its migrations: Sigil has migrated this database before"
         ));
     }
-    if found.is_empty() {
-        notes.push(
-            "none of Better Auth's tables is here: is this the Better Auth database? (`sigil migrate` would create them)".to_owned(),
-        );
-    } else if !missing.is_empty() {
+    // Without Better Auth's users, sessions or accounts there is nothing to take over here, or
+    // they are under other names (usePlural, modelName) or in another schema, which Sigil does
+    // not read: `sigil migrate` would create empty tables beside them.
+    let core_missing: Vec<&str> = CORE_TABLES
+        .into_iter()
+        .filter(|t| missing.contains(t))
+        .collect();
+    if !core_missing.is_empty() {
+        let none = if found.is_empty() {
+            "none of Better Auth's tables is here; "
+        } else {
+            ""
+        };
+        blockers.push(format!(
+            "Better Auth table(s) {} not found: {none}is this the Better Auth database (and, on PostgreSQL, its schema)? Sigil reads only Better Auth's default table names: its `usePlural` and `modelName` options are not supported, and `sigil migrate` would create empty tables beside renamed ones",
+            core_missing.join(", ")
+        ));
+    }
+    let others_missing: Vec<&str> = missing
+        .iter()
+        .copied()
+        .filter(|t| !CORE_TABLES.contains(t))
+        .collect();
+    if !others_missing.is_empty() {
         notes.push(format!(
             "missing table(s) {}: `sigil migrate` creates them",
-            missing.join(", ")
+            others_missing.join(", ")
         ));
     }
     TablesReport {
@@ -389,6 +419,7 @@ fn schema(
         missing: Vec::new(),
         blocking_extra: Vec::new(),
         added_by_migrate: Vec::new(),
+        unreadable_times: Vec::new(),
     };
     for (table, required) in REQUIRED {
         let Some(columns) = survey.columns.get(table) else {
@@ -428,17 +459,59 @@ fn schema(
         }
     }
     if !report.added_by_migrate.is_empty() {
-        let off = if config.migrate {
-            ""
+        let missing = report.added_by_migrate.join(", ");
+        if config.migrate {
+            notes.push(format!(
+                "{missing} missing (a key table from before Better Auth 1.7): will be added by `sigil migrate`, nullable"
+            ));
         } else {
-            " (migrations are turned off in this configuration: run `sigil migrate` before serving)"
-        };
-        notes.push(format!(
-            "{} missing (a key table from before Better Auth 1.7): will be added by `sigil migrate`, nullable{off}",
-            report.added_by_migrate.join(", ")
-        ));
+            // Sigil selects them: without them it reads no key at all.
+            blockers.push(format!(
+                "{missing} missing (a key table from before Better Auth 1.7) and migrations are turned off (SIGIL_MIGRATE=false / `migrate = false`): Sigil could not read the keys; run `sigil migrate --from-better-auth` (it adds them, nullable) before serving, or turn migrations on"
+            ));
+        }
     }
     report
+}
+
+/// Whether Sigil can read the time columns it reads: on PostgreSQL by their type, on SQLite by
+/// their values (non-text values, and a sample of the text ones parsed as RFC 3339).
+fn times(survey: &Survey, engine: &'static str, blockers: &mut Vec<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in &survey.date_columns {
+        let DateColumn {
+            table,
+            column,
+            declared_type,
+            not_text,
+            unparsable,
+            sampled,
+        } = c;
+        let mut whys = Vec::new();
+        if engine == "postgres" {
+            if declared_type != PG_TIME_TYPE {
+                whys.push(format!(
+                    "its type is `{declared_type}`; Sigil reads times only from `{PG_TIME_TYPE}` (timestamptz): alter the column (`alter table \"{table}\" alter column \"{column}\" type timestamptz using \"{column}\" at time zone 'UTC'`, if its values are UTC)"
+                ));
+            }
+        } else {
+            if *not_text > 0 {
+                whys.push(format!(
+                    "{not_text} value(s) stored as numbers (or other non-text); Sigil reads times only as RFC 3339 text, as Better Auth's SQLite adapter writes them"
+                ));
+            }
+            if *unparsable > 0 {
+                whys.push(format!(
+                    "{unparsable} of {sampled} sampled text value(s) do not parse as RFC 3339 times"
+                ));
+            }
+        }
+        for why in whys {
+            out.push(format!("{table}.{column}: {why}"));
+            blockers.push(format!("{table}.{column} cannot be read by Sigil: {why}"));
+        }
+    }
+    out
 }
 
 /// How a `privateKey` column is stored.
@@ -478,14 +551,31 @@ fn key_reports(
     notes: &mut Vec<String>,
 ) -> Vec<KeyReport> {
     let mut out = Vec::new();
+    let mut unreadable_blocks = false;
     for key in &survey.keys {
         let row = match key {
             SurveyedKey::Row(row) => row,
-            SurveyedKey::Unreadable { id, reason } => {
-                notes.push(format!(
-                    "key {} is unreadable ({reason}): Sigil leaves it out",
-                    id.as_deref().unwrap_or("(no readable id)")
-                ));
+            SurveyedKey::Unreadable {
+                id,
+                expires_at,
+                reason,
+            } => {
+                let id = id.as_deref().unwrap_or("(no readable id)");
+                let past_grace = expires_at
+                    .and_then(|e| e.checked_add_signed(config.keys.grace_period))
+                    .is_some_and(|end| end <= now);
+                if past_grace {
+                    notes.push(format!(
+                        "key {id} is unreadable ({reason}), but it is past its grace period: Sigil ignores it (`sigil keys prune` deletes it)"
+                    ));
+                } else {
+                    unreadable_blocks = true;
+                    // Better Auth nodes may sign with it or publish it; Sigil would leave it
+                    // out of its key set, and tokens it signed would not verify.
+                    blockers.push(format!(
+                        "key {id} is unreadable ({reason}) and not known to be past its grace period: Sigil would leave it out of the key set while Better Auth may sign with it or publish it; correct the row, or delete it if it is no longer used"
+                    ));
+                }
                 continue;
             }
         };
@@ -529,7 +619,7 @@ fn key_reports(
             ));
         } else if open_fails {
             notes.push(format!(
-                "key {} does not open with this secret, but it is past its grace period: Sigil ignores it",
+                "key {} does not open with this secret, but it is past its grace period: Sigil ignores it (`sigil keys prune` deletes keys past their grace period)",
                 row.id
             ));
         }
@@ -547,7 +637,7 @@ fn key_reports(
     }
     if survey.keys.len() > BETTER_AUTH_KEY_LIMIT {
         notes.push(format!(
-            "warning: jwks has {} rows; Better Auth nodes read only {BETTER_AUTH_KEY_LIMIT} of them (its adapter's default findMany limit), so nodes of both may disagree on the key set. Sigil alone reads every row; revoke keys past their grace period (`sigil keys revoke`) before sharing the table with Better Auth nodes",
+            "warning: jwks has {} rows; Better Auth nodes read only {BETTER_AUTH_KEY_LIMIT} of them (its adapter's default findMany limit), so nodes of both may disagree on the key set. Sigil alone reads every row; delete the keys past their grace period (`sigil keys prune`) before sharing the table with Better Auth nodes",
             survey.keys.len()
         ));
     }
@@ -555,9 +645,35 @@ fn key_reports(
         SurveyedKey::Row(row) => keys.may_sign(row, now) && keys.check_usable(row).is_ok(),
         SurveyedKey::Unreadable { .. } => false,
     });
+    // Live keys, none of the configured algorithm: Sigil would make and sign with a key of its
+    // own algorithm while Better Auth nodes go on signing with theirs.
+    let configured = config.keys.alg.to_string();
+    let live_algs: std::collections::BTreeSet<String> = out
+        .iter()
+        .filter(|k| k.life == KeyLife::Live)
+        .map(|k| k.alg.clone().unwrap_or_else(|| "unknown".to_owned()))
+        .collect();
+    let alg_mismatch = !live_algs.is_empty() && !live_algs.contains(&configured);
+    if alg_mismatch {
+        let algs: Vec<&str> = live_algs.iter().map(String::as_str).collect();
+        let suggestion = algs.iter().find(|a| **a != "unknown").map_or_else(
+            || "the algorithm of Better Auth's keys".to_owned(),
+            |a| (*a).to_owned(),
+        );
+        blockers.push(format!(
+            "the live key(s) use {} but Sigil is configured for {configured}: Sigil would create a key of its own and sign with {configured} while Better Auth nodes sign with {}; set SIGIL_JWT_ALG={suggestion} (`[jwt] alg = \"{suggestion}\"` in sigil.toml) to match Better Auth's `jwks.keyPairConfig.alg`",
+            algs.join(", "),
+            algs.join(", "),
+        ));
+    }
     // With a live key this secret cannot open, Sigil refuses to make another (that is a blocker
     // already); otherwise it makes its first key on demand.
-    if survey.columns.contains_key("jwks") && !usable_signer && !out.iter().any(|k| k.blocks) {
+    if survey.columns.contains_key("jwks")
+        && !usable_signer
+        && !alg_mismatch
+        && !unreadable_blocks
+        && !out.iter().any(|k| k.blocks)
+    {
         notes.push(format!(
             "no live {} key Sigil can sign with: it creates one on first use",
             config.keys.alg

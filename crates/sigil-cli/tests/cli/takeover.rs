@@ -234,12 +234,21 @@ fn run(dir: &Path, db: &Db, secret: &str, args: &[&str]) -> Output {
 }
 
 fn check(dir: &Path, db: &Db, secret: &str) -> (i32, String) {
-    let out = run(
-        dir,
-        db,
-        secret,
-        &["migrate", "--from-better-auth", "--check"],
-    );
+    check_with(dir, db, secret, &[])
+}
+
+/// [`check`] with more environment variables.
+fn check_with(dir: &Path, db: &Db, secret: &str, env: &[(&str, &str)]) -> (i32, String) {
+    let out = sigil()
+        .current_dir(dir)
+        .env("BETTER_AUTH_SECRET", secret)
+        .env("SIGIL_DATA_DIR", dir.join("sigil-data"))
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
+        .args(["migrate", "--from-better-auth", "--check"])
+        .args(["--database-url", &db.url()])
+        .output()
+        .unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -340,7 +349,8 @@ async fn blockers_are_named_and_exit_1() {
         .await;
         db.exec(&format!(
             r#"insert into "user" values ('u2', 'Bob', 'bob@example.com', false, null, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');
-insert into "account" ("id", "accountId", "providerId", "userId", "password", "createdAt", "updatedAt", "issuer") values ('a2', 'u2', 'credential', 'u2', '{BCRYPT_HASH}', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 'local:credential');"#
+insert into "account" ("id", "accountId", "providerId", "userId", "password", "createdAt", "updatedAt", "issuer") values ('a2', 'u2', 'credential', 'u2', '{BCRYPT_HASH}', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 'local:credential');
+insert into "jwks" values ('old-key', '{BA_PUBLIC}', '{BA_PRIVATE}', '2019-01-01T00:00:00.000Z', '2020-01-01T00:00:00.000Z', 'EdDSA', 'Ed25519');"#
         ))
         .await;
         let (code, text) = check(&dir, &db, WRONG_SECRET);
@@ -354,6 +364,8 @@ insert into "account" ("id", "accountId", "providerId", "userId", "password", "c
             "account.issuer is NOT NULL without a default",
             // A hash format Sigil cannot verify, described, never printed.
             "1 password hash(es) in an unknown format (starting `$2b$`)",
+            // A key past its grace period that does not open: a note, pointing to prune.
+            "key old-key does not open with this secret, but it is past its grace period: Sigil ignores it (`sigil keys prune` deletes keys past their grace period)",
         ] {
             assert!(text.contains(expected), "{db:?}: {expected:?} in\n{text}");
         }
@@ -525,4 +537,230 @@ async fn the_check_needs_only_select_on_postgres() {
         assert_eq!(db.tables().await, tables);
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// A key row or a time Sigil cannot read blocks, by row id and by `table.column`: on SQLite a
+/// time that is not RFC 3339 text (or not text at all); on PostgreSQL a time column that is not
+/// `timestamp with time zone` (as Drizzle and Prisma schemas often declare it). An unreadable key
+/// retired long ago is only a note.
+#[tokio::test]
+async fn unreadable_keys_and_times_block() {
+    for (db, dir) in fresh("unreadable").await {
+        match &db {
+            Db::Sqlite(_) => {
+                better_auth_database(&db, CURRENT).await;
+                db.exec(&format!(
+                    r#"insert into "jwks" values ('bad-date-key', '{BA_PUBLIC}', '{BA_PRIVATE}', 'last tuesday', null, 'EdDSA', 'Ed25519');
+insert into "jwks" values ('old-bad-key', '{BA_PUBLIC}', '{BA_PRIVATE}', 'long ago', '2020-01-01T00:00:00.000Z', 'EdDSA', 'Ed25519');
+insert into "user" values ('u2', 'Bob', 'bob@example.com', 0, null, 'yesterday', '2026-01-01T00:00:00.000Z');
+update "session" set "createdAt" = 1767225600000 where "id" = 's2';"#
+                ))
+                .await;
+                let (code, text) = check(&dir, &db, BA_SECRET);
+                assert_eq!(code, 1, "{text}");
+                for expected in [
+                    "key bad-date-key is unreadable (",
+                    "not known to be past its grace period",
+                    "key old-bad-key is unreadable (",
+                    "but it is past its grace period: Sigil ignores it",
+                    "user.createdAt cannot be read by Sigil: 1 of 2 sampled text value(s) do not parse as RFC 3339 times",
+                    "session.createdAt cannot be read by Sigil: 1 value(s) stored as numbers",
+                    "jwks.createdAt cannot be read by Sigil: 2 of 3 sampled",
+                    "blocked: 4 problems",
+                ] {
+                    assert!(text.contains(expected), "{expected:?} in\n{text}");
+                }
+                assert!(!text.contains("creates one on first use"), "{text}");
+                // The key retired long ago is a note, not a blocker.
+                let blockers = text.split("\nblocked:").nth(1).unwrap();
+                assert!(!blockers.contains("old-bad-key"), "{text}");
+            }
+            Db::Postgres(_) => {
+                let sql = better_auth_sql(&db, CURRENT).replace("timestamptz", "timestamp");
+                db.exec(&sql).await;
+                let (code, text) = check(&dir, &db, BA_SECRET);
+                assert_eq!(code, 1, "{text}");
+                for column in [
+                    "user.createdAt",
+                    "user.updatedAt",
+                    "session.expiresAt",
+                    "session.createdAt",
+                    "session.updatedAt",
+                    "account.createdAt",
+                    "account.updatedAt",
+                    "jwks.createdAt",
+                    "jwks.expiresAt",
+                ] {
+                    let expected = format!(
+                        "{column} cannot be read by Sigil: its type is `timestamp without time zone`"
+                    );
+                    assert!(text.contains(&expected), "{expected:?} in\n{text}");
+                }
+                assert!(
+                    text.contains(&format!("key {BA_KID} is unreadable (")),
+                    "{text}"
+                );
+                assert!(!text.contains("ready:"), "{text}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// Better Auth's live keys are of another algorithm than Sigil's: Sigil would make its own and
+/// sign with it while Better Auth nodes sign with theirs. It blocks, naming both and the setting.
+#[tokio::test]
+async fn live_keys_of_another_algorithm_block() {
+    for (db, dir) in fresh("alg").await {
+        better_auth_database(&db, CURRENT).await;
+        let (code, text) = check_with(&dir, &db, BA_SECRET, &[("SIGIL_JWT_ALG", "RS256")]);
+        assert_eq!(code, 1, "{db:?}\n{text}");
+        for expected in [
+            "the live key(s) use EdDSA but Sigil is configured for RS256",
+            "SIGIL_JWT_ALG=EdDSA",
+            "[jwt] alg = \"EdDSA\"",
+            "blocked: 1 problem",
+        ] {
+            assert!(text.contains(expected), "{db:?}: {expected:?} in\n{text}");
+        }
+        assert!(!text.contains("creates one on first use"), "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// Better Auth's tables under other names (`usePlural`): not a database Sigil can take over, and
+/// `sigil migrate` would create empty ones beside them.
+#[tokio::test]
+async fn renamed_core_tables_block() {
+    for (db, dir) in fresh("plural").await {
+        db.exec(
+            r#"create table "users" ("id" text not null primary key);
+create table "sessions" ("id" text not null primary key);
+create table "accounts" ("id" text not null primary key);"#,
+        )
+        .await;
+        let (code, text) = check(&dir, &db, BA_SECRET);
+        assert_eq!(code, 1, "{db:?}\n{text}");
+        for expected in [
+            "Better Auth table(s) user, session, account not found: none of Better Auth's tables is here",
+            "`usePlural` and `modelName` options are not supported",
+            "`sigil migrate` would create empty tables beside renamed ones",
+            "other tables (kept untouched): accounts, sessions, users",
+            "missing: user, session, account (blocks: Sigil takes over only Better Auth's default table names); verification, jwks (`sigil migrate` creates them)",
+        ] {
+            assert!(text.contains(expected), "{db:?}: {expected:?} in\n{text}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// With migrations off, a key table from before Better Auth 1.7 (no alg/crv) blocks: Sigil could
+/// not read the keys.
+#[tokio::test]
+async fn missing_key_columns_block_when_migrations_are_off() {
+    for (db, dir) in fresh("no-migrate").await {
+        better_auth_database(
+            &db,
+            Layout {
+                key_alg_columns: false,
+                account_issuer: false,
+            },
+        )
+        .await;
+        let (code, text) = check_with(&dir, &db, BA_SECRET, &[("SIGIL_MIGRATE", "false")]);
+        assert_eq!(code, 1, "{db:?}\n{text}");
+        assert!(
+            text.contains("jwks.alg, jwks.crv missing (a key table from before Better Auth 1.7) and migrations are turned off (SIGIL_MIGRATE=false / `migrate = false`): Sigil could not read the keys"),
+            "{db:?}\n{text}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// A database that cannot be read exits 3, distinct from blocked (1) and usage (2).
+#[tokio::test]
+async fn an_unreadable_database_exits_3() {
+    // --help documents every exit code; --check alone is a usage error.
+    let help = sigil().args(["migrate", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for expected in [
+        "Exit 0: Sigil can serve the database",
+        "1: something blocks",
+        "2: usage or configuration error",
+        "3: the database could not be opened or read",
+    ] {
+        assert!(help.contains(expected), "{expected:?} in\n{help}");
+    }
+    let usage = sigil().args(["migrate", "--check"]).output().unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+    for (db, dir) in fresh("unreachable").await {
+        let missing = match &db {
+            Db::Sqlite(path) => Db::Sqlite(path.with_file_name("no-such.db")),
+            Db::Postgres(url) => {
+                let (base, _) = url.rsplit_once('/').unwrap();
+                Db::Postgres(format!("{base}/no_such_database_{}", unique()))
+            }
+        };
+        let before = snapshot(&dir);
+        let (code, text) = check(&dir, &missing, BA_SECRET);
+        assert_eq!(code, 3, "{db:?}\n{text}");
+        assert!(text.contains("Error: checking the database"), "{text}");
+        assert!(!text.contains("blocked"), "{text}");
+        assert_eq!(snapshot(&dir), before, "the check wrote");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// The check never generates a secret: `secrets = ","` (no secret in it) and nothing else is a
+/// configuration error (exit 2) that leaves no data directory; an existing data-directory secret
+/// file is read, and left as it was.
+#[tokio::test]
+async fn the_check_never_generates_a_secret() {
+    let dir = std::env::temp_dir().join(format!("sigil-takeover-secret-{}", unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = Db::Sqlite(dir.join("better-auth.db"));
+    better_auth_database(&db, CURRENT).await;
+    let data_dir = dir.join("sigil-data");
+    let run_check = |secrets: Option<&str>| {
+        let mut cmd = sigil();
+        cmd.current_dir(&dir)
+            .env("SIGIL_DATA_DIR", &data_dir)
+            .env_remove("RUST_LOG")
+            .env_remove("SIGIL_SECRETS")
+            .env_remove("BETTER_AUTH_SECRETS");
+        if let Some(s) = secrets {
+            cmd.env("BETTER_AUTH_SECRETS", s);
+        }
+        let out = cmd
+            .args(["migrate", "--from-better-auth", "--check"])
+            .args(["--database-url", &db.url()])
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    for secrets in [Some(","), Some(" , "), Some(""), None] {
+        let (code, text) = run_check(secrets);
+        assert_eq!(code, 2, "{secrets:?}\n{text}");
+        assert!(text.contains("no secret configured"), "{text}");
+        assert!(
+            !data_dir.exists(),
+            "{secrets:?}: the check created the data dir"
+        );
+    }
+    // The secret file of an earlier Sigil start is read, not rewritten.
+    std::fs::create_dir_all(&data_dir).unwrap();
+    std::fs::write(data_dir.join("secret"), format!("{BA_SECRET}\n")).unwrap();
+    let before = snapshot(&data_dir);
+    let (code, text) = run_check(Some(","));
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("opens with this secret"), "{text}");
+    assert_eq!(snapshot(&data_dir), before);
+    let _ = std::fs::remove_dir_all(&dir);
 }

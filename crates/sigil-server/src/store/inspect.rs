@@ -13,7 +13,7 @@ use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::SqlitePoolOptions;
 
-use super::dialect::{Dialect, Timestamp};
+use super::dialect::{Dialect, ReadRow, Timestamp};
 use super::keys::key_from;
 use super::{DatabaseUrl, KeyRow, Pool, Store, StoreError, on_pool, sqlite_file_on_disk};
 
@@ -38,10 +38,44 @@ pub(crate) enum SurveyedKey {
     Unreadable {
         /// The row's id, if readable.
         id: Option<String>,
+        /// Its `expiresAt`, if that much is readable and set (a key retired long enough ago can
+        /// be ignored even unread).
+        expires_at: Option<DateTime<Utc>>,
         /// Why.
         reason: String,
     },
 }
+
+/// A time column Sigil reads, with what its declared type and (SQLite) a sample of its values
+/// say about whether Sigil can read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DateColumn {
+    /// The table.
+    pub(crate) table: &'static str,
+    /// The column.
+    pub(crate) column: &'static str,
+    /// The declared type: PostgreSQL's `data_type` (`timestamp with time zone`), SQLite's
+    /// declared type (free text, not enforced).
+    pub(crate) declared_type: String,
+    /// SQLite: values stored as something other than text (an integer, a real, a blob).
+    pub(crate) not_text: i64,
+    /// SQLite: text values of the sample that do not parse as RFC 3339.
+    pub(crate) unparsable: i64,
+    /// SQLite: how many text values were sampled.
+    pub(crate) sampled: i64,
+}
+
+/// The time columns Sigil reads, by table.
+pub(crate) const DATE_COLUMNS: [(&str, &[&str]); 4] = [
+    ("user", &["createdAt", "updatedAt"]),
+    ("session", &["expiresAt", "createdAt", "updatedAt"]),
+    ("account", &["createdAt", "updatedAt"]),
+    ("jwks", &["createdAt", "expiresAt"]),
+];
+
+/// How many text values of a SQLite time column are parsed (a sample: a column written by one
+/// adapter holds one format throughout).
+pub(crate) const DATE_SAMPLE: i64 = 1000;
 
 /// What a read-only look at a database found: the raw facts, judged by `crate::takeover`.
 #[derive(Debug, Default)]
@@ -61,6 +95,8 @@ pub(crate) struct Survey {
     pub(crate) credential_passwords: Vec<Option<String>>,
     /// The key rows, oldest first (when `jwks` exists).
     pub(crate) keys: Vec<SurveyedKey>,
+    /// The time columns Sigil reads that exist.
+    pub(crate) date_columns: Vec<DateColumn>,
 }
 
 /// The tables whose columns and row counts a survey reads.
@@ -149,6 +185,7 @@ impl Store {
     /// Reads everything [`Survey`] holds in one read-only transaction; `now` divides live from
     /// expired sessions.
     pub(crate) async fn survey(&self, now: DateTime<Utc>) -> Result<Survey, StoreError> {
+        let sqlite = self.engine() == "sqlite";
         self.timed(async {
             on_pool!(self, |pool, Db| {
                 let mut tx = pool.begin_with(Db::BEGIN_READ_ONLY).await?;
@@ -222,10 +259,59 @@ impl Store {
                             Ok(key) => SurveyedKey::Row(key),
                             Err(e) => SurveyedKey::Unreadable {
                                 id: sqlx::Row::try_get::<String, _>(row, 0).ok(),
+                                expires_at: row.opt_time(4).ok().flatten(),
                                 reason: crate::report::Chain(&StoreError::from(e)).to_string(),
                             },
                         })
                         .collect();
+                }
+                for (table, columns) in DATE_COLUMNS {
+                    for column in columns {
+                        if !survey.has_column(table, column) {
+                            continue;
+                        }
+                        let type_sql = if sqlite {
+                            "select type from pragma_table_info($1) where name = $2"
+                        } else {
+                            "select data_type::text from information_schema.columns where table_name = $1 and column_name = $2 and table_schema = current_schema()"
+                        };
+                        let declared_type: String = sqlx::query_scalar(type_sql)
+                            .bind(table)
+                            .bind(*column)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        let mut date = DateColumn {
+                            table,
+                            column,
+                            declared_type,
+                            not_text: 0,
+                            unparsable: 0,
+                            sampled: 0,
+                        };
+                        // SQLite enforces no type: look at the values (PostgreSQL's type says it
+                        // all). Table and column names are constants above, never input.
+                        if sqlite {
+                            date.not_text = sqlx::query_scalar(AssertSqlSafe(format!(
+                                r#"select count(*) from "{table}" where "{column}" is not null and typeof("{column}") <> 'text'"#
+                            )))
+                            .fetch_one(&mut *tx)
+                            .await?;
+                            let sample: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+                                r#"select "{column}" from "{table}" where typeof("{column}") = 'text' limit {DATE_SAMPLE}"#
+                            )))
+                            .fetch_all(&mut *tx)
+                            .await?;
+                            date.sampled = i64::try_from(sample.len()).unwrap_or(i64::MAX);
+                            date.unparsable = i64::try_from(
+                                sample
+                                    .iter()
+                                    .filter(|t| crate::time::parse_iso(t).is_err())
+                                    .count(),
+                            )
+                            .unwrap_or(i64::MAX);
+                        }
+                        survey.date_columns.push(date);
+                    }
                 }
                 tx.rollback().await?;
                 Ok(survey)
