@@ -395,6 +395,9 @@ async function fleet() {
   check("1b the check counts the user and the credential account", /user: 1\b/.test(report.stdout) && /credential: 1\b/.test(report.stdout), () => report.stdout);
   const wrong = await sigilCheck(ctx, { BETTER_AUTH_SECRET: "another-secret-Z3kP9wQ2mV7xL1nR8tY4bC6dF0hJ5sG" });
   check("1b with another secret the check blocks (exit 1), naming K1", wrong.code === 1 && wrong.stdout.includes("blocked") && wrong.stdout.includes(K1), () => `${wrong.code} ${wrong.stdout}${wrong.stderr}`);
+  const otherAlg = ALG === "EdDSA" ? "RS256" : "EdDSA";
+  const mismatch = await sigilCheck(ctx, { SIGIL_JWT_ALG: otherAlg });
+  check(`1b with SIGIL_JWT_ALG=${otherAlg} (Better Auth signs ${ALG}) the check blocks, naming the setting`, mismatch.code === 1 && mismatch.stdout.includes(`SIGIL_JWT_ALG=${ALG}`), () => `${mismatch.code} ${mismatch.stdout}`);
   if (before !== null) {
     check("1b the check wrote nothing (the SQLite folder is byte for byte the same)", snapshotDir(path.dirname(ctx.db.ba)) === before);
   }
