@@ -1,0 +1,1 @@
+//! The example service chain (examples/service_chain.rs), run as a test.
