@@ -58,6 +58,8 @@ codes! {
     PasswordTooShort = (400, "PASSWORD_TOO_SHORT", "Password too short"),
     /// The password is longer than the maximum (128).
     PasswordTooLong = (400, "PASSWORD_TOO_LONG", "Password too long"),
+    /// `GET /token?audience=…` named an audience not on the server's allow-list (or was malformed).
+    AudienceNotAllowed = (400, "AUDIENCE_NOT_ALLOWED", "This audience is not on the server's allow-list"),
     /// Wrong email or password (deliberately not saying which).
     InvalidEmailOrPassword = (401, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password"),
     /// No valid session.

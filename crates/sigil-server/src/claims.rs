@@ -144,6 +144,15 @@ impl ClaimsTemplate {
         }
     }
 
+    /// The same claims for another audience (an audience-scoped token): `aud` is that one value.
+    pub(crate) fn for_audience(&self, audience: &str) -> ClaimsTemplate {
+        let mut scoped = self.clone();
+        scoped
+            .fixed
+            .insert("aud".into(), Value::String(audience.to_owned()));
+        scoped
+    }
+
     /// The claims for a token signed at `now`.
     pub(crate) fn at(&self, now: DateTime<Utc>) -> TimedClaims<'_> {
         let now = now.timestamp();
@@ -219,6 +228,7 @@ mod tests {
             expiration: chrono::TimeDelta::seconds(900),
             issuer: "https://iss".into(),
             audience: vec!["https://aud".into()],
+            allowed_audiences: Vec::new(),
             claims: Vec::new(),
             static_claims: Map::new(),
             set_jwt_header: true,

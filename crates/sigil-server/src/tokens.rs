@@ -84,15 +84,17 @@ impl Minter {
     /// The token of a live session: `{iat, ...payload, sub}` under the claim rules, where the
     /// payload is the hook's, the configured claims, or the public user object. Without hooks
     /// the claims do not change while the session is cached, except `iat` and `exp`: they are
-    /// worked out once per cached session and only the times are added per token.
+    /// worked out once per cached session and only the times are added per token. With
+    /// `audience` (already checked against the allow-list), `aud` is that one value.
     pub(crate) async fn session_token(
         &self,
         live: &LiveSession,
         token: &str,
         route: TokenRoute,
+        audience: Option<&str>,
     ) -> Result<String, KeyError> {
         let started = std::time::Instant::now();
-        let signed = self.sign_session_token(live, token).await;
+        let signed = self.sign_session_token(live, token, audience).await;
         if signed.is_ok() {
             crate::telemetry::token_issued(self.keys.alg(), route, started.elapsed());
         }
@@ -103,9 +105,10 @@ impl Minter {
         &self,
         live: &LiveSession,
         token: &str,
+        audience: Option<&str>,
     ) -> Result<String, KeyError> {
         if self.hooks.payload.is_some() || self.hooks.subject.is_some() {
-            return self.hooked_session_token(live, token).await;
+            return self.hooked_session_token(live, token, audience).await;
         }
         let template = live.claims.get_or_init(|| {
             let payload = self.configured_payload(&live.view, &live.session);
@@ -113,7 +116,11 @@ impl Minter {
         });
         let now = (self.clock)();
         let key = self.keys.signing_key().await?;
-        sigil_jose::sign_jwt(&key.pair, &template.at(now)).map_err(KeyError::Sign)
+        match audience {
+            None => sigil_jose::sign_jwt(&key.pair, &template.at(now)),
+            Some(aud) => sigil_jose::sign_jwt(&key.pair, &template.for_audience(aud).at(now)),
+        }
+        .map_err(KeyError::Sign)
     }
 
     /// The payload without hooks: the configured claims, or the public user object.
@@ -131,6 +138,7 @@ impl Minter {
         &self,
         live: &LiveSession,
         token: &str,
+        audience: Option<&str>,
     ) -> Result<String, KeyError> {
         let LiveSession { user, view, .. } = live;
         let session = &live.session_with_token(token);
@@ -144,7 +152,10 @@ impl Minter {
         }
         .unwrap_or_else(|| user.id.clone());
         let now = (self.clock)();
-        let template = ClaimsTemplate::new(payload, subject, &self.config);
+        let mut template = ClaimsTemplate::new(payload, subject, &self.config);
+        if let Some(aud) = audience {
+            template = template.for_audience(aud);
+        }
         // Taken last, after every await above, so that a key revoked meanwhile is not used.
         let key = self.keys.signing_key().await?;
         sigil_jose::sign_jwt(&key.pair, &template.at(now)).map_err(KeyError::Sign)

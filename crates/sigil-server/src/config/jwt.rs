@@ -18,6 +18,8 @@ pub struct JwtConfig {
     pub issuer: String,
     /// `aud` (serialized as a string when there is one).
     pub audience: Vec<String>,
+    /// Audiences a session may ask a token for instead (`GET /token?audience=…`).
+    pub allowed_audiences: Vec<String>,
     /// Claims mapped from user/session fields (empty: the default payload).
     pub claims: Vec<(String, ClaimSource)>,
     /// Fixed claims.
@@ -204,6 +206,16 @@ pub(super) fn jwt_config(
         };
         claims.push((claim.clone(), parsed));
     }
+    let allowed_audiences = jwt.allowed_audiences.clone().unwrap_or_default();
+    if let Some(bad) = allowed_audiences
+        .iter()
+        .find(|a| a.trim().is_empty() || a.trim() != a.as_str())
+    {
+        return Err(invalid(
+            "jwt.allowed_audiences",
+            format!("{bad:?}: an audience is a non-empty value without surrounding spaces"),
+        ));
+    }
     let static_claims = jwt.static_claims.clone().unwrap_or_default();
     if let Some(name) = REGISTERED_CLAIMS
         .iter()
@@ -218,6 +230,7 @@ pub(super) fn jwt_config(
         expiration: span(jwt.expiration_time.as_ref(), "jwt.expiration_time", 900)?,
         issuer: jwt.issuer.clone().unwrap_or_else(|| origin.to_owned()),
         audience,
+        allowed_audiences,
         claims,
         static_claims,
         set_jwt_header: !jwt.disable_setting_jwt_header.unwrap_or(false),

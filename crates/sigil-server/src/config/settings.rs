@@ -108,6 +108,8 @@ pub struct JwtSettings {
     pub issuer: Option<String>,
     /// `aud`: one value or a list (default: the base URL's origin).
     pub audience: Option<Audiences>,
+    /// Audiences a session may ask a token for (`GET /token?audience=…`); empty: none.
+    pub allowed_audiences: Option<Vec<String>>,
     /// Claims taken from the user or the session: `role = "user.role"`, `sid = "session.id"`.
     /// When this or `static_claims` is set, they replace the default payload.
     pub claims: Option<std::collections::BTreeMap<String, String>>,
@@ -253,6 +255,11 @@ const ENVIRONMENT: &[(&[&str], &str, EnvKind)] = {
         (&["SIGIL_JWT_EXPIRATION_TIME"], "jwt.expiration_time", Text),
         (&["SIGIL_JWT_ISSUER"], "jwt.issuer", Text),
         (&["SIGIL_JWT_AUDIENCE"], "jwt.audience", Audience),
+        (
+            &["SIGIL_JWT_ALLOWED_AUDIENCES"],
+            "jwt.allowed_audiences",
+            List,
+        ),
         (
             &["SIGIL_JWT_DISABLE_SETTING_JWT_HEADER"],
             "jwt.disable_setting_jwt_header",
@@ -479,6 +486,7 @@ mod tests {
             ("SIGIL_JWT_EXPIRATION_TIME", "jwt/expiration_time"),
             ("SIGIL_JWT_ISSUER", "jwt/issuer"),
             ("SIGIL_JWT_AUDIENCE", "jwt/audience"),
+            ("SIGIL_JWT_ALLOWED_AUDIENCES", "jwt/allowed_audiences"),
             ("SIGIL_JWKS_PATH", "jwks/path"),
             ("SIGIL_JWKS_ROTATION_INTERVAL", "jwks/rotation_interval"),
             ("SIGIL_JWKS_GRACE_PERIOD", "jwks/grace_period"),

@@ -292,3 +292,39 @@ fn versioned_secrets() {
         );
     }
 }
+
+#[test]
+fn allowed_audiences() {
+    assert!(
+        Config::from_settings(settings(GOOD))
+            .unwrap()
+            .jwt
+            .allowed_audiences
+            .is_empty()
+    );
+    let env = HashMap::from([(
+        "SIGIL_JWT_ALLOWED_AUDIENCES".to_owned(),
+        "billing, search".to_owned(),
+    )]);
+    let from_env = Settings::from_env(&env).unwrap();
+    let c = Config::from_settings(Settings {
+        secret: Some(GOOD.into()),
+        ..from_env
+    })
+    .unwrap();
+    assert_eq!(c.jwt.allowed_audiences, vec!["billing", "search"]);
+    for bad in [vec![String::new()], vec![" billing".into()]] {
+        let err = Config::from_settings(Settings {
+            jwt: JwtSettings {
+                allowed_audiences: Some(bad.clone()),
+                ..Default::default()
+            },
+            ..settings(GOOD)
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("jwt.allowed_audiences"),
+            "{bad:?}: {err}"
+        );
+    }
+}

@@ -16,8 +16,7 @@ use super::KeyError;
 pub const IMMEDIATE_SETTLE: Duration = Duration::seconds(2);
 use super::manager::{KeyManager, row_alg};
 use super::succession;
-use crate::store::KeyRow;
-use crate::time::iso;
+use crate::store::{KeyRow, Placement};
 
 /// The state of a stored key, as `sigil keys list` shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,74 +66,64 @@ impl KeyManager {
         self.config.max_age + Duration::minutes(1)
     }
 
-    /// Rotation, run periodically: when the current key stops signing within the publish lead
-    /// and no successor waits, creates the successor now, taking over when the current key ends.
-    /// A no-op without a rotation interval.
+    /// Rotation, run periodically: when the key that signs stops within the publish lead and no
+    /// successor waits, creates the successor now, taking over when that key ends. Decided again
+    /// under the key lock on the rows as they are, so that instances never make two. A no-op
+    /// without a rotation interval.
     pub(crate) async fn maintain(&self) -> Result<(), KeyError> {
         let Some(interval) = self.config.rotation_interval else {
             return Ok(());
         };
         let current = self.signing_key().await?;
         let now = self.now();
+        let lead = self.publish_lead();
+        // Cheap checks first, on what this process holds, before a key is generated.
         let Some(until) = current.until else {
             return Ok(());
         };
-        if now < until - self.publish_lead() {
+        if now < until - lead {
             return Ok(());
         }
-        let has_successor = |rows: &[KeyRow]| {
-            let peers = self.peers(rows);
-            peers.iter().any(|r| {
-                succession::pending_start(r, &peers, now)
-                    .is_some_and(|s| s >= until - Duration::seconds(1))
-            })
-        };
         let rows = self.store.list_keys().await?;
-        let Some(current_row) = current
-            .pair
-            .kid()
-            .and_then(|kid| rows.iter().find(|r| r.id == kid))
-        else {
-            return Ok(());
-        };
-        if has_successor(&rows) {
+        if succession::has_successor(&self.peers(&rows), now, until) {
             return Ok(());
         }
-        // Never start sooner than one lead after publication, even if this runs late.
-        let starts = until.max(now + self.publish_lead());
         let pair = self.generate().await?;
-        let row = self.row_for(
-            &pair,
-            succession::successor_created_at(current_row),
-            starts.checked_add_signed(interval),
-        )?;
-        // Started late: the current key keeps signing until its successor may start.
-        let retire: Vec<(&str, DateTime<Utc>)> = if starts > until {
-            vec![(current_row.id.as_str(), starts)]
-        } else {
-            Vec::new()
-        };
+        let row = self.row_for(&pair, now, None)?;
         let inserted = self
             .store
-            .insert_key_if(&row, &retire, |rows| !has_successor(rows))
+            .insert_key_if(&row, |rows| {
+                let peers = self.peers(rows);
+                let until = succession::signer_at(&peers, now)?.expires_at?;
+                if now < until - lead || succession::has_successor(&peers, now, until) {
+                    return None;
+                }
+                // Never start sooner than one lead after publication, even if this runs late.
+                let starts = until.max(now + lead);
+                let (created_at, expire) = succession::successor_placement(&peers, now, starts);
+                Some(Placement {
+                    created_at,
+                    expires_at: starts.checked_add_signed(interval),
+                    expire,
+                })
+            })
             .await?;
         if inserted {
-            tracing::info!(kid = %row.id, starts = %iso(starts), "published the next signing key");
+            tracing::info!(kid = %row.id, "published the next signing key");
         }
         self.reload().await
     }
 
     /// Schedules a rotation: a new key is published now and takes over after the publish lead
     /// (`immediate`: after [`IMMEDIATE_SETTLE`], once every instance publishes it — verifiers
-    /// with a cached key set will meet an unknown kid and refetch). The current key keeps
-    /// verifying for the grace period; a successor still waiting from an earlier rotation is
-    /// retired unused. Refused while a published key does not open with this secret: the new key
-    /// would be sealed under a secret the servers may not have (revoke that key, or fix the
-    /// secret, first).
+    /// with a cached key set will meet an unknown kid and refetch). The key that signs now signs
+    /// until then and keeps verifying for the grace period; a successor still waiting from an
+    /// earlier (or a concurrent) rotation is retired unused. Refused while a published key does
+    /// not open with this secret: the new key would be sealed under a secret the servers may not
+    /// have (revoke that key, or fix the secret, first).
     pub async fn rotate(&self, immediate: bool) -> Result<String, KeyError> {
         self.self_test().await?;
         self.reload().await?;
-        let now = self.now();
         // A scheduled rotation needs a key to sign until the new one starts (made now if there
         // is none); an immediate one on an empty table makes the first key, with nothing to retire.
         let current = if immediate {
@@ -142,6 +131,7 @@ impl KeyManager {
         } else {
             Some(self.signing_key().await?)
         };
+        let now = self.now();
         let starts = match (immediate, &current) {
             (false, _) => now + self.publish_lead(),
             // Every instance publishes the key before any signs with it, so that a verifier's
@@ -149,29 +139,23 @@ impl KeyManager {
             (true, Some(_)) => now + IMMEDIATE_SETTLE,
             (true, None) => now,
         };
-        let rows = self.store.list_keys().await?;
-        let current_row = current
-            .as_ref()
-            .and_then(|c| c.pair.kid())
-            .and_then(|kid| rows.iter().find(|r| r.id == kid));
         let pair = self.generate().await?;
-        let expires = self
+        let expires_at = self
             .config
             .rotation_interval
             .and_then(|i| starts.checked_add_signed(i));
-        // Written just older than the current key, whose expiry becomes the new key's start.
-        let created = current_row.map_or(starts, succession::successor_created_at);
-        let row = self.row_for(&pair, created, expires)?;
-        let peers = self.peers(&rows);
-        let mut retire: Vec<(&str, DateTime<Utc>)> = peers
-            .iter()
-            .filter(|r| succession::pending_start(r, &peers, now).is_some())
-            .map(|r| (r.id.as_str(), now))
-            .collect();
-        if let Some(c) = current_row {
-            retire.push((c.id.as_str(), starts));
-        }
-        self.store.insert_key_if(&row, &retire, |_| true).await?;
+        let row = self.row_for(&pair, starts, expires_at)?;
+        self.store
+            .insert_key_if(&row, |rows| {
+                let (created_at, expire) =
+                    succession::successor_placement(&self.peers(rows), now, starts);
+                Some(Placement {
+                    created_at,
+                    expires_at,
+                    expire,
+                })
+            })
+            .await?;
         self.reload().await?;
         Ok(row.id)
     }
@@ -179,9 +163,30 @@ impl KeyManager {
     /// Removes a key: gone from the key set and from signing at once. Tokens it signed no longer
     /// verify once verifiers refetch. Needs no secret: an undecryptable key can be revoked. When
     /// it was the key that signs, its published successor starts now, or the servers make a new
-    /// key on their next token.
+    /// key on their next token. When it was a successor waiting its turn, the key it was to
+    /// follow signs on in its place (until the revoked key would have ended), so that no key is
+    /// made at the start for want of one.
     pub async fn revoke(&self, kid: &str) -> Result<bool, KeyError> {
-        let removed = self.store.delete_key(kid).await?;
+        let now = self.now();
+        let removed = self
+            .store
+            .delete_key_adjusting(kid, |rows| {
+                let peers = self.peers(rows);
+                let Some(waiting) = peers.iter().find(|r| r.id == kid) else {
+                    return Vec::new();
+                };
+                let Some(start) = succession::pending_start(waiting, &peers, now) else {
+                    return Vec::new();
+                };
+                peers
+                    .iter()
+                    .filter(|p| {
+                        p.id != kid && p.expires_at == Some(start) && succession::live_at(p, now)
+                    })
+                    .map(|p| (p.id.clone(), waiting.expires_at))
+                    .collect()
+            })
+            .await?;
         self.reload().await?;
         if removed && self.live_signing_key().is_none() {
             self.bring_successor_forward(self.now()).await?;
@@ -338,10 +343,11 @@ impl KeyManager {
         // key of this alg that starts within a minute of now counts as present.
         let inserted = self
             .store
-            .insert_key_if(&row, &[], |rows| {
-                !rows
+            .insert_key_if(&row, |rows| {
+                (!rows
                     .iter()
-                    .any(|r| self.may_sign(r, skew) && r.expires_at.is_none_or(|e| e > now))
+                    .any(|r| self.may_sign(r, skew) && r.expires_at.is_none_or(|e| e > now)))
+                .then(|| Placement::as_is(&row))
             })
             .await?;
         if inserted {

@@ -11,7 +11,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::store::KeyRow;
+use crate::store::{ExpiryChanges, KeyRow};
 
 /// Whether a key has started and not expired at `t`.
 pub(super) fn live_at(row: &KeyRow, t: DateTime<Utc>) -> bool {
@@ -62,6 +62,48 @@ pub(super) fn successor_created_at(predecessor: &KeyRow) -> DateTime<Utc> {
     predecessor.created_at - Duration::milliseconds(1)
 }
 
+/// The key of `peers` that signs at `t`, if any.
+pub(super) fn signer_at<'a>(peers: &[&'a KeyRow], t: DateTime<Utc>) -> Option<&'a KeyRow> {
+    peers.iter().copied().find(|r| signs_at(r, peers, t))
+}
+
+/// Whether a key of `peers` waits to sign from `at` (or later): a successor is in place.
+pub(super) fn has_successor(peers: &[&KeyRow], now: DateTime<Utc>, at: DateTime<Utc>) -> bool {
+    peers
+        .iter()
+        .any(|r| pending_start(r, peers, now).is_some_and(|s| s >= at - Duration::seconds(1)))
+}
+
+/// Where a new key that starts signing at `starts` goes: its `createdAt`, and the keys whose
+/// expiry changes with it. The key that signs now signs until `starts`, the new key written
+/// just older than it; every other key that could sign at or after `starts` ends then (a
+/// duplicate made in the same instant, a successor from an earlier or a concurrent rotation),
+/// and a key that has not started yet ends at once, unused. After `starts` the new key is the
+/// newest one live, for Sigil and Better Auth alike. With no key signing now, it is written with
+/// `starts` as its `createdAt`.
+pub(super) fn successor_placement(
+    peers: &[&KeyRow],
+    now: DateTime<Utc>,
+    starts: DateTime<Utc>,
+) -> (DateTime<Utc>, ExpiryChanges) {
+    let current = signer_at(peers, now);
+    let created = current.map_or(starts, successor_created_at);
+    let mut expire = Vec::new();
+    for p in peers {
+        let end = if current.is_some_and(|c| c.id == p.id) {
+            Some(starts)
+        } else if p.created_at > now {
+            p.expires_at.is_none_or(|e| e > now).then_some(now)
+        } else {
+            p.expires_at.is_none_or(|e| e > starts).then_some(starts)
+        };
+        if let Some(end) = end.filter(|e| Some(*e) != p.expires_at) {
+            expire.push((p.id.clone(), Some(end)));
+        }
+    }
+    (created, expire)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +142,64 @@ mod tests {
         assert_eq!(pending_start(&next, &peers, at(500)), None);
     }
 
+    /// Better Auth's rule: the newest unexpired key by `createdAt`, started or not, ties left to
+    /// the database's order (here: the order given, and the other order too).
+    fn better_auth_choice<'a>(rows: &[&'a KeyRow], t: DateTime<Utc>) -> Vec<&'a str> {
+        let live: Vec<&KeyRow> = rows
+            .iter()
+            .copied()
+            .filter(|r| r.expires_at.is_none_or(|e| e > t))
+            .collect();
+        let newest = live.iter().map(|r| r.created_at).max();
+        live.iter()
+            .filter(|r| Some(r.created_at) == newest)
+            .map(|r| r.id.as_str())
+            .collect()
+    }
+
+    fn apply(
+        rows: &mut Vec<KeyRow>,
+        new: KeyRow,
+        created: DateTime<Utc>,
+        expire: &[(String, Option<DateTime<Utc>>)],
+    ) {
+        for (id, at) in expire {
+            if let Some(r) = rows.iter_mut().find(|r| &r.id == id) {
+                r.expires_at = *at;
+            }
+        }
+        rows.push(KeyRow {
+            created_at: created,
+            ..new
+        });
+    }
+
+    /// Two keys made in the same instant that never expire (Better Auth's concurrent first
+    /// requests), then two rotations at once: after each start exactly one key is live and
+    /// newest, and it is the one Sigil signs with — whatever order Better Auth reads the rows in.
+    #[test]
+    fn rotations_leave_one_key_that_both_rules_choose() {
+        let mut rows = vec![key("dup-a", 100, None), key("dup-b", 100, None)];
+        let now = at(200);
+        let starts = at(202);
+        let peers: Vec<&KeyRow> = rows.iter().collect();
+        let (created, expire) = successor_placement(&peers, now, starts);
+        apply(&mut rows, key("n1", 0, None), created, &expire);
+        // A second rotation, decided on the rows the first one left (as under the lock).
+        let peers: Vec<&KeyRow> = rows.iter().collect();
+        let (created, expire) = successor_placement(&peers, at(201), at(203));
+        apply(&mut rows, key("n2", 0, None), created, &expire);
+        let peers: Vec<&KeyRow> = rows.iter().collect();
+        for (t, expected) in [(201, "dup-b"), (202, "dup-b"), (203, "n2"), (10_000, "n2")] {
+            let sigil = signer_at(&peers, at(t)).map(|r| r.id.as_str());
+            assert_eq!(sigil, Some(expected), "t={t}");
+            if t >= 203 {
+                assert_eq!(better_auth_choice(&peers, at(t)), vec![expected], "t={t}");
+            }
+        }
+        assert_eq!(pending_start(&rows[3], &peers, at(201)), Some(at(203)));
+    }
+
     /// A key written by an older Sigil with its start as `createdAt` waits for that time.
     #[test]
     fn a_future_created_at_still_means_a_later_start() {
@@ -126,7 +226,8 @@ mod tests {
         assert_eq!(pending_start(&short, &[&short, &long], at(200)), None);
     }
 
-    /// Ties on `createdAt` are broken by id, the same way everywhere.
+    /// Ties on `createdAt` are broken by id in Sigil's order. Better Auth keeps the database's
+    /// order instead, so Sigil never leaves two keys live after a start with one `createdAt`.
     #[test]
     fn ties_break_by_id() {
         let a = key("a", 100, None);

@@ -1,7 +1,8 @@
 //! `GET /token` (a JWT for the session) and `GET /jwks` (the published keys, from memory).
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -48,14 +49,25 @@ pub(super) struct Jwk {
     e: Option<String>,
 }
 
+/// The query of `GET /token`.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct TokenParams {
+    /// An audience from the server's allow-list (`[jwt] allowed_audiences`): the token's `aud`
+    /// is then this one value. Without it, the configured audience (Better Auth's behaviour).
+    audience: Option<String>,
+}
+
 /// `GET /token`: a JWT for the session. A JWT is never accepted as a session credential here.
 #[utoipa::path(
     get,
     path = "/token",
     tag = "jwt",
     security((), ("bearer" = []), ("session_cookie" = [])),
+    params(TokenParams),
     responses(
         (status = 200, description = "A JWT for the session", body = TokenResponse),
+        (status = 400, description = "`AUDIENCE_NOT_ALLOWED`: the audience asked for is not on the allow-list", body = ErrorBody),
         (status = 401, description = "`UNAUTHORIZED`: no valid session", body = ErrorBody),
         (status = 429, description = "`TOO_MANY_REQUESTS`: rate limited", body = ErrorBody,
             headers(("x-retry-after" = u64, description = "Seconds until a retry may succeed"))),
@@ -66,6 +78,7 @@ pub(super) struct Jwk {
 pub(super) async fn token(
     State(state): State<SharedState>,
     presented: Presented,
+    params: Result<Query<TokenParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let token = presented.token.ok_or(ErrorCode::Unauthorized)?;
     let live = state
@@ -73,9 +86,20 @@ pub(super) async fn token(
         .live(&token, state.now())
         .await?
         .ok_or(ErrorCode::Unauthorized)?;
+    // Checked once the session is known, so that the allow-list is not told to strangers. A
+    // query that does not parse (the parameter twice, say) names no allowed audience either.
+    let audience = match params {
+        Ok(Query(TokenParams { audience: None })) => None,
+        Ok(Query(TokenParams { audience: Some(a) }))
+            if state.config.jwt.allowed_audiences.contains(&a) =>
+        {
+            Some(a)
+        }
+        _ => return Err(ErrorCode::AudienceNotAllowed.into()),
+    };
     let jwt = state
         .minter
-        .session_token(&live, &token, TokenRoute::Token)
+        .session_token(&live, &token, TokenRoute::Token, audience.as_deref())
         .await?;
     let mut response = token_response(jwt);
     no_store(&mut response);

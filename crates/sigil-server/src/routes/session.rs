@@ -467,7 +467,12 @@ pub(super) async fn get_session(
     let jwt = if state.minter.sets_jwt_header() {
         match state
             .minter
-            .session_token(&live, &token, crate::telemetry::TokenRoute::GetSession)
+            .session_token(
+                &live,
+                &token,
+                crate::telemetry::TokenRoute::GetSession,
+                None,
+            )
             .await
         {
             Ok(jwt) => HeaderValue::from_str(&jwt).ok(),

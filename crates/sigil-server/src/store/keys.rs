@@ -67,33 +67,64 @@ pub(super) fn key_from(row: &impl ReadRow) -> Result<KeyRow, sqlx::Error> {
     })
 }
 
+/// Sets one key's expiry.
+const SET_EXPIRY: &str = r#"update "jwks" set "expiresAt" = $1 where "id" = $2"#;
+
+/// The rows that could be read; one that cannot (a time that is not RFC 3339, a wrong column
+/// type) is logged and left out, so that one bad row never stops the others.
+fn readable(rows: impl Iterator<Item = Result<KeyRow, sqlx::Error>>) -> Vec<KeyRow> {
+    rows.filter_map(|row| {
+        row.map_err(|e| {
+            let e = StoreError::from(e);
+            tracing::error!(error = %crate::report::Chain(&e), "unreadable jwks row left out");
+        })
+        .ok()
+    })
+    .collect()
+}
+
+/// Keys whose expiry changes, and to what.
+pub type ExpiryChanges = Vec<(String, Option<DateTime<Utc>>)>;
+
+/// Where a new key goes in the table, decided under the key lock: see [`Store::insert_key_if`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// The new key's `createdAt`: its place in the signing order.
+    pub created_at: DateTime<Utc>,
+    /// The new key's expiry.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Other keys whose expiry changes with it (a rotation ends the keys it replaces).
+    pub expire: ExpiryChanges,
+}
+
+impl Placement {
+    /// The row's own times, nothing else changed.
+    pub fn as_is(row: &KeyRow) -> Placement {
+        Placement {
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            expire: Vec::new(),
+        }
+    }
+}
+
 impl Store {
     /// Every readable key row, oldest first. A row that cannot be read (a time that is not
     /// RFC 3339, a wrong column type) is logged and left out, so that one bad row never stops
     /// the others.
     pub(crate) async fn list_keys(&self) -> Result<Vec<KeyRow>, StoreError> {
-        let rows: Vec<Result<KeyRow, sqlx::Error>> = self
-            .timed(async {
-                Ok(on_pool!(self, |pool| {
+        self.timed(async {
+            Ok(on_pool!(self, |pool| {
+                readable(
                     sqlx::query(SELECT_KEYS)
                         .fetch_all(pool)
                         .await?
                         .iter()
-                        .map(key_from)
-                        .collect()
-                }))
-            })
-            .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|row| {
-                row.map_err(|e| {
-                    let e = StoreError::from(e);
-                    tracing::error!(error = %crate::report::Chain(&e), "unreadable jwks row left out");
-                })
-                .ok()
-            })
-            .collect())
+                        .map(key_from),
+                )
+            }))
+        })
+        .await
     }
 
     /// A cheap summary of the key table (ids, starts, expiries, ciphertext lengths) that changes
@@ -114,50 +145,92 @@ impl Store {
         .await
     }
 
-    /// Inserts `candidate` unless `still_needed(existing rows)` says otherwise, under a lock that
-    /// serializes key creation across processes (SQLite: an immediate write transaction;
-    /// PostgreSQL: a transaction-scoped advisory lock). The same transaction sets the expiry of
-    /// each key in `retire` (a rotation is one change, never half done).
-    /// Returns whether the row was inserted.
+    /// Inserts `candidate` where `place(existing rows)` puts it — its `createdAt`, its expiry, and
+    /// the other keys whose expiry changes with it — or not at all when `place` says `None`,
+    /// under a lock that serializes key changes across processes (SQLite: an immediate write
+    /// transaction; PostgreSQL: a transaction-scoped advisory lock): a rotation is decided on the
+    /// rows as they are and written as one change, never half done. Whether the row was inserted.
     pub async fn insert_key_if(
         &self,
         candidate: &KeyRow,
-        retire: &[(&str, DateTime<Utc>)],
-        still_needed: impl Fn(&[KeyRow]) -> bool,
+        place: impl Fn(&[KeyRow]) -> Option<Placement>,
     ) -> Result<bool, StoreError> {
         const INSERT: &str = concat!(
             r#"insert into "jwks" ("#,
             key_columns!(),
             r#") values ($1, $2, $3, $4, $5, $6, $7)"#
         );
-        const EXPIRE: &str = r#"update "jwks" set "expiresAt" = $1 where "id" = $2"#;
         self.timed(async {
             on_pool!(self, |pool, Db| {
                 let mut tx = Db::begin_serialized(pool).await?;
-                let rows = sqlx::query(SELECT_KEYS)
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .iter()
-                    .map(key_from)
-                    .collect::<Result<Vec<_>, _>>()?;
-                if !still_needed(&rows) {
+                let rows = readable(
+                    sqlx::query(SELECT_KEYS)
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .iter()
+                        .map(key_from),
+                );
+                let Some(placement) = place(&rows) else {
                     return Ok(false);
-                }
+                };
                 let c = candidate;
                 sqlx::query(INSERT)
                     .bind(&c.id)
                     .bind(&c.public_key)
                     .bind(&c.private_key)
-                    .bind(Timestamp(c.created_at))
-                    .bind(c.expires_at.map(Timestamp))
+                    .bind(Timestamp(placement.created_at))
+                    .bind(placement.expires_at.map(Timestamp))
                     .bind(&c.alg)
                     .bind(&c.crv)
                     .execute(&mut *tx)
                     .await?;
-                for (id, at) in retire {
-                    sqlx::query(EXPIRE)
-                        .bind(Timestamp(*at))
-                        .bind(*id)
+                for (id, at) in &placement.expire {
+                    sqlx::query(SET_EXPIRY)
+                        .bind(at.map(Timestamp))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Db::announce(&mut tx, &Change::Keys).await?;
+                tx.commit().await?;
+                Ok(true)
+            })
+        })
+        .await
+    }
+
+    /// Under the key lock (see [`Store::insert_key_if`]): deletes a key row and sets the expiry
+    /// of the keys `adjust(existing rows)` names, in one change. Whether the row existed.
+    pub(crate) async fn delete_key_adjusting(
+        &self,
+        id: &str,
+        adjust: impl Fn(&[KeyRow]) -> ExpiryChanges,
+    ) -> Result<bool, StoreError> {
+        const DELETE: &str = r#"delete from "jwks" where "id" = $1"#;
+        self.timed(async {
+            on_pool!(self, |pool, Db| {
+                let mut tx = Db::begin_serialized(pool).await?;
+                let rows = readable(
+                    sqlx::query(SELECT_KEYS)
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .iter()
+                        .map(key_from),
+                );
+                let changes = adjust(&rows);
+                let deleted = sqlx::query(DELETE)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    > 0;
+                if !deleted {
+                    return Ok(false);
+                }
+                for (other, at) in &changes {
+                    sqlx::query(SET_EXPIRY)
+                        .bind(at.map(Timestamp))
+                        .bind(other)
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -197,12 +270,13 @@ impl Store {
         self.timed(async {
             on_pool!(self, |pool, Db| {
                 let mut tx = Db::begin_serialized(pool).await?;
-                let rows = sqlx::query(SELECT_KEYS)
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .iter()
-                    .map(key_from)
-                    .collect::<Result<Vec<_>, _>>()?;
+                let rows = readable(
+                    sqlx::query(SELECT_KEYS)
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .iter()
+                        .map(key_from),
+                );
                 let Some(id) = choose(&rows) else {
                     return Ok(None);
                 };

@@ -28,7 +28,7 @@ mod tests;
 mod url;
 mod users;
 
-pub use keys::KeyRow;
+pub use keys::{ExpiryChanges, KeyRow, Placement};
 pub use rows::{Session, User};
 pub use url::{DatabaseUrl, DatabaseUrlError};
 

@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 use sigil_jose::{Alg, JwkSet, Validation, b64, verify_jwt};
 use sigil_server::KeyState;
+use sigil_server::store::Placement;
 
 use crate::harness::{Engine, TestServer, engines};
 
@@ -556,10 +557,12 @@ async fn scheduled_and_immediate_rotate() {
 
 /// The key a Better Auth node sharing the database signs with, by its rule (the newest row of its
 /// algorithm, or with no `alg`, that has not expired, by `createdAt` — a `createdAt` in the future
-/// counts as the newest): Sigil writes rotations so that this is always Sigil's own signing key.
+/// counts as the newest; ties go to the database's order, so a tie is a failure here): Sigil
+/// writes rotations so that this is always Sigil's own signing key.
 async fn better_auth_signing_kid(s: &TestServer) -> Option<String> {
     let now = s.now();
-    s.auth
+    let live: Vec<_> = s
+        .auth
         .keys()
         .list()
         .await
@@ -568,8 +571,19 @@ async fn better_auth_signing_kid(s: &TestServer) -> Option<String> {
         .map(|(row, _)| row)
         .filter(|r| r.alg.as_deref().is_none_or(|a| a == "EdDSA"))
         .filter(|r| r.expires_at.is_none_or(|e| e > now))
-        .max_by_key(|r| r.created_at)
+        .collect();
+    let newest = live.iter().map(|r| r.created_at).max()?;
+    let chosen: Vec<String> = live
+        .into_iter()
+        .filter(|r| r.created_at == newest)
         .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        chosen.len(),
+        1,
+        "Better Auth would pick by the database's order: {chosen:?}"
+    );
+    chosen.into_iter().next()
 }
 
 /// Through scheduled and immediate rotations, a successor replaced before its start, and its
@@ -623,6 +637,89 @@ async fn better_auth_nodes_sign_with_sigils_key_through_rotations() {
             4,
             "{engine:?}: no key made besides"
         );
+    }
+}
+
+/// Two keys made in the same instant that never expire (Better Auth's concurrent first
+/// requests), then two rotations on two instances at once: after the start one key signs, the
+/// same for Sigil and for Better Auth's rule, and no key is made besides.
+#[tokio::test]
+async fn rotations_over_duplicate_keys_and_at_once_agree() {
+    for engine in engines() {
+        let url = TestServer::fresh_database(&engine).await;
+        let start = async || {
+            TestServer::start(&engine, |c| {
+                c.database_url = Some(url.clone());
+                c.secret = Some(BA_SECRET.into());
+            })
+            .await
+        };
+        let a = start().await;
+        let created = a.now() - chrono::Duration::hours(1);
+        for id in ["dup-a", "dup-b"] {
+            let mut r = row(id, BA_PUBLIC, BA_PRIVATE, Some("EdDSA"));
+            r.created_at = created;
+            a.auth
+                .store()
+                .insert_key_if(&r, |_| Some(Placement::as_is(&r)))
+                .await
+                .unwrap();
+        }
+        a.auth.keys().reload().await.unwrap();
+        let b = start().await;
+        let (bearer, _) = bearer_for(&a, "a@b.co").await;
+        let kid = async |s: &TestServer| {
+            header_of(&token_for(s, &bearer).await)["kid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let (k1, k2) = tokio::join!(a.auth.keys().rotate(false), b.auth.keys().rotate(false));
+        let (k1, k2) = (k1.unwrap(), k2.unwrap());
+        let lead = a.auth.keys().publish_lead() + chrono::Duration::seconds(1);
+        a.advance(lead);
+        b.advance(lead);
+        b.auth.keys().refresh_if_changed().await.unwrap();
+        let signing = kid(&a).await;
+        assert!(signing == k1 || signing == k2, "{engine:?}: {signing}");
+        assert_eq!(kid(&b).await, signing, "{engine:?}");
+        assert_eq!(
+            better_auth_signing_kid(&a).await.as_deref(),
+            Some(signing.as_str())
+        );
+        assert_eq!(
+            key_states(&a).await.len(),
+            4,
+            "{engine:?}: no key made besides"
+        );
+    }
+}
+
+/// Revoking a successor before its start: the key it was to follow signs on in its place, and
+/// no key is made at the start for want of one.
+#[tokio::test]
+async fn revoking_a_waiting_successor_keeps_the_current_key() {
+    for engine in engines() {
+        let s = TestServer::start(&engine, |_| {}).await;
+        let (bearer, _) = bearer_for(&s, "a@b.co").await;
+        let kid = async || {
+            header_of(&token_for(&s, &bearer).await)["kid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let k1 = kid().await;
+        let k2 = s.auth.keys().rotate(false).await.unwrap();
+        assert!(s.auth.keys().revoke(&k2).await.unwrap());
+        s.advance(s.auth.keys().publish_lead() + chrono::Duration::seconds(1));
+        assert_eq!(kid().await, k1, "{engine:?}");
+        assert_eq!(
+            better_auth_signing_kid(&s).await.as_deref(),
+            Some(k1.as_str())
+        );
+        let states = key_states(&s).await;
+        assert_eq!(states.len(), 1, "{engine:?}: no key made");
+        assert_eq!(states[&k1], KeyState::Current);
     }
 }
 
@@ -763,9 +860,10 @@ fn row(id: &str, public: &str, private: &str, alg: Option<&str>) -> sigil_server
 async fn signs_with_a_key_better_auth_wrote() {
     for engine in engines() {
         let s = TestServer::start(&engine, |c| c.secret = Some(BA_SECRET.into())).await;
+        let ba_row = row(BA_KID, BA_PUBLIC, BA_PRIVATE, None);
         s.auth
             .store()
-            .insert_key_if(&row(BA_KID, BA_PUBLIC, BA_PRIVATE, None), &[], |_| true)
+            .insert_key_if(&ba_row, |_| Some(Placement::as_is(&ba_row)))
             .await
             .unwrap();
         s.auth.keys().reload().await.unwrap();
@@ -804,7 +902,7 @@ async fn a_successor_with_a_future_created_at_waits_and_is_brought_forward() {
         waiting.created_at = starts;
         s.auth
             .store()
-            .insert_key_if(&waiting, &[], |_| true)
+            .insert_key_if(&waiting, |_| Some(Placement::as_is(&waiting)))
             .await
             .unwrap();
         s.auth.keys().reload().await.unwrap();
@@ -859,7 +957,7 @@ async fn more_than_100_key_rows_and_prune() {
         for r in &rows {
             s.auth
                 .store()
-                .insert_key_if(r, &[], |_| true)
+                .insert_key_if(r, |_| Some(Placement::as_is(r)))
                 .await
                 .unwrap();
         }
@@ -893,7 +991,7 @@ async fn a_corrupt_key_row_does_not_stop_the_others() {
         bad.created_at = chrono::Utc::now();
         s.auth
             .store()
-            .insert_key_if(&bad, &[], |_| true)
+            .insert_key_if(&bad, |_| Some(Placement::as_is(&bad)))
             .await
             .unwrap();
         s.auth.keys().reload().await.unwrap();
@@ -902,7 +1000,7 @@ async fn a_corrupt_key_row_does_not_stop_the_others() {
         let odd = row("odd-alg", BA_PUBLIC, BA_PRIVATE, Some("ES999"));
         s.auth
             .store()
-            .insert_key_if(&odd, &[], |_| true)
+            .insert_key_if(&odd, |_| Some(Placement::as_is(&odd)))
             .await
             .unwrap();
         let states = key_states(&s).await;
@@ -1144,5 +1242,91 @@ async fn set_auth_jwt_can_be_turned_off() {
         s.token_by_bearer(&bearer).await.status(),
         200,
         "/token still works"
+    );
+}
+
+/// Audience-scoped tokens: `GET /token?audience=X` gives `aud: X` when X is on the allow-list,
+/// 400 `AUDIENCE_NOT_ALLOWED` otherwise (another audience, an empty one, the parameter twice);
+/// without the parameter the configured audience, as Better Auth; without a session 401 first.
+#[tokio::test]
+async fn audience_scoped_tokens() {
+    let s = TestServer::start(&Engine::Sqlite, |c| {
+        c.jwt.allowed_audiences = Some(vec!["billing".into(), "search".into()]);
+    })
+    .await;
+    let (bearer, user) = bearer_for(&s, "a@b.co").await;
+    let get = async |query: &str, bearer: Option<&str>| {
+        let mut r = s.client.get(s.url(&format!("/token{query}")));
+        if let Some(b) = bearer {
+            r = r.bearer_auth(b);
+        }
+        let r = r.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap())
+    };
+    let (_, set) = jwks(&s).await;
+    let origin = s.origin();
+    let claims_for = |token: &str, aud: &str| {
+        verify_jwt(
+            token,
+            &set,
+            &Validation::new([Alg::EdDSA]).issuer(&origin).audience(aud),
+            now(),
+        )
+    };
+    let (status, body) = get("?audience=billing", Some(&bearer)).await;
+    assert_eq!(status, 200, "{body}");
+    let scoped = body["token"].as_str().unwrap();
+    let claims = claims_for(scoped, "billing").unwrap();
+    assert_eq!(claims.sub.as_deref(), Some(user["id"].as_str().unwrap()));
+    assert_eq!(claims.extra()["email"], "a@b.co");
+    assert!(
+        claims_for(scoped, &origin).is_err(),
+        "not for the default audience"
+    );
+    let payload: Value =
+        serde_json::from_slice(&b64::decode(scoped.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    assert_eq!(payload["aud"], "billing", "one value, not a list");
+    // Without the parameter: the configured audience.
+    let (status, body) = get("", Some(&bearer)).await;
+    assert_eq!(status, 200);
+    claims_for(body["token"].as_str().unwrap(), &origin).unwrap();
+    // Not on the list, empty, twice, or badly encoded: refused with a clear code.
+    for query in [
+        "?audience=payroll",
+        "?audience=",
+        "?audience=billing&audience=search",
+        "?audience=%ZZ",
+        "?audience=Billing",
+    ] {
+        let (status, body) = get(query, Some(&bearer)).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["code"], "AUDIENCE_NOT_ALLOWED", "{query}");
+        assert!(body["message"].as_str().unwrap().contains("allow-list"));
+    }
+    // Other parameters are ignored, as Better Auth does.
+    let (status, _) = get("?audience=search&x=1", Some(&bearer)).await;
+    assert_eq!(status, 200);
+    // No session: 401 before the audience is looked at.
+    let (status, body) = get("?audience=payroll", None).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("UNAUTHORIZED")));
+}
+
+/// With no allow-list, every audience is refused.
+#[tokio::test]
+async fn no_allow_list_no_scoped_tokens() {
+    let s = TestServer::start(&Engine::Sqlite, |_| {}).await;
+    let (bearer, _) = bearer_for(&s, "a@b.co").await;
+    let r = s
+        .client
+        .get(s.url("/token?audience=billing"))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["code"],
+        "AUDIENCE_NOT_ALLOWED"
     );
 }
