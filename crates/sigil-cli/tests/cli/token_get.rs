@@ -192,3 +192,47 @@ fn token_get_by_password_and_by_session_token() {
     no_secrets(&run, &[&session]);
     served.stop();
 }
+
+#[test]
+fn token_get_with_an_audience() {
+    let (served, url) = start(&[("SIGIL_JWT_ALLOWED_AUDIENCES", "billing,reports")]);
+    sign_up(&url, "aud@example.com");
+    let args = |audience: &'static str| {
+        [
+            "--url",
+            url.as_str(),
+            "--email",
+            "aud@example.com",
+            "--password-stdin",
+            "--audience",
+            audience,
+        ]
+    };
+
+    let run = get(&args("billing"), PASSWORD, &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let jwks = format!("{url}/api/auth/jwks");
+    let verified = verify(
+        &[
+            "--jwks-url",
+            &jwks,
+            "--alg",
+            "EdDSA",
+            "--iss",
+            &url,
+            "--aud",
+            "billing",
+            "-",
+        ],
+        &run.stdout,
+        Duration::from_secs(20),
+    );
+    assert_eq!(verified.code, 0, "{verified:?}");
+    assert_eq!(verified.output()["aud"], "billing");
+
+    let run = get(&args("payroll"), PASSWORD, &[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.error()["error"], "AUDIENCE_NOT_ALLOWED");
+    assert!(run.stdout.is_empty());
+    served.stop();
+}

@@ -3,6 +3,7 @@
 //! and a counter of the `/token` requests the server received.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod audience;
 mod cache;
 mod chain;
 mod flows;

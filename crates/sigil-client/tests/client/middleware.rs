@@ -71,6 +71,11 @@ async fn callee(behaviour: Behaviour) -> (String, Arc<Mutex<Vec<String>>>) {
     (url, seen)
 }
 
+/// A callee that accepts every request and records the bearer tokens it saw.
+pub async fn recording_callee() -> (String, Arc<Mutex<Vec<String>>>) {
+    callee(Behaviour::Accept).await
+}
+
 fn http(client: &sigil_client::AuthClient) -> reqwest_middleware::ClientWithMiddleware {
     reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(client.middleware())
