@@ -342,7 +342,7 @@ fn fail(code: &str, message: &str) -> i32 {
 pub fn usage_error(error: &clap::Error) -> i32 {
     use clap::error::ErrorKind;
     let mut args = std::env::args().skip(1);
-    let is_verify = args.next().as_deref() == Some("token")
+    let is_scripted = args.next().as_deref() == Some("token")
         && matches!(args.next().as_deref(), Some("verify" | "get"));
     let informational = matches!(
         error.kind(),
@@ -350,7 +350,7 @@ pub fn usage_error(error: &clap::Error) -> i32 {
             | ErrorKind::DisplayVersion
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     );
-    if !is_verify || informational {
+    if !is_scripted || informational {
         error.exit();
     }
     let rendered = error.render().to_string();

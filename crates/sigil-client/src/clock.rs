@@ -56,3 +56,20 @@ impl Clock for ManualClock {
         self.now.load(Ordering::SeqCst)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_clock_moves_only_when_told_and_clones_share_it() {
+        let clock = ManualClock::new(1_000);
+        let clone = clock.clone();
+        assert_eq!(clock.unix_seconds(), 1_000);
+        clock.advance(Duration::from_secs(61));
+        assert_eq!(clone.unix_seconds(), 1_061);
+        clone.set(5);
+        assert_eq!(clock.unix_seconds(), 5);
+        assert!(SystemClock.unix_seconds() > 1_700_000_000);
+    }
+}
