@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the interop tests against real `sigil serve` processes, one per signing algorithm: the
-# official Better Auth client, jose, jsonwebtoken + jwks-rsa (Node's test runner) and PyJWT.
+# official Better Auth client, jose, jsonwebtoken + jwks-rsa (Node's test runner), PyJWT, and the
+# Rust path (sigil-client gets a token, sigil-verify checks it).
 # Installs what it needs (npm ci; PyJWT with pip into a private folder).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -12,6 +13,7 @@ if ! PYTHONPATH="$PYDEPS" python3 -c 'import jwt, cryptography' 2>/dev/null; the
   python3 -m pip install --quiet --disable-pip-version-check --target "$PYDEPS" 'PyJWT[crypto]==2.15.1'
 fi
 cargo build --quiet --bin sigil --manifest-path "$ROOT/Cargo.toml"
+cargo build --quiet -p sigil-client --example interop --manifest-path "$ROOT/Cargo.toml"
 
 SERVER=
 DATA=
@@ -39,6 +41,7 @@ for ALG in ${ALGS:-EdDSA ES256 ES512 PS256 RS256}; do
     | tr -d '\r' | awk -F': ' 'tolower($1)=="set-auth-token"{print $2}')
   TOKEN=$(curl -fsS "$BASE_URL/api/auth/token" -H "authorization: Bearer $SESSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
   TOKEN=$TOKEN PYTHONPATH="$PYDEPS" python3 pyjwt_check.py
+  "${CARGO_TARGET_DIR:-$ROOT/target}/debug/examples/interop" || { echo "--- server log"; cat "$DATA/server.log"; exit 1; }
   cleanup
   SERVER=
   DATA=

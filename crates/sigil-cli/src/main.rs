@@ -58,6 +58,10 @@ enum TokenAction {
     /// Verify a token (or JSON Lines requests with --batch) against a JWKS file or URL.
     /// Exit 0 accepted, 1 rejected, 2 usage or configuration, 3 keys unavailable.
     Verify(Box<token::VerifyArgs>),
+    /// Print a JWT from a Sigil server: sign in (--email, password on stdin) or use a session
+    /// token (--session-token-env VAR); --audience for an audience-scoped token.
+    /// Exit 0 printed, 1 refused, 2 usage, 3 server unavailable.
+    Get(Box<token::GetArgs>),
 }
 
 #[derive(Subcommand)]
@@ -476,5 +480,8 @@ async fn main() -> Result<()> {
         Command::Token {
             action: TokenAction::Verify(args),
         } => std::process::exit(token::verify(*args).await),
+        Command::Token {
+            action: TokenAction::Get(args),
+        } => std::process::exit(token::get(*args).await),
     }
 }

@@ -1,7 +1,8 @@
-//! `sigil token decode` and `sigil token verify`: token inspection and the scriptable verifier.
+//! `sigil token decode`, `sigil token verify` and `sigil token get`: token inspection, the
+//! scriptable verifier, and a JWT for shell scripts and CI jobs.
 //!
 //! `verify`'s contract (flags, output lines, exit codes) is documented in README.md and kept
-//! exact: other tools are built on it.
+//! exact: other tools are built on it. `get` uses the same exit codes and stderr line format.
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -23,6 +24,10 @@ pub const EXIT_USAGE: i32 = 2;
 /// Exit code: no keys to judge the token with (network, timeout, non-200, oversized, nothing
 /// cached).
 pub const EXIT_KEYS_UNAVAILABLE: i32 = 3;
+
+/// Exit code of `sigil token get` when the server cannot be reached or fails (network,
+/// timeout, 5xx, an unreadable answer): the same class as [`EXIT_KEYS_UNAVAILABLE`].
+pub const EXIT_UNAVAILABLE: i32 = EXIT_KEYS_UNAVAILABLE;
 
 /// Longest line `--batch` reads; longer lines are answered with `invalid_request`.
 const MAX_BATCH_LINE: usize = 1 << 20;
@@ -331,21 +336,21 @@ fn fail(code: &str, message: &str) -> i32 {
     EXIT_REJECTED
 }
 
-/// Answers a command line clap refused. For `sigil token verify`, whose stderr is part of its
+/// Answers a command line clap refused. For `sigil token verify` and `get`, whose stderr is part of its
 /// contract, the error is one JSON line and the exit code [`EXIT_USAGE`]; everything else (and
 /// `--help`/`--version`) gets clap's own output and exit code.
 pub fn usage_error(error: &clap::Error) -> i32 {
     use clap::error::ErrorKind;
     let mut args = std::env::args().skip(1);
-    let is_verify =
-        args.next().as_deref() == Some("token") && args.next().as_deref() == Some("verify");
+    let is_scripted = args.next().as_deref() == Some("token")
+        && matches!(args.next().as_deref(), Some("verify" | "get"));
     let informational = matches!(
         error.kind(),
         ErrorKind::DisplayHelp
             | ErrorKind::DisplayVersion
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     );
-    if !is_verify || informational {
+    if !is_scripted || informational {
         error.exit();
     }
     let rendered = error.render().to_string();
@@ -592,4 +597,145 @@ fn line_setup(
         policy.max_token_bytes = Some(n);
     }
     Ok((source, policy))
+}
+
+/// `sigil token get` flags.
+#[derive(Args, Debug)]
+pub struct GetArgs {
+    /// The auth server's base URL (its origin, e.g. https://auth.example.com).
+    #[arg(long, value_name = "URL")]
+    url: String,
+    /// Where the auth routes are mounted on the server.
+    #[arg(long, value_name = "PATH", default_value = "/api/auth")]
+    base_path: String,
+    /// Sign in with this email (with --password-stdin); the session is signed out again once
+    /// the token is issued.
+    #[arg(
+        long,
+        value_name = "EMAIL",
+        requires = "password_stdin",
+        conflicts_with = "session_token_env"
+    )]
+    email: Option<String>,
+    /// Read the password from standard input (one line; never from a flag, which `ps` shows).
+    #[arg(long, requires = "email")]
+    password_stdin: bool,
+    /// Use an existing session: the session token (`set-auth-token` value) is in this
+    /// environment variable.
+    #[arg(long, value_name = "VAR")]
+    session_token_env: Option<String>,
+    /// A token for this audience (`aud`); it must be on the server's `[jwt] allowed_audiences`.
+    #[arg(long, value_name = "AUD")]
+    audience: Option<String>,
+}
+
+/// `sigil token get`: prints a JWT on stdout and returns the exit code: 0 a token was printed;
+/// 1 the server refused (wrong email or password, no session, audience not allowed, another
+/// 4xx); 2 usage; 3 the server is unavailable (network, timeout, 5xx, an unreadable answer).
+/// Failures are one JSON line on stderr, `{"error": code, "message": …}`, the code being the
+/// server's stable code when it sent one. The password and session token are never printed.
+pub async fn get(args: GetArgs) -> i32 {
+    match run_get(args).await {
+        Ok(jwt) => {
+            let _ = writeln!(std::io::stdout().lock(), "{}", jwt.as_str());
+            EXIT_OK
+        }
+        Err(GetError::Usage(message)) => {
+            report("usage", &message);
+            EXIT_USAGE
+        }
+        Err(GetError::Client(e)) => {
+            let code = match &e {
+                sigil_client::Error::SessionGone => "session_gone".to_owned(),
+                sigil_client::Error::Server {
+                    raw_code: Some(code),
+                    ..
+                } => code.clone(),
+                sigil_client::Error::Config(_) => "usage".to_owned(),
+                _ if e.is_unavailable() => "unavailable".to_owned(),
+                _ => "rejected".to_owned(),
+            };
+            report(&code, &e.to_string());
+            match e {
+                sigil_client::Error::Config(_) => EXIT_USAGE,
+                e if e.is_unavailable() => EXIT_UNAVAILABLE,
+                _ => EXIT_REJECTED,
+            }
+        }
+    }
+}
+
+enum GetError {
+    Usage(String),
+    Client(sigil_client::Error),
+}
+
+impl From<sigil_client::Error> for GetError {
+    fn from(e: sigil_client::Error) -> Self {
+        GetError::Client(e)
+    }
+}
+
+async fn run_get(args: GetArgs) -> Result<sigil_client::Jwt, GetError> {
+    let mut client = sigil_client::AuthClient::builder(&args.url)
+        .base_path(&args.base_path)
+        .build()?;
+    let signed_in = match (&args.email, &args.session_token_env) {
+        (Some(email), None) => {
+            let password = read_password()?;
+            client.sign_in_email(email, &password).await?;
+            true
+        }
+        (None, Some(var)) => {
+            let token = match std::env::var(var) {
+                Ok(t) if !t.trim().is_empty() => t.trim().to_owned(),
+                Ok(_) | Err(std::env::VarError::NotPresent) => {
+                    return Err(GetError::Usage(format!(
+                        "the environment variable {var} is not set or empty"
+                    )));
+                }
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(GetError::Usage(format!(
+                        "the environment variable {var} is not UTF-8"
+                    )));
+                }
+            };
+            client = client.with_session_token(token);
+            false
+        }
+        _ => {
+            return Err(GetError::Usage(
+                "one of --email EMAIL --password-stdin or --session-token-env VAR is required"
+                    .into(),
+            ));
+        }
+    };
+    let jwt = match &args.audience {
+        Some(audience) => client.token_for(audience).await,
+        None => client.token().await,
+    };
+    if signed_in {
+        // The session was only a means to the token: leave no live session behind. The JWT stays
+        // valid until its exp.
+        let _ = client.sign_out().await;
+    }
+    Ok(jwt?)
+}
+
+/// The password: the first line of standard input (at most 4 KiB), without its line ending.
+fn read_password() -> Result<String, GetError> {
+    let mut bytes = Vec::new();
+    let mut limited = std::io::Read::take(std::io::stdin(), 4096);
+    std::io::Read::read_to_end(&mut limited, &mut bytes).map_err(|e| {
+        GetError::Usage(format!("cannot read the password from standard input: {e}"))
+    })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| GetError::Usage("the password on standard input is not UTF-8".into()))?;
+    let line = text.lines().next().unwrap_or_default();
+    if line.is_empty() {
+        return Err(GetError::Usage(
+            "--password-stdin: no password on standard input".into(),
+        ));
+    }
+    Ok(line.to_owned())
 }

@@ -1,10 +1,16 @@
 //! Request and response bodies of the `/api/auth` routes, in Better Auth's shapes.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// What `Debug` shows in place of a password, session token or JWT: these types are logged and
+/// printed in errors, their secrets never are.
+const REDACTED: &str = "<redacted>";
+
 /// `POST /sign-up/email`. Unknown members are kept in `additional` (additional user fields).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SignUpRequest {
@@ -34,7 +40,7 @@ pub struct SignUpRequest {
 }
 
 /// `POST /sign-in/email`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SignInRequest {
@@ -80,7 +86,7 @@ pub struct UserView {
 }
 
 /// The public session object.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SessionView {
@@ -113,7 +119,7 @@ pub struct SessionResponse {
 }
 
 /// `POST /sign-up/email` → 200.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignUpResponse {
     /// The new session token.
@@ -123,7 +129,7 @@ pub struct SignUpResponse {
 }
 
 /// `POST /sign-in/email` → 200.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignInResponse {
     /// `true` when a `callbackURL` was given (the client then navigates to `url`).
@@ -146,7 +152,7 @@ pub struct SignOutResponse {
 }
 
 /// `GET /token` → 200.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenResponse {
     /// The compact JWS.
@@ -161,6 +167,74 @@ pub struct OkResponse {
     pub ok: bool,
 }
 
+impl fmt::Debug for SignUpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignUpRequest")
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field("password", &REDACTED)
+            .field("image", &self.image)
+            .field("callback_url", &self.callback_url)
+            .field("remember_me", &self.remember_me)
+            .field("additional", &self.additional)
+            .finish()
+    }
+}
+
+impl fmt::Debug for SignInRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignInRequest")
+            .field("email", &self.email)
+            .field("password", &REDACTED)
+            .field("callback_url", &self.callback_url)
+            .field("remember_me", &self.remember_me)
+            .finish()
+    }
+}
+
+impl fmt::Debug for SessionView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionView")
+            .field("id", &self.id)
+            .field("expires_at", &self.expires_at)
+            .field("token", &REDACTED)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .field("ip_address", &self.ip_address)
+            .field("user_agent", &self.user_agent)
+            .field("user_id", &self.user_id)
+            .finish()
+    }
+}
+
+impl fmt::Debug for SignUpResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignUpResponse")
+            .field("token", &self.token.as_ref().map(|_| REDACTED))
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
+impl fmt::Debug for SignInResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignInResponse")
+            .field("redirect", &self.redirect)
+            .field("token", &REDACTED)
+            .field("url", &self.url)
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("token", &REDACTED)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +247,24 @@ mod tests {
         .unwrap();
         assert_eq!(req.callback_url.as_deref(), Some("/home"));
         assert_eq!(req.additional["role"], "admin");
+    }
+
+    #[test]
+    fn debug_hides_passwords_and_tokens() {
+        let req: SignInRequest =
+            serde_json::from_str(r#"{"email":"a@x.io","password":"p4ssword!"}"#).unwrap();
+        let token = TokenResponse {
+            token: "eyJhbGciOiJFZERTQSJ9.e30.c2ln".into(),
+        };
+        let debug = format!("{req:?} {token:?}");
+        assert!(
+            debug.contains("a@x.io") && debug.contains(REDACTED),
+            "{debug}"
+        );
+        assert!(
+            !debug.contains("p4ssword!") && !debug.contains("eyJ"),
+            "{debug}"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod keys_admin;
 mod log_redaction;
 mod metrics;
 mod takeover;
+mod token_get;
 mod verify_batch;
 mod verify_rules;
 
