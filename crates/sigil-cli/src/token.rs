@@ -722,11 +722,13 @@ async fn run_get(args: GetArgs) -> Result<sigil_client::Jwt, GetError> {
     Ok(jwt?)
 }
 
-/// The password: the first line of standard input (at most 4 KiB), without its line ending.
+/// The password: the first line of standard input (at most 4 KiB), without its line ending;
+/// read up to the line's end, so that an open pipe or a terminal does not have to close first.
 fn read_password() -> Result<String, GetError> {
     let mut bytes = Vec::new();
-    let mut limited = std::io::Read::take(std::io::stdin(), 4096);
-    std::io::Read::read_to_end(&mut limited, &mut bytes).map_err(|e| {
+    let stdin = std::io::stdin();
+    let mut limited = std::io::Read::take(stdin.lock(), 4096);
+    std::io::BufRead::read_until(&mut limited, b'\n', &mut bytes).map_err(|e| {
         GetError::Usage(format!("cannot read the password from standard input: {e}"))
     })?;
     let text = String::from_utf8(bytes)

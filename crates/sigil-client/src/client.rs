@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -42,14 +43,35 @@ enum Credential {
     Cookie { name: String, value: String },
 }
 
-/// A JWT in the cache, with the session generation it was fetched under.
+/// A JWT in the cache, with the session generation it was fetched under and when (by the
+/// client's clock).
 struct Cached {
     jwt: Jwt,
     generation: u64,
+    fetched_at: i64,
 }
 
-/// One audience's cache slot; its async mutex makes concurrent callers share one fetch.
-type Slot = Arc<tokio::sync::Mutex<Option<Cached>>>;
+/// What one audience's slot holds: the cached token, and the failure of the last fetch.
+#[derive(Default)]
+struct SlotState {
+    cached: Option<Cached>,
+    failure: Option<Error>,
+}
+
+/// One audience's cache slot. Its async mutex makes concurrent callers share one fetch;
+/// `fetches` counts the fetches finished, so that callers who queued behind a fetch that failed
+/// get its failure at once instead of each trying again in turn.
+#[derive(Default)]
+struct Slot {
+    fetches: AtomicU64,
+    state: tokio::sync::Mutex<SlotState>,
+}
+
+/// A token a callee refused is fetched anew only once it has been held this long: a token
+/// refused as soon as it was fetched is refused for a reason a new one does not fix (the
+/// callee's audience, issuer or keys), and refetching for every refused request would flood the
+/// auth server.
+const MIN_AGE_TO_REPLACE_REFUSED: i64 = 10;
 
 #[derive(Default)]
 struct State {
@@ -58,7 +80,7 @@ struct State {
     /// fetches in flight are no longer used.
     generation: u64,
     /// Key `None`: the server's default audience.
-    slots: HashMap<Option<String>, Slot>,
+    slots: HashMap<Option<String>, Arc<Slot>>,
 }
 
 struct Inner {
@@ -106,6 +128,7 @@ pub struct AuthClientBuilder {
     transport: SessionTransport,
     origin: Option<String>,
     session_token: Option<String>,
+    allow_http: bool,
 }
 
 impl fmt::Debug for AuthClientBuilder {
@@ -173,16 +196,27 @@ impl AuthClientBuilder {
         self
     }
 
-    /// The client; an error when the base URL is not an absolute http(s) URL or the default
-    /// HTTP client cannot be built.
+    /// Allows plain `http` to any host. By default `http` is refused except to `localhost` and
+    /// loopback addresses: passwords, session tokens and JWTs travel in these requests.
+    pub fn allow_insecure_http(mut self) -> Self {
+        self.allow_http = true;
+        self
+    }
+
+    /// The client; an error when the base URL is not an absolute http(s) URL (plain http only to
+    /// a loopback host, unless allowed) or the default HTTP client cannot be built.
     pub fn build(self) -> Result<AuthClient, Error> {
         let url = url::Url::parse(&self.base_url)
-            .map_err(|e| Error::Config(format!("base URL {:?}: {e}", self.base_url)))?;
+            .map_err(|_| Error::Config("the base URL is not a URL".into()))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(Error::Config(format!(
-                "base URL {:?} is not an http(s) URL",
-                self.base_url
-            )));
+            return Err(Error::Config("the base URL is not an http(s) URL".into()));
+        }
+        if url.scheme() == "http" && !self.allow_http && !is_loopback(&url) {
+            return Err(Error::Config(
+                "plain http to a host that is not loopback would send passwords and tokens in \
+                 the clear: use https (or allow_insecure_http)"
+                    .into(),
+            ));
         }
         let origin = match self.origin {
             Some(o) => o,
@@ -280,14 +314,30 @@ impl AuthClient {
             transport: SessionTransport::default(),
             origin: None,
             session_token: None,
+            allow_http: false,
         }
     }
 
-    /// This client holding an existing session: the `set-auth-token` value of an earlier sign-in
-    /// (e.g. from a secret store), sent as `Authorization: Bearer`.
-    pub fn with_session_token(self, token: impl Into<String>) -> AuthClient {
-        self.set_session(Some(Credential::Bearer(token.into())));
-        self
+    /// A new client with this one's settings holding an existing session: the
+    /// `set-auth-token` value of an earlier sign-in (e.g. from a secret store), sent as
+    /// `Authorization: Bearer`. This client (and its clones) keep their own session and cache.
+    pub fn with_session_token(&self, token: impl Into<String>) -> AuthClient {
+        let inner = &self.inner;
+        AuthClient {
+            inner: Arc::new(Inner {
+                http: inner.http.clone(),
+                base: inner.base.clone(),
+                origin: inner.origin.clone(),
+                jwks_path: inner.jwks_path.clone(),
+                transport: inner.transport,
+                margin: inner.margin,
+                clock: inner.clock.clone(),
+                state: Mutex::new(State {
+                    credential: Some(Credential::Bearer(token.into())),
+                    ..State::default()
+                }),
+            }),
+        }
     }
 
     /// The session token held (the `set-auth-token` form, or the cookie's value in cookie
@@ -368,9 +418,17 @@ impl AuthClient {
     /// `GET /get-session`: the session and user, with the `set-auth-jwt` token when the server
     /// sends one; [`Error::SessionGone`] when the server has no session for this client.
     pub async fn get_session(&self) -> Result<SessionInfo, Error> {
-        let response = self
+        let generation = self.generation();
+        let response = match self
             .send(self.get("/get-session"), On401::SessionGone)
-            .await?;
+            .await
+        {
+            Err(Error::SessionGone) => {
+                self.forget_tokens();
+                return Err(Error::SessionGone);
+            }
+            other => other?,
+        };
         let jwt = match response.headers().get("set-auth-jwt") {
             Some(v) => Some(
                 v.to_str()
@@ -379,7 +437,7 @@ impl AuthClient {
             ),
             None => None,
         };
-        self.refresh_credential(response.headers());
+        self.refresh_credential(generation, response.headers());
         let body: Option<SessionResponse> = read_json(response).await?;
         match body {
             Some(session) => Ok(SessionInfo { session, jwt }),
@@ -393,6 +451,7 @@ impl AuthClient {
     /// `POST /sign-out`: ends the session on the server and forgets it here, with every cached
     /// token. JWTs already handed out stay valid until their `exp` (they are not revocable).
     pub async fn sign_out(&self) -> Result<(), Error> {
+        let generation = self.generation();
         let result = self
             .send(
                 self.post("/sign-out").json(&serde_json::json!({})),
@@ -401,8 +460,10 @@ impl AuthClient {
             .await;
         match result {
             Ok(response) => {
+                // Forgotten first: the server has ended it, whatever the body says. A sign-in
+                // that finished meanwhile holds a newer session, which stays.
+                self.end_session(generation);
                 let body: SignOutResponse = read_json(response).await?;
-                self.set_session(None);
                 if body.success {
                     Ok(())
                 } else {
@@ -410,7 +471,7 @@ impl AuthClient {
                 }
             }
             Err(Error::SessionGone) => {
-                self.set_session(None);
+                self.end_session(generation);
                 Err(Error::SessionGone)
             }
             Err(e) => Err(e),
@@ -473,7 +534,7 @@ impl AuthClient {
     async fn cached_token(
         &self,
         audience: Option<&str>,
-        stale: Option<&str>,
+        refused: Option<&str>,
     ) -> Result<Jwt, Error> {
         let (slot, generation) = {
             let mut state = self.inner.lock();
@@ -485,34 +546,64 @@ impl AuthClient {
                 .clone();
             (slot, generation)
         };
-        let mut cached = slot.lock().await;
+        let seen = slot.fetches.load(Ordering::SeqCst);
+        let mut held = slot.state.lock().await;
         // The session may have changed while this caller waited for the slot.
         let generation = generation.max(self.inner.lock().generation);
         let now = self.inner.clock.unix_seconds();
-        if let Some(c) = cached.as_ref()
-            && c.generation == generation
-            && stale != Some(c.jwt.as_str())
-            && c.jwt.fresh_at(now, self.inner.margin)
-        {
-            return Ok(c.jwt.clone());
+        let previous = held
+            .cached
+            .as_ref()
+            .filter(|c| c.generation == generation)
+            .map(|c| (c.jwt.clone(), c.fetched_at));
+        if let Some((jwt, fetched_at)) = &previous {
+            let was_refused = refused == Some(jwt.as_str());
+            if !was_refused && jwt.fresh_at(now, self.inner.margin) {
+                return Ok(jwt.clone());
+            }
+            if was_refused && now - fetched_at < MIN_AGE_TO_REPLACE_REFUSED {
+                return Ok(jwt.clone());
+            }
         }
-        *cached = None;
-        match self.fetch_token(audience).await {
+        // While the server cannot be reached, a token still valid (inside the margin, not
+        // refused) is better than none.
+        let fallback = previous.map(|(jwt, _)| jwt).filter(|jwt| {
+            refused != Some(jwt.as_str()) && jwt.expires_at().is_none_or(|exp| exp > now)
+        });
+        let answer_failure = |failure: &Error| match &fallback {
+            Some(jwt) if failure.is_unavailable() => Ok(jwt.clone()),
+            _ => Err(failure.clone()),
+        };
+        if slot.fetches.load(Ordering::SeqCst) != seen
+            && let Some(failure) = &held.failure
+        {
+            return answer_failure(failure);
+        }
+        let fetched = self.fetch_token(audience).await;
+        slot.fetches.fetch_add(1, Ordering::SeqCst);
+        match fetched {
             Ok(jwt) => {
+                held.failure = None;
                 if self.inner.lock().generation == generation {
-                    *cached = Some(Cached {
+                    held.cached = Some(Cached {
                         jwt: jwt.clone(),
                         generation,
+                        fetched_at: now,
                     });
                 }
                 Ok(jwt)
             }
             Err(Error::SessionGone) => {
-                drop(cached);
+                held.cached = None;
+                held.failure = Some(Error::SessionGone);
+                drop(held);
                 self.forget_tokens();
                 Err(Error::SessionGone)
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                held.failure = Some(e.clone());
+                answer_failure(&e)
+            }
         }
     }
 
@@ -610,14 +701,42 @@ impl AuthClient {
         }
     }
 
-    /// Takes a refreshed or expired session cookie (cookie mode) from an answer.
-    fn refresh_credential(&self, headers: &HeaderMap) {
+    /// Takes a refreshed or expired session cookie (cookie mode) from an answer to a request
+    /// sent under session `generation`; ignored when the session changed meanwhile.
+    fn refresh_credential(&self, generation: u64, headers: &HeaderMap) {
         if self.inner.transport != SessionTransport::Cookie {
             return;
         }
-        if let Some((name, value)) = session_cookie(headers) {
-            let mut state = self.inner.lock();
-            state.credential = value.map(|value| Credential::Cookie { name, value });
+        let Some((name, value)) = session_cookie(headers) else {
+            return;
+        };
+        let mut state = self.inner.lock();
+        if state.generation != generation {
+            return;
+        }
+        match value {
+            // The same session, its cookie refreshed: the cached tokens stay good.
+            Some(value) => state.credential = Some(Credential::Cookie { name, value }),
+            None => {
+                state.credential = None;
+                state.generation += 1;
+                state.slots.clear();
+            }
+        }
+    }
+
+    /// The current session generation.
+    fn generation(&self) -> u64 {
+        self.inner.lock().generation
+    }
+
+    /// Forgets the session (and every cached token) if it is still the one of `generation`.
+    fn end_session(&self, generation: u64) {
+        let mut state = self.inner.lock();
+        if state.generation == generation {
+            state.credential = None;
+            state.generation += 1;
+            state.slots.clear();
         }
     }
 
@@ -633,6 +752,16 @@ impl AuthClient {
         let mut state = self.inner.lock();
         state.generation += 1;
         state.slots.clear();
+    }
+}
+
+/// `localhost` and loopback addresses.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 

@@ -1,11 +1,14 @@
 //! The client's errors: what went wrong, in classes a caller can act on.
 
+use std::sync::Arc;
+
 use sigil_proto::ErrorCode;
 
 /// Why a call failed.
 ///
-/// Messages never contain passwords, session tokens or JWTs.
-#[derive(Debug, thiserror::Error)]
+/// Messages never contain passwords, session tokens or JWTs. Cloneable, so that callers who
+/// waited on one token fetch all get its failure.
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The server answered 401 to a call that needs a session: there is none, it expired, or it
@@ -27,7 +30,7 @@ pub enum Error {
     },
     /// The server could not be reached, or the exchange broke off (connect, TLS, timeout).
     #[error("cannot reach the auth server: {0}")]
-    Network(#[source] reqwest::Error),
+    Network(#[source] Arc<reqwest::Error>),
     /// The server answered something this client cannot read (not the documented shape).
     #[error("unexpected answer from the auth server: {0}")]
     Decode(String),
@@ -68,6 +71,6 @@ impl From<reqwest::Error> for Error {
     fn from(e: reqwest::Error) -> Self {
         // reqwest's messages name the URL (never a header or body); drop it anyway to keep
         // query strings out of logs.
-        Error::Network(e.without_url())
+        Error::Network(Arc::new(e.without_url()))
     }
 }

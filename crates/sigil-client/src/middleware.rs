@@ -13,8 +13,13 @@ use crate::{AuthClient, Error, Jwt};
 ///
 /// When the callee answers 401 with `WWW-Authenticate: Bearer error="invalid_token"` (as
 /// `sigil-verify`'s layer does for an expired or refused token), the request is sent once more
-/// with a freshly fetched token, and that answer is returned whatever it is. Requests whose body
-/// cannot be cloned (streams) are not retried.
+/// — whatever its method: the callee's layer refused it before any handler ran — with a freshly
+/// fetched token, and that answer is returned whatever it is. Not retried: requests whose body
+/// cannot be cloned (streams), and requests whose token was fetched moments before (a token
+/// refused at once is refused for a reason a new one does not fix: the callee's audience,
+/// issuer or keys). The header replaces any `Authorization` the request had, and goes to every
+/// host this client sends to: give the middleware only to clients for the services meant to
+/// receive the token.
 ///
 /// Errors getting a token are [`reqwest_middleware::Error::Middleware`] wrapping a
 /// [`crate::Error`] (`err.downcast_ref::<sigil_client::Error>()`), e.g.
@@ -71,7 +76,8 @@ fn authorize(request: &mut Request, jwt: &Jwt) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether the answer says the token itself was refused (RFC 6750 `error="invalid_token"`).
+/// Whether the answer says the token itself was refused (RFC 6750 `error="invalid_token"`, the
+/// parameter read as RFC 7235 writes it: spaces around `=`, quoted or not).
 fn invalid_token(response: &Response) -> bool {
     response.status() == StatusCode::UNAUTHORIZED
         && response
@@ -79,10 +85,52 @@ fn invalid_token(response: &Response) -> bool {
             .get_all(WWW_AUTHENTICATE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .any(|v| {
-                let v = v.to_ascii_lowercase();
-                v.contains("error=\"invalid_token\"") || v.contains("error=invalid_token")
-            })
+            .any(names_invalid_token)
+}
+
+fn names_invalid_token(challenge: &str) -> bool {
+    challenge.split(',').any(|part| {
+        // The first parameter follows the scheme: `Bearer error="invalid_token"`.
+        let part = part.trim();
+        let part = match part.split_once(char::is_whitespace) {
+            Some((scheme, rest)) if !scheme.contains('=') => rest,
+            _ => part,
+        };
+        part.split_once('=').is_some_and(|(name, value)| {
+            name.trim().eq_ignore_ascii_case("error")
+                && value
+                    .trim()
+                    .trim_matches('"')
+                    .eq_ignore_ascii_case("invalid_token")
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_invalid_token;
+
+    #[test]
+    fn invalid_token_parameters() {
+        for yes in [
+            r#"Bearer error="invalid_token""#,
+            r#"Bearer realm="api", error="invalid_token", error_description="expired""#,
+            r#"Bearer error = "invalid_token""#,
+            "Bearer error=invalid_token",
+            r#"bearer ERROR="INVALID_TOKEN""#,
+        ] {
+            assert!(names_invalid_token(yes), "{yes}");
+        }
+        for no in [
+            r#"Bearer error="invalid_token_x""#,
+            r#"Bearer error="insufficient_scope""#,
+            r#"Bearer realm="invalid_token""#,
+            r#"Bearer error_description="invalid_token""#,
+            "Bearer",
+        ] {
+            assert!(!names_invalid_token(no), "{no}");
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -107,6 +155,11 @@ impl Middleware for BearerMiddleware {
             .token(Some(&jwt))
             .await
             .map_err(reqwest_middleware::Error::middleware)?;
+        if fresh.as_str() == jwt.as_str() {
+            // Refused as soon as it was fetched: a new token would not fare better.
+            return Ok(response);
+        }
+        drop(response);
         authorize(&mut retry, &fresh).map_err(reqwest_middleware::Error::middleware)?;
         next.run(retry, extensions).await
     }

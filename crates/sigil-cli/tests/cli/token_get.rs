@@ -161,6 +161,16 @@ fn token_get_by_password_and_by_session_token() {
             vec!["--url", "not a url", "--session-token-env", "CI_SESSION"],
             vec![("CI_SESSION", session.as_str())],
         ),
+        // Plain http to a host that is not loopback: the session token would travel in clear.
+        (
+            vec![
+                "--url",
+                "http://auth.example.com",
+                "--session-token-env",
+                "CI_SESSION",
+            ],
+            vec![("CI_SESSION", session.as_str())],
+        ),
     ] {
         let run = get(&args, "", &env);
         assert_eq!(run.code, 2, "{args:?}: {run:?}");

@@ -167,7 +167,29 @@ fn bad_base_urls_are_config_errors() {
         );
     }
     assert!(matches!(
-        AuthClient::builder("http://x").base_path("api").build(),
+        AuthClient::builder("http://127.0.0.1")
+            .base_path("api")
+            .build(),
         Err(Error::Config(_))
     ));
+    // Plain http only to loopback hosts (passwords and tokens travel here), unless allowed.
+    let refused = AuthClient::new("http://auth.example.com").unwrap_err();
+    assert!(refused.to_string().contains("https"), "{refused}");
+    for ok in [
+        "http://localhost:3000",
+        "http://127.0.0.1:3000",
+        "http://[::1]:3000",
+        "https://auth.example.com",
+    ] {
+        assert!(AuthClient::new(ok).is_ok(), "{ok}");
+    }
+    assert!(
+        AuthClient::builder("http://auth.example.com")
+            .allow_insecure_http()
+            .build()
+            .is_ok()
+    );
+    // A URL with credentials in it is not repeated in the error.
+    let err = AuthClient::new("ftp://user:pw@x").unwrap_err();
+    assert!(!err.to_string().contains("pw"), "{err}");
 }

@@ -8,6 +8,7 @@ mod cache;
 mod chain;
 mod flows;
 mod middleware;
+mod outages;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -22,16 +23,23 @@ use sigil_server::{Auth, Config, Mode, Settings};
 pub const SECRET: &str = "test-secret-Q8vF2lMz7Xt1Rb9nK4pW6sY0cH3jD5gA";
 pub const PASSWORD: &str = "correct horse battery";
 
-/// The time of both the server and the client: the machine's clock plus an offset tests move.
-#[derive(Clone, Default)]
+/// The time of both the server and the client: the machine's clock when the test started, moved
+/// only by the test (a second passing on the machine's clock changes nothing).
+#[derive(Clone)]
 pub struct SharedClock(Arc<AtomicI64>);
+
+impl Default for SharedClock {
+    fn default() -> Self {
+        SharedClock(Arc::new(AtomicI64::new(Utc::now().timestamp())))
+    }
+}
 
 impl SharedClock {
     pub fn advance(&self, secs: i64) {
         self.0.fetch_add(secs, Ordering::SeqCst);
     }
     pub fn now(&self) -> i64 {
-        Utc::now().timestamp() + self.0.load(Ordering::SeqCst)
+        self.0.load(Ordering::SeqCst)
     }
 }
 
@@ -110,7 +118,7 @@ impl TestServer {
         let server_clock = clock.clone();
         let auth = Auth::builder(config.clone())
             .clock(Arc::new(move || {
-                Utc::now() + chrono::Duration::seconds(server_clock.0.load(Ordering::SeqCst))
+                chrono::DateTime::from_timestamp(server_clock.now(), 0).unwrap_or_default()
             }))
             .build()
             .await

@@ -106,7 +106,9 @@ async fn invalid_token_is_retried_once_with_a_fresh_token() {
     let (client, _) = server.signed_up().await;
     let (url, seen) = callee(Behaviour::RefuseFirst).await;
     let first = client.token().await.unwrap();
-    server.clock.advance(1); // so that the refetched token differs
+    // Held a while (a token refused as soon as it was fetched is not replaced), and so that the
+    // refetched token differs.
+    server.clock.advance(11);
     let response = http(&client).post(&url).body("x").send().await.unwrap();
     assert_eq!(response.status(), 200);
     let seen = seen.lock().unwrap().clone();
@@ -121,9 +123,17 @@ async fn a_second_refusal_is_returned_and_other_401s_are_not_retried() {
     let server = TestServer::start().await;
     let (client, _) = server.signed_up().await;
     let (url, seen) = callee(Behaviour::RefuseAll).await;
+    client.token().await.unwrap();
+    server.clock.advance(11);
     let response = http(&client).post(&url).body("x").send().await.unwrap();
     assert_eq!(response.status(), 401);
     assert_eq!(seen.lock().unwrap().len(), 2, "retried once, not more");
+    assert_eq!(server.token_requests(), 2);
+    // The new token, refused at once: a third token would fare no better; no retry, no fetch.
+    let response = http(&client).post(&url).body("x").send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(seen.lock().unwrap().len(), 3, "not retried");
+    assert_eq!(server.token_requests(), 2, "not refetched");
 
     let (url, seen) = callee(Behaviour::RefuseWithoutInvalidToken).await;
     let response = http(&client).post(&url).body("x").send().await.unwrap();

@@ -18,6 +18,14 @@ use super::manager::{KeyManager, row_alg};
 use super::succession;
 use crate::store::{KeyRow, Placement};
 
+/// The earlier of two optional ends (none: no end).
+fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// The state of a stored key, as `sigil keys list` shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyState {
@@ -100,11 +108,12 @@ impl KeyManager {
                 }
                 // Never start sooner than one lead after publication, even if this runs late.
                 let starts = until.max(now + lead);
-                let (created_at, expire) = succession::successor_placement(&peers, now, starts);
+                let place = succession::successor_placement(&peers, now, starts);
                 Some(Placement {
-                    created_at,
-                    expires_at: starts.checked_add_signed(interval),
-                    expire,
+                    created_at: place.created_at,
+                    expires_at: earliest(starts.checked_add_signed(interval), place.end_by),
+                    expire: place.expire,
+                    moves: place.moves,
                 })
             })
             .await?;
@@ -147,12 +156,13 @@ impl KeyManager {
         let row = self.row_for(&pair, starts, expires_at)?;
         self.store
             .insert_key_if(&row, |rows| {
-                let (created_at, expire) =
-                    succession::successor_placement(&self.peers(rows), now, starts);
+                let place = succession::successor_placement(&self.peers(rows), now, starts);
                 Some(Placement {
-                    created_at,
-                    expires_at,
-                    expire,
+                    created_at: place.created_at,
+                    // A successor scheduled earlier takes over at its start.
+                    expires_at: earliest(expires_at, place.end_by),
+                    expire: place.expire,
+                    moves: place.moves,
                 })
             })
             .await?;

@@ -74,22 +74,47 @@ pub(super) fn has_successor(peers: &[&KeyRow], now: DateTime<Utc>, at: DateTime<
         .any(|r| pending_start(r, peers, now).is_some_and(|s| s >= at - Duration::seconds(1)))
 }
 
-/// Where a new key that starts signing at `starts` goes: its `createdAt`, and the keys whose
-/// expiry changes with it. The key that signs now signs until `starts`, the new key written
-/// just older than it; every other key that could sign at or after `starts` ends then (a
-/// duplicate made in the same instant, a successor from an earlier or a concurrent rotation),
-/// and a key that has not started yet ends at once, unused. After `starts` the new key is the
-/// newest one live, for Sigil and Better Auth alike. With no key signing now, it is written with
-/// `starts` as its `createdAt`.
+/// Where a new key that starts signing at `starts` goes, and what changes around it.
+#[derive(Debug)]
+pub(super) struct Place {
+    /// The new key's `createdAt`: its place in the signing order.
+    pub(super) created_at: DateTime<Utc>,
+    /// When the new key must stop, if it must: a successor scheduled earlier takes over then.
+    pub(super) end_by: Option<DateTime<Utc>>,
+    /// Keys whose expiry changes.
+    pub(super) expire: ExpiryChanges,
+    /// Keys whose `createdAt` moves (a successor kept waiting behind the new key).
+    pub(super) moves: Vec<(String, DateTime<Utc>)>,
+}
+
+/// Where a new key that starts signing at `starts` goes. The key that signs now signs until
+/// `starts`; the new key is written just older than it. A successor already waiting to start
+/// after `starts` (a scheduled rotation, then `--now`) stays the next one: it moves just older
+/// than the new key, which ends at its start. Every other key that could sign at or after
+/// `starts` ends then (a duplicate made in the same instant, a successor from an earlier or a
+/// concurrent rotation), and a key that has not started yet ends at once, unused. At every
+/// moment one key is the newest live one, for Sigil and Better Auth alike. With no key signing
+/// now, the new key is written with `starts` as its `createdAt`.
 pub(super) fn successor_placement(
     peers: &[&KeyRow],
     now: DateTime<Utc>,
     starts: DateTime<Utc>,
-) -> (DateTime<Utc>, ExpiryChanges) {
+) -> Place {
     let current = signer_at(peers, now);
-    let created = current.map_or(starts, successor_created_at);
+    let kept = current.and_then(|c| {
+        peers
+            .iter()
+            .filter(|p| p.id != c.id)
+            .filter_map(|p| pending_start(p, peers, now).map(|s| (s, *p)))
+            .filter(|(s, _)| *s > starts)
+            .min_by(|(a, p), (b, q)| (a, &p.id).cmp(&(b, &q.id)))
+    });
+    let created_at = current.map_or(starts, successor_created_at);
     let mut expire = Vec::new();
     for p in peers {
+        if kept.is_some_and(|(_, k)| k.id == p.id) {
+            continue;
+        }
         let end = if current.is_some_and(|c| c.id == p.id) {
             Some(starts)
         } else if p.created_at > now {
@@ -101,7 +126,15 @@ pub(super) fn successor_placement(
             expire.push((p.id.clone(), Some(end)));
         }
     }
-    (created, expire)
+    let moves = kept
+        .map(|(_, k)| vec![(k.id.clone(), created_at - Duration::milliseconds(1))])
+        .unwrap_or_default();
+    Place {
+        created_at,
+        end_by: kept.map(|(s, _)| s),
+        expire,
+        moves,
+    }
 }
 
 #[cfg(test)]
@@ -157,19 +190,20 @@ mod tests {
             .collect()
     }
 
-    fn apply(
-        rows: &mut Vec<KeyRow>,
-        new: KeyRow,
-        created: DateTime<Utc>,
-        expire: &[(String, Option<DateTime<Utc>>)],
-    ) {
-        for (id, at) in expire {
+    fn apply(rows: &mut Vec<KeyRow>, new: KeyRow, place: &Place) {
+        for (id, at) in &place.expire {
             if let Some(r) = rows.iter_mut().find(|r| &r.id == id) {
                 r.expires_at = *at;
             }
         }
+        for (id, at) in &place.moves {
+            if let Some(r) = rows.iter_mut().find(|r| &r.id == id) {
+                r.created_at = *at;
+            }
+        }
         rows.push(KeyRow {
-            created_at: created,
+            created_at: place.created_at,
+            expires_at: place.end_by.or(new.expires_at),
             ..new
         });
     }
@@ -183,12 +217,12 @@ mod tests {
         let now = at(200);
         let starts = at(202);
         let peers: Vec<&KeyRow> = rows.iter().collect();
-        let (created, expire) = successor_placement(&peers, now, starts);
-        apply(&mut rows, key("n1", 0, None), created, &expire);
+        let place = successor_placement(&peers, now, starts);
+        apply(&mut rows, key("n1", 0, None), &place);
         // A second rotation, decided on the rows the first one left (as under the lock).
         let peers: Vec<&KeyRow> = rows.iter().collect();
-        let (created, expire) = successor_placement(&peers, at(201), at(203));
-        apply(&mut rows, key("n2", 0, None), created, &expire);
+        let place = successor_placement(&peers, at(201), at(203));
+        apply(&mut rows, key("n2", 0, None), &place);
         let peers: Vec<&KeyRow> = rows.iter().collect();
         for (t, expected) in [(201, "dup-b"), (202, "dup-b"), (203, "n2"), (10_000, "n2")] {
             let sigil = signer_at(&peers, at(t)).map(|r| r.id.as_str());
@@ -198,6 +232,37 @@ mod tests {
             }
         }
         assert_eq!(pending_start(&rows[3], &peers, at(201)), Some(at(203)));
+    }
+
+    /// A scheduled successor, then an immediate rotation: the new key signs from its start until
+    /// the scheduled one's, which then takes over — for both rules; revoking the new key lets
+    /// the scheduled one (published long since) sign at once.
+    #[test]
+    fn an_immediate_rotation_keeps_a_scheduled_successor() {
+        let mut rows = vec![key("c", 100, None)];
+        let peers: Vec<&KeyRow> = rows.iter().collect();
+        let place = successor_placement(&peers, at(200), at(320));
+        apply(&mut rows, key("scheduled", 0, None), &place);
+        let peers: Vec<&KeyRow> = rows.iter().collect();
+        let place = successor_placement(&peers, at(210), at(212));
+        assert_eq!(place.end_by, Some(at(320)));
+        apply(&mut rows, key("now", 0, None), &place);
+        let peers: Vec<&KeyRow> = rows.iter().collect();
+        for (t, expected) in [(211, "c"), (212, "now"), (319, "now"), (320, "scheduled")] {
+            assert_eq!(
+                signer_at(&peers, at(t)).map(|r| r.id.as_str()),
+                Some(expected),
+                "t={t}"
+            );
+            assert_eq!(better_auth_choice(&peers, at(t)), vec![expected], "t={t}");
+        }
+        let scheduled = peers.iter().find(|r| r.id == "scheduled").unwrap();
+        assert_eq!(pending_start(scheduled, &peers, at(213)), Some(at(320)));
+        let without_now: Vec<&KeyRow> = peers.iter().copied().filter(|r| r.id != "now").collect();
+        assert_eq!(
+            signer_at(&without_now, at(213)).map(|r| r.id.as_str()),
+            Some("scheduled")
+        );
     }
 
     /// A key written by an older Sigil with its start as `createdAt` waits for that time.

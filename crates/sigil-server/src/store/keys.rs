@@ -69,6 +69,8 @@ pub(super) fn key_from(row: &impl ReadRow) -> Result<KeyRow, sqlx::Error> {
 
 /// Sets one key's expiry.
 const SET_EXPIRY: &str = r#"update "jwks" set "expiresAt" = $1 where "id" = $2"#;
+/// Moves one key's `createdAt` (its place in the signing order).
+const SET_CREATED: &str = r#"update "jwks" set "createdAt" = $1 where "id" = $2"#;
 
 /// The rows that could be read; one that cannot (a time that is not RFC 3339, a wrong column
 /// type) is logged and left out, so that one bad row never stops the others.
@@ -95,6 +97,8 @@ pub struct Placement {
     pub expires_at: Option<DateTime<Utc>>,
     /// Other keys whose expiry changes with it (a rotation ends the keys it replaces).
     pub expire: ExpiryChanges,
+    /// Other keys whose `createdAt` moves with it (a successor kept waiting behind it).
+    pub moves: Vec<(String, DateTime<Utc>)>,
 }
 
 impl Placement {
@@ -104,6 +108,7 @@ impl Placement {
             created_at: row.created_at,
             expires_at: row.expires_at,
             expire: Vec::new(),
+            moves: Vec::new(),
         }
     }
 }
@@ -187,6 +192,13 @@ impl Store {
                 for (id, at) in &placement.expire {
                     sqlx::query(SET_EXPIRY)
                         .bind(at.map(Timestamp))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for (id, at) in &placement.moves {
+                    sqlx::query(SET_CREATED)
+                        .bind(Timestamp(*at))
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;

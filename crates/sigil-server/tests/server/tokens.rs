@@ -695,6 +695,49 @@ async fn rotations_over_duplicate_keys_and_at_once_agree() {
     }
 }
 
+/// A scheduled rotation, then `--now`: the immediate key signs from its settle time until the
+/// scheduled key's start, which then takes over; revoking the immediate key lets the scheduled
+/// one (published since the first rotation) sign at once, with no key made — for Sigil and for
+/// Better Auth's rule.
+#[tokio::test]
+async fn an_immediate_rotation_keeps_the_scheduled_successor() {
+    for engine in engines() {
+        let s = TestServer::start(&engine, |_| {}).await;
+        let (bearer, _) = bearer_for(&s, "a@b.co").await;
+        let kid = async || {
+            header_of(&token_for(&s, &bearer).await)["kid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let k1 = kid().await;
+        let scheduled = s.auth.keys().rotate(false).await.unwrap();
+        let immediate = s.auth.keys().rotate(true).await.unwrap();
+        let states = key_states(&s).await;
+        assert_eq!(states[&scheduled], KeyState::Next, "{engine:?}");
+        assert_eq!(states[&immediate], KeyState::Next, "{engine:?}");
+        assert_eq!(kid().await, k1);
+        s.advance(sigil_server::keys::IMMEDIATE_SETTLE);
+        assert_eq!(kid().await, immediate, "{engine:?}");
+        assert_eq!(
+            better_auth_signing_kid(&s).await.as_deref(),
+            Some(immediate.as_str())
+        );
+        assert_eq!(
+            key_states(&s).await[&scheduled],
+            KeyState::Next,
+            "{engine:?}"
+        );
+        assert!(s.auth.keys().revoke(&immediate).await.unwrap());
+        assert_eq!(kid().await, scheduled, "{engine:?}");
+        assert_eq!(
+            better_auth_signing_kid(&s).await.as_deref(),
+            Some(scheduled.as_str())
+        );
+        assert_eq!(key_states(&s).await.len(), 2, "{engine:?}: no key made");
+    }
+}
+
 /// Revoking a successor before its start: the key it was to follow signs on in its place, and
 /// no key is made at the start for want of one.
 #[tokio::test]
