@@ -106,33 +106,6 @@ fn names_invalid_token(challenge: &str) -> bool {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::names_invalid_token;
-
-    #[test]
-    fn invalid_token_parameters() {
-        for yes in [
-            r#"Bearer error="invalid_token""#,
-            r#"Bearer realm="api", error="invalid_token", error_description="expired""#,
-            r#"Bearer error = "invalid_token""#,
-            "Bearer error=invalid_token",
-            r#"bearer ERROR="INVALID_TOKEN""#,
-        ] {
-            assert!(names_invalid_token(yes), "{yes}");
-        }
-        for no in [
-            r#"Bearer error="invalid_token_x""#,
-            r#"Bearer error="insufficient_scope""#,
-            r#"Bearer realm="invalid_token""#,
-            r#"Bearer error_description="invalid_token""#,
-            "Bearer",
-        ] {
-            assert!(!names_invalid_token(no), "{no}");
-        }
-    }
-}
-
 #[async_trait::async_trait]
 impl Middleware for BearerMiddleware {
     async fn handle(
@@ -162,5 +135,32 @@ impl Middleware for BearerMiddleware {
         drop(response);
         authorize(&mut retry, &fresh).map_err(reqwest_middleware::Error::middleware)?;
         next.run(retry, extensions).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_invalid_token;
+
+    #[test]
+    fn invalid_token_parameters() {
+        for yes in [
+            r#"Bearer error="invalid_token""#,
+            r#"Bearer realm="api", error="invalid_token", error_description="expired""#,
+            r#"Bearer error = "invalid_token""#,
+            "Bearer error=invalid_token",
+            r#"bearer ERROR="INVALID_TOKEN""#,
+        ] {
+            assert!(names_invalid_token(yes), "{yes}");
+        }
+        for no in [
+            r#"Bearer error="invalid_token_x""#,
+            r#"Bearer error="insufficient_scope""#,
+            r#"Bearer realm="invalid_token""#,
+            r#"Bearer error_description="invalid_token""#,
+            "Bearer",
+        ] {
+            assert!(!names_invalid_token(no), "{no}");
+        }
     }
 }
