@@ -101,6 +101,7 @@ impl KeyManager {
         let inserted = self
             .store
             .insert_key_if(&row, |rows| {
+                let now = self.now();
                 let peers = self.peers(rows);
                 let until = succession::signer_at(&peers, now)?.expires_at?;
                 if now < until - lead || succession::has_successor(&peers, now, until) {
@@ -135,28 +136,29 @@ impl KeyManager {
         self.reload().await?;
         // A scheduled rotation needs a key to sign until the new one starts (made now if there
         // is none); an immediate one on an empty table makes the first key, with nothing to retire.
-        let current = if immediate {
-            self.live_signing_key()
-        } else {
-            Some(self.signing_key().await?)
-        };
-        let now = self.now();
-        let starts = match (immediate, &current) {
-            (false, _) => now + self.publish_lead(),
-            // Every instance publishes the key before any signs with it, so that a verifier's
-            // refetch for its kid finds it wherever the balancer sends it.
-            (true, Some(_)) => now + IMMEDIATE_SETTLE,
-            (true, None) => now,
-        };
+        if !immediate {
+            self.signing_key().await?;
+        }
         let pair = self.generate().await?;
-        let expires_at = self
-            .config
-            .rotation_interval
-            .and_then(|i| starts.checked_add_signed(i));
-        let row = self.row_for(&pair, starts, expires_at)?;
+        let row = self.row_for(&pair, self.now(), None)?;
         self.store
             .insert_key_if(&row, |rows| {
-                let place = succession::successor_placement(&self.peers(rows), now, starts);
+                // Timed once the key exists and the lock is held: however long generating the
+                // key or waiting for the lock took, the new key still waits its full time.
+                let now = self.now();
+                let peers = self.peers(rows);
+                let starts = match (immediate, succession::signer_at(&peers, now)) {
+                    (false, _) => now + self.publish_lead(),
+                    // Every instance publishes the key before any signs with it, so that a
+                    // verifier's refetch for its kid finds it wherever the balancer sends it.
+                    (true, Some(_)) => now + IMMEDIATE_SETTLE,
+                    (true, None) => now,
+                };
+                let expires_at = self
+                    .config
+                    .rotation_interval
+                    .and_then(|i| starts.checked_add_signed(i));
+                let place = succession::successor_placement(&peers, now, starts);
                 Some(Placement {
                     created_at: place.created_at,
                     // A successor scheduled earlier takes over at its start.
@@ -181,20 +183,7 @@ impl KeyManager {
         let removed = self
             .store
             .delete_key_adjusting(kid, |rows| {
-                let peers = self.peers(rows);
-                let Some(waiting) = peers.iter().find(|r| r.id == kid) else {
-                    return Vec::new();
-                };
-                let Some(start) = succession::pending_start(waiting, &peers, now) else {
-                    return Vec::new();
-                };
-                peers
-                    .iter()
-                    .filter(|p| {
-                        p.id != kid && p.expires_at == Some(start) && succession::live_at(p, now)
-                    })
-                    .map(|p| (p.id.clone(), waiting.expires_at))
-                    .collect()
+                succession::revocation_changes(&self.peers(rows), kid, now)
             })
             .await?;
         self.reload().await?;

@@ -74,6 +74,26 @@ pub(super) fn has_successor(peers: &[&KeyRow], now: DateTime<Utc>, at: DateTime<
         .any(|r| pending_start(r, peers, now).is_some_and(|s| s >= at - Duration::seconds(1)))
 }
 
+/// What revoking `kid` changes besides: when it was waiting its turn, the key that signs until
+/// its start signs on in its place, until the revoked key would have ended (so that nothing is
+/// left to sign at the start, and no key is made for want of one).
+pub(super) fn revocation_changes(
+    peers: &[&KeyRow],
+    kid: &str,
+    now: DateTime<Utc>,
+) -> ExpiryChanges {
+    let Some(waiting) = peers.iter().find(|r| r.id == kid) else {
+        return Vec::new();
+    };
+    let Some(start) = pending_start(waiting, peers, now) else {
+        return Vec::new();
+    };
+    signer_at(peers, start - Duration::milliseconds(1))
+        .filter(|p| p.id != kid && p.expires_at == Some(start))
+        .map(|p| vec![(p.id.clone(), waiting.expires_at)])
+        .unwrap_or_default()
+}
+
 /// Where a new key that starts signing at `starts` goes, and what changes around it.
 #[derive(Debug)]
 pub(super) struct Place {
@@ -117,7 +137,9 @@ pub(super) fn successor_placement(
         }
         let end = if current.is_some_and(|c| c.id == p.id) {
             Some(starts)
-        } else if p.created_at > now {
+        } else if p.created_at > now || pending_start(p, peers, now).is_some() {
+            // Waiting and replaced: it never signed. Ended now, so that it never stands beside
+            // the new key (whose `createdAt` it may share) should the current key go.
             p.expires_at.is_none_or(|e| e > now).then_some(now)
         } else {
             p.expires_at.is_none_or(|e| e > starts).then_some(starts)
@@ -263,6 +285,43 @@ mod tests {
             signer_at(&without_now, at(213)).map(|r| r.id.as_str()),
             Some("scheduled")
         );
+    }
+
+    fn revoke(rows: &mut Vec<KeyRow>, kid: &str, now: DateTime<Utc>) {
+        let peers: Vec<&KeyRow> = rows.iter().collect();
+        let changes = revocation_changes(&peers, kid, now);
+        rows.retain(|r| r.id != kid);
+        for (id, at) in changes {
+            if let Some(r) = rows.iter_mut().find(|r| r.id == id) {
+                r.expires_at = at;
+            }
+        }
+    }
+
+    /// Two scheduled rotations, then the current key (or the second successor) revoked: one key
+    /// is the newest live one at every moment after, for both rules, and the replaced successor
+    /// never signs.
+    #[test]
+    fn a_replaced_successor_never_stands_beside_the_new_one() {
+        for revoked in ["c", "s2"] {
+            let mut rows = vec![key("c", 100, None)];
+            for (now, starts, id) in [(200, 320, "s1"), (250, 370, "s2")] {
+                let peers: Vec<&KeyRow> = rows.iter().collect();
+                let place = successor_placement(&peers, at(now), at(starts));
+                apply(&mut rows, key(id, 0, None), &place);
+            }
+            revoke(&mut rows, revoked, at(260));
+            let peers: Vec<&KeyRow> = rows.iter().collect();
+            for t in [261, 300, 369, 370, 10_000] {
+                let sigil = signer_at(&peers, at(t)).map(|r| r.id.as_str());
+                assert_ne!(sigil, Some("s1"), "{revoked} t={t}");
+                assert_eq!(
+                    better_auth_choice(&peers, at(t)),
+                    sigil.into_iter().collect::<Vec<_>>(),
+                    "{revoked} t={t}"
+                );
+            }
+        }
     }
 
     /// A key written by an older Sigil with its start as `createdAt` waits for that time.
