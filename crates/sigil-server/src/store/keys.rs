@@ -69,6 +69,8 @@ pub(super) fn key_from(row: &impl ReadRow) -> Result<KeyRow, sqlx::Error> {
 
 /// Sets one key's expiry.
 const SET_EXPIRY: &str = r#"update "jwks" set "expiresAt" = $1 where "id" = $2"#;
+/// Deletes one key.
+const DELETE_KEY: &str = r#"delete from "jwks" where "id" = $1"#;
 /// Moves one key's `createdAt` (its place in the signing order).
 const SET_CREATED: &str = r#"update "jwks" set "createdAt" = $1 where "id" = $2"#;
 
@@ -218,7 +220,6 @@ impl Store {
         id: &str,
         adjust: impl Fn(&[KeyRow]) -> ExpiryChanges,
     ) -> Result<bool, StoreError> {
-        const DELETE: &str = r#"delete from "jwks" where "id" = $1"#;
         self.timed(async {
             on_pool!(self, |pool, Db| {
                 let mut tx = Db::begin_serialized(pool).await?;
@@ -230,7 +231,7 @@ impl Store {
                         .map(key_from),
                 );
                 let changes = adjust(&rows);
-                let deleted = sqlx::query(DELETE)
+                let deleted = sqlx::query(DELETE_KEY)
                     .bind(id)
                     .execute(&mut *tx)
                     .await?
@@ -259,7 +260,6 @@ impl Store {
         &self,
         choose: impl Fn(&KeyRow) -> bool,
     ) -> Result<Vec<String>, StoreError> {
-        const DELETE: &str = r#"delete from "jwks" where "id" = $1"#;
         self.timed(async {
             on_pool!(self, |pool, Db| {
                 let mut tx = Db::begin_serialized(pool).await?;
@@ -272,7 +272,7 @@ impl Store {
                 );
                 let mut deleted = Vec::new();
                 for row in rows.iter().filter(|r| choose(r)) {
-                    if sqlx::query(DELETE)
+                    if sqlx::query(DELETE_KEY)
                         .bind(&row.id)
                         .execute(&mut *tx)
                         .await?
