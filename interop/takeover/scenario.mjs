@@ -264,8 +264,9 @@ async function keysList(ctx, extra = {}) {
     });
 }
 
-// `sigil keys list` names exactly `expected` ({kid: state or [states]}), each once.
-async function checkKeysList(ctx, expected, extra = {}) {
+// `sigil keys list` names exactly `expected` ({kid: state or [states]}), each once, each of the
+// alg in `algOf` ({kid: alg}) or else ALG.
+async function checkKeysList(ctx, expected, extra = {}, algOf = {}) {
   const rows = await keysList(ctx, extra);
   const kids = rows.map((r) => r.kid);
   const show = () => rows.map((r) => `${r.kid} ${r.alg} ${r.state}`).join("; ");
@@ -279,7 +280,7 @@ async function checkKeysList(ctx, expected, extra = {}) {
   for (const [kid, states] of Object.entries(expected)) {
     const row = rows.find((r) => r.kid === kid);
     const allowed = [states].flat();
-    if (row) check(`sigil keys list: ${short(kid)} is ${allowed.join(" or ")} (${row.alg})`, allowed.includes(row.state) && row.alg === ALG, show);
+    if (row) check(`sigil keys list: ${short(kid)} is ${allowed.join(" or ")} (${row.alg})`, allowed.includes(row.state) && row.alg === (algOf[kid] ?? ALG), show);
   }
 }
 
@@ -501,6 +502,53 @@ async function fleet() {
   await sigil.stop();
   // K1 was retired by the immediate rotation; K2 signs until K3 starts.
   await checkKeysList(ctx, { [K1]: "retired", [K2]: "current", [K3]: "next" });
+
+  // 3c. Sigil with a second algorithm beside Better Auth's: Sigil keeps a key of each, and Better
+  // Auth (which signs with the newest live key of its own configured alg) goes on signing with
+  // its algorithm's key, whatever Sigil adds or rotates for the other.
+  const algs = { SIGIL_JWT_ALGS: `${ALG},${otherAlg}` };
+  sigil = await startSigil(ctx, algs);
+  ba = await startBetterAuth(ctx);
+  const onBa = await signIn(ctx, ba, B);
+  const onSigil = await signIn(ctx, sigil, A);
+  const sJ = await jwks(ctx, sigil);
+  const extra = sJ.keys.filter((k) => k.alg === otherAlg);
+  check(`3c Sigil with SIGIL_JWT_ALGS=${ALG},${otherAlg} publishes one ${otherAlg} key from the start`, extra.length === 1, () => JSON.stringify(sJ.keys.map((k) => k.alg)));
+  const KX = extra[0]?.kid;
+  const baJ = await jwks(ctx, ba);
+  check("3c Better Auth's /jwks lists the same kids", kidsOf(baJ).join() === kidsOf(sJ).join(), () => `${kidsOf(baJ)} vs ${kidsOf(sJ)}`);
+  const algOfToken = (t) => (t.jwt ? decodeProtectedHeader(t.jwt).alg : undefined);
+  const baSigns = async (what) => {
+    const t = await token(ctx, ba, { cookie: onBa.cookie });
+    check(`3c ${what}: Better Auth signs with its ${ALG} key K2`, t.kid === K2 && algOfToken(t) === ALG, () => `${t.status} ${algOfToken(t)} ${t.kid}`);
+  };
+  await baSigns("beside Sigil's second algorithm");
+  const plain = await token(ctx, sigil, { cookie: onSigil.cookie });
+  check(`3c Sigil's /token without parameters signs with ${ALG} key K2, as Better Auth does`, plain.kid === K2 && algOfToken(plain) === ALG, () => `${algOfToken(plain)} ${plain.kid}`);
+  const askFor = async () => {
+    const r = await call(ctx, sigil, "GET", `/token?alg=${otherAlg}`, { cookie: onSigil.cookie });
+    const jwt = r.json?.token;
+    return { ...r, jwt, kid: jwt ? decodeProtectedHeader(jwt).kid : undefined };
+  };
+  const asked = await askFor();
+  check(`3c Sigil /token?alg=${otherAlg} signs with the ${otherAlg} key`, asked.status === 200 && asked.kid === KX && algOfToken(asked) === otherAlg, () => `${asked.status} ${asked.text.slice(0, 200)}`);
+  try {
+    await jwtVerify(asked.jwt, createLocalJWKSet(baJ), { issuer: ctx.base, audience: ctx.base, algorithms: [otherAlg] });
+    ok(`3c Sigil's ${otherAlg} token verifies against Better Auth's /jwks`);
+  } catch (e) {
+    fail(`3c Sigil's ${otherAlg} token verifies against Better Auth's /jwks`, `${e.code}: ${e.message}`);
+  }
+  const rotatedX = await sigilKeys(ctx, ["rotate", "--now", "--alg", otherAlg], algs);
+  const KX2 = rotatedX.trim().split(/\s+/)[0];
+  check(`3c sigil keys rotate --now --alg ${otherAlg}: one new key`, KX2 && KX2 !== KX && rotatedX.trim().split("\n").length === 1, rotatedX);
+  const switched = await poll(6000, async () => (await askFor()).kid === KX2);
+  check(`3c after the settle time Sigil signs ${otherAlg} with the new key`, switched);
+  await baSigns(`after Sigil rotated its ${otherAlg} key`);
+  const plainAfter = await token(ctx, sigil, { cookie: onSigil.cookie });
+  check(`3c Sigil's default ${ALG} key is untouched by that rotation`, plainAfter.kid === K2, () => `${plainAfter.kid}`);
+  await ba.stop();
+  await sigil.stop();
+  await checkKeysList(ctx, { [K1]: "retired", [K2]: "current", [K3]: "next", [KX]: "retired", [KX2]: "current" }, algs, { [KX]: otherAlg, [KX2]: otherAlg });
 }
 
 // The same key material under the same kids.

@@ -87,6 +87,10 @@ enum KeysAction {
         /// refetch on the unknown kid).
         #[arg(long)]
         now: bool,
+        /// Rotate only the keys of this algorithm (one of jwt.algs); by default every
+        /// configured algorithm gets a new key.
+        #[arg(long, value_name = "ALG")]
+        alg: Option<String>,
     },
     /// Remove a key: gone from the key set and from signing at once.
     Revoke {
@@ -277,6 +281,7 @@ async fn serve(args: ServerArgs) -> Result<()> {
     let app = auth.with_fast_jwks(
         axum::Router::new()
             .nest(&base_path, auth.router())
+            .merge(auth.discovery_router())
             .fallback(|| async { sigil_server::ApiError::new(sigil_server::ErrorCode::NotFound) }),
     );
     // One line per request (target `sigil::request`), the key set's fast answers included.
@@ -351,20 +356,36 @@ async fn keys(action: KeysAction, args: ServerArgs) -> Result<()> {
                 );
             }
         }
-        KeysAction::Rotate { now } => {
-            let kid = keys.rotate(now).await?;
-            // It waits its turn (the publish lead, or the settle time with `--now`), or signs at
-            // once on an empty key table.
-            let starts = keys
-                .waiting()
-                .await?
-                .get(&kid)
-                .copied()
-                .unwrap_or_else(chrono_now);
-            println!(
-                "{kid} is published and signs from {}",
-                sigil_server::time::iso(starts)
-            );
+        KeysAction::Rotate { now, alg } => {
+            let algs = match alg {
+                None => keys.algs().to_vec(),
+                Some(name) => match name.parse::<sigil_jose::Alg>() {
+                    Ok(alg) if keys.algs().contains(&alg) => vec![alg],
+                    _ => anyhow::bail!(
+                        "--alg {name}: not one of the configured algorithms ({})",
+                        keys.algs()
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                },
+            };
+            for alg in algs {
+                let kid = keys.rotate_alg(alg, now).await?;
+                // It waits its turn (the publish lead, or the settle time with `--now`), or signs
+                // at once on an empty key table.
+                let starts = keys
+                    .waiting()
+                    .await?
+                    .get(&kid)
+                    .copied()
+                    .unwrap_or_else(chrono_now);
+                println!(
+                    "{kid} is published and signs from {}",
+                    sigil_server::time::iso(starts)
+                );
+            }
         }
         KeysAction::Revoke { kid } => {
             if keys.revoke(&kid).await? {

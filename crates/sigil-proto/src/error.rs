@@ -60,6 +60,8 @@ codes! {
     PasswordTooLong = (400, "PASSWORD_TOO_LONG", "Password too long"),
     /// `GET /token?audience=…` named an audience not on the server's allow-list (or was malformed).
     AudienceNotAllowed = (400, "AUDIENCE_NOT_ALLOWED", "This audience is not on the server's allow-list"),
+    /// `GET /token?alg=…` named an algorithm the server does not sign with (or was malformed).
+    AlgNotAllowed = (400, "ALG_NOT_ALLOWED", "This server does not sign tokens with this algorithm"),
     /// Wrong email or password (deliberately not saying which).
     InvalidEmailOrPassword = (401, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password"),
     /// No valid session.

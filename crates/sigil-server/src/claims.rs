@@ -229,6 +229,7 @@ mod tests {
             issuer: "https://iss".into(),
             audience: vec!["https://aud".into()],
             allowed_audiences: Vec::new(),
+            audience_algs: Default::default(),
             claims: Vec::new(),
             static_claims: Map::new(),
             set_jwt_header: true,

@@ -153,6 +153,14 @@ impl Auth {
         routes::router(self.state.clone())
     }
 
+    /// `GET {issuer}/.well-known/openid-configuration` (OIDC discovery: how API gateways find
+    /// the key set), at the issuer's own path, to be merged at the root of the host's router
+    /// (`Router::new().nest("/api/auth", auth.router()).merge(auth.discovery_router())`). Empty
+    /// when the issuer is not an `http(s)` URL.
+    pub fn discovery_router(&self) -> axum::Router {
+        routes::discovery_router(self.state.clone())
+    }
+
     /// `app` — a router in which [`Auth::router`] is nested at the configured base path — with
     /// `GET` of the key set answered in front of it, from memory, without `app`'s routing and
     /// layers (which do nothing for that request) and with the same response. Every other
@@ -256,6 +264,12 @@ impl AuthBuilder {
             Ok(checked) => {
                 manager.reload().await?;
                 tracing::info!(keys = checked, "signing keys checked");
+                // With several algorithms, each has its key from the start, so that the first
+                // key set served already holds every one (one alone is made on first use, as
+                // Better Auth does). A failure is logged; the key watch tries again.
+                if self.config.keys.algs.len() > 1 {
+                    let _ = manager.ensure_every_alg().await;
+                }
             }
             // A database that is down now is not a configuration error: start, answer 503, and
             // load the keys when it is back (the key watch below does).

@@ -626,7 +626,9 @@ fn key_reports(
         out.push(KeyReport {
             id: row.id.clone(),
             stored_alg: row.alg.clone(),
-            alg: row_alg(row, config.keys.alg).ok().map(|a| a.to_string()),
+            alg: row_alg(row, config.keys.legacy_rsa_alg())
+                .ok()
+                .map(|a| a.to_string()),
             created_at: row.created_at,
             expires_at: row.expires_at,
             life,
@@ -642,7 +644,9 @@ fn key_reports(
         ));
     }
     let usable_signer = survey.keys.iter().any(|k| match k {
-        SurveyedKey::Row(row) => keys.may_sign(row, now) && keys.check_usable(row).is_ok(),
+        SurveyedKey::Row(row) => {
+            keys.may_sign(config.keys.alg, row, now) && keys.check_usable(row).is_ok()
+        }
         SurveyedKey::Unreadable { .. } => false,
     });
     // Live keys, none of the configured algorithm: Sigil would make and sign with a key of its

@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
+use sigil_jose::Alg;
 use sigil_proto::UserView;
 use thiserror::Error;
 
@@ -85,18 +86,21 @@ impl Minter {
     /// payload is the hook's, the configured claims, or the public user object. Without hooks
     /// the claims do not change while the session is cached, except `iat` and `exp`: they are
     /// worked out once per cached session and only the times are added per token. With
-    /// `audience` (already checked against the allow-list), `aud` is that one value.
+    /// `audience` (already checked against the allow-list), `aud` is that one value. Signed
+    /// with `alg` (one of the configured algorithms), else the default one.
     pub(crate) async fn session_token(
         &self,
         live: &LiveSession,
         token: &str,
         route: TokenRoute,
         audience: Option<&str>,
+        alg: Option<Alg>,
     ) -> Result<String, KeyError> {
         let started = std::time::Instant::now();
-        let signed = self.sign_session_token(live, token, audience).await;
+        let alg = alg.unwrap_or(self.keys.alg());
+        let signed = self.sign_session_token(live, token, audience, alg).await;
         if signed.is_ok() {
-            crate::telemetry::token_issued(self.keys.alg(), route, started.elapsed());
+            crate::telemetry::token_issued(alg, route, started.elapsed());
         }
         signed
     }
@@ -106,16 +110,17 @@ impl Minter {
         live: &LiveSession,
         token: &str,
         audience: Option<&str>,
+        alg: Alg,
     ) -> Result<String, KeyError> {
         if self.hooks.payload.is_some() || self.hooks.subject.is_some() {
-            return self.hooked_session_token(live, token, audience).await;
+            return self.hooked_session_token(live, token, audience, alg).await;
         }
         let template = live.claims.get_or_init(|| {
             let payload = self.configured_payload(&live.view, &live.session);
             ClaimsTemplate::new(payload, live.user.id.clone(), &self.config)
         });
         let now = (self.clock)();
-        let key = self.keys.signing_key().await?;
+        let key = self.keys.signing_key_for(alg).await?;
         match audience {
             None => sigil_jose::sign_jwt(&key.pair, &template.at(now)),
             Some(aud) => sigil_jose::sign_jwt(&key.pair, &template.for_audience(aud).at(now)),
@@ -139,6 +144,7 @@ impl Minter {
         live: &LiveSession,
         token: &str,
         audience: Option<&str>,
+        alg: Alg,
     ) -> Result<String, KeyError> {
         let LiveSession { user, view, .. } = live;
         let session = &live.session_with_token(token);
@@ -157,7 +163,7 @@ impl Minter {
             template = template.for_audience(aud);
         }
         // Taken last, after every await above, so that a key revoked meanwhile is not used.
-        let key = self.keys.signing_key().await?;
+        let key = self.keys.signing_key_for(alg).await?;
         sigil_jose::sign_jwt(&key.pair, &template.at(now)).map_err(KeyError::Sign)
     }
 

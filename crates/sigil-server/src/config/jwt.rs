@@ -20,6 +20,8 @@ pub struct JwtConfig {
     pub audience: Vec<String>,
     /// Audiences a session may ask a token for instead (`GET /token?audience=…`).
     pub allowed_audiences: Vec<String>,
+    /// The algorithm of tokens for some of those audiences (others: the default one).
+    pub audience_algs: std::collections::BTreeMap<String, sigil_jose::Alg>,
     /// Claims mapped from user/session fields (empty: the default payload).
     pub claims: Vec<(String, ClaimSource)>,
     /// Fixed claims.
@@ -28,11 +30,13 @@ pub struct JwtConfig {
     pub set_jwt_header: bool,
 }
 
-/// How signing keys are made, rotated and published (`[jwks]`, and `[jwt] alg`).
+/// How signing keys are made, rotated and published (`[jwks]`, and `[jwt] alg`/`algs`).
 #[derive(Clone, Debug)]
 pub struct KeysConfig {
-    /// Signing algorithm of new keys.
+    /// The default signing algorithm: the first of `algs`.
     pub alg: sigil_jose::Alg,
+    /// Every algorithm Sigil keeps keys for and signs with (the default first, no repeats).
+    pub algs: Vec<sigil_jose::Alg>,
     /// RSA modulus size.
     pub rsa_bits: usize,
     /// Route of the key set.
@@ -45,6 +49,18 @@ pub struct KeysConfig {
     pub max_age: TimeDelta,
     /// Whether private keys are encrypted at rest.
     pub encrypt_private_keys: bool,
+}
+
+impl KeysConfig {
+    /// The algorithm of a stored RSA key with no `alg` (written before Better Auth 1.7): the
+    /// first configured RSA algorithm, else RS256.
+    pub fn legacy_rsa_alg(&self) -> sigil_jose::Alg {
+        self.algs
+            .iter()
+            .copied()
+            .find(|a| a.is_rsa())
+            .unwrap_or(sigil_jose::Alg::RS256)
+    }
 }
 
 /// Where a mapped claim comes from.
@@ -91,25 +107,57 @@ fn span(value: Option<&TimeSpan>, key: &str, default: i64) -> Result<TimeDelta, 
     TimeDelta::try_seconds(seconds).ok_or_else(|| invalid(key, "is out of range"))
 }
 
+/// A signing algorithm's name, parsed.
+fn signing_alg(name: &str, key: &str) -> Result<sigil_jose::Alg, ConfigError> {
+    name.parse()
+        .ok()
+        .filter(|a: &sigil_jose::Alg| a.can_sign())
+        .ok_or_else(|| {
+            invalid(
+                key,
+                format!("{name:?} is not one of EdDSA, ES256, ES512, PS256, RS256"),
+            )
+        })
+}
+
+/// `[jwt] algs`, or `alg` alone: never empty, no repeats, the default first.
+fn signing_algs(jwt: &JwtSettings) -> Result<Vec<sigil_jose::Alg>, ConfigError> {
+    let one = jwt
+        .alg
+        .as_deref()
+        .map(|a| signing_alg(a, "jwt.alg"))
+        .transpose()?;
+    let Some(names) = &jwt.algs else {
+        return Ok(vec![one.unwrap_or(sigil_jose::Alg::EdDSA)]);
+    };
+    let mut algs = Vec::new();
+    for name in names {
+        let alg = signing_alg(name, "jwt.algs")?;
+        if algs.contains(&alg) {
+            return Err(invalid("jwt.algs", format!("{alg} is listed twice")));
+        }
+        algs.push(alg);
+    }
+    match (algs.first(), one) {
+        (None, _) => Err(invalid("jwt.algs", "must name at least one algorithm")),
+        (Some(first), Some(one)) if *first != one => Err(invalid(
+            "jwt.alg",
+            format!(
+                "is {one} but jwt.algs starts with {first}: the first of jwt.algs is the default; set one of them"
+            ),
+        )),
+        _ => Ok(algs),
+    }
+}
+
 /// The key settings; `expiration` is the token lifetime the grace period must cover.
 pub(super) fn keys_config(
     jwt: &JwtSettings,
     jwks: &JwksSettings,
     expiration: TimeDelta,
 ) -> Result<KeysConfig, ConfigError> {
-    let alg: sigil_jose::Alg = jwt
-        .alg
-        .as_deref()
-        .unwrap_or("EdDSA")
-        .parse()
-        .ok()
-        .filter(|a: &sigil_jose::Alg| a.can_sign())
-        .ok_or_else(|| {
-            invalid(
-                "jwt.alg",
-                "must be one of EdDSA, ES256, ES512, PS256, RS256",
-            )
-        })?;
+    let algs = signing_algs(jwt)?;
+    let alg = algs[0];
     let max_age = span(jwks.max_age.as_ref(), "jwks.max_age", 300)?;
     let rotation_interval = jwks
         .rotation_interval
@@ -157,6 +205,7 @@ pub(super) fn keys_config(
     }
     Ok(KeysConfig {
         alg,
+        algs,
         rsa_bits,
         jwks_path,
         rotation_interval,
@@ -216,6 +265,16 @@ pub(super) fn jwt_config(
             format!("{bad:?}: an audience is a non-empty value without surrounding spaces"),
         ));
     }
+    let mut audience_algs = std::collections::BTreeMap::new();
+    for (audience, name) in jwt.audience_algs.iter().flatten() {
+        if !allowed_audiences.contains(audience) {
+            return Err(invalid(
+                "jwt.audience_algs",
+                format!("{audience:?} is not in jwt.allowed_audiences"),
+            ));
+        }
+        audience_algs.insert(audience.clone(), signing_alg(name, "jwt.audience_algs")?);
+    }
     let static_claims = jwt.static_claims.clone().unwrap_or_default();
     if let Some(name) = REGISTERED_CLAIMS
         .iter()
@@ -231,6 +290,7 @@ pub(super) fn jwt_config(
         issuer: jwt.issuer.clone().unwrap_or_else(|| origin.to_owned()),
         audience,
         allowed_audiences,
+        audience_algs,
         claims,
         static_claims,
         set_jwt_header: !jwt.disable_setting_jwt_header.unwrap_or(false),

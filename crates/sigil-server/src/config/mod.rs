@@ -288,6 +288,16 @@ impl Config {
         let user_fields = jwt::user_fields(s.user_fields.as_deref().unwrap_or_default())?;
         let jwt = jwt::jwt_config(&s.jwt, &origin, &user_fields)?;
         let keys = jwt::keys_config(&s.jwt, &s.jwks, jwt.expiration)?;
+        if let Some((audience, alg)) = jwt
+            .audience_algs
+            .iter()
+            .find(|(_, alg)| !keys.algs.contains(alg))
+        {
+            return Err(invalid(
+                "jwt.audience_algs",
+                format!("{audience:?} asks for {alg}, which is not in jwt.algs"),
+            ));
+        }
         Ok(Config {
             jwt,
             keys,

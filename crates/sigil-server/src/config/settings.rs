@@ -102,6 +102,9 @@ pub struct UserFieldSettings {
 pub struct JwtSettings {
     /// `EdDSA` (default), `ES256`, `ES512`, `PS256` or `RS256`.
     pub alg: Option<String>,
+    /// Several algorithms at once, each with its own keys (the first signs by default; `alg`
+    /// is the one-algorithm shorthand).
+    pub algs: Option<Vec<String>>,
     /// Token lifetime: a Better Auth time span (`"15m"`) or seconds (default `"15m"`).
     pub expiration_time: Option<TimeSpan>,
     /// `iss` (default: the base URL's origin).
@@ -110,6 +113,9 @@ pub struct JwtSettings {
     pub audience: Option<Audiences>,
     /// Audiences a session may ask a token for (`GET /token?audience=…`); empty: none.
     pub allowed_audiences: Option<Vec<String>>,
+    /// The algorithm tokens for an allowed audience are signed with, when its consumer needs
+    /// another than the default: `"https://api.example" = "RS256"`.
+    pub audience_algs: Option<std::collections::BTreeMap<String, String>>,
     /// Claims taken from the user or the session: `role = "user.role"`, `sid = "session.id"`.
     /// When this or `static_claims` is set, they replace the default payload.
     pub claims: Option<std::collections::BTreeMap<String, String>>,
@@ -205,6 +211,8 @@ enum EnvKind {
     Audience,
     /// A time span (`"10s"`) or a whole number of seconds.
     Span,
+    /// Comma-separated `name=value` pairs (split at the last `=`, so a name may hold one).
+    Pairs,
 }
 
 /// The environment variables of each setting (the first set one wins; `SIGIL_` names come
@@ -252,6 +260,7 @@ const ENVIRONMENT: &[(&[&str], &str, EnvKind)] = {
         (&["SIGIL_KEEP_ALIVE_TIMEOUT"], "keep_alive_timeout", Span),
         (&["SIGIL_SHUTDOWN_TIMEOUT"], "shutdown_timeout", Span),
         (&["SIGIL_JWT_ALG"], "jwt.alg", Text),
+        (&["SIGIL_JWT_ALGS"], "jwt.algs", List),
         (&["SIGIL_JWT_EXPIRATION_TIME"], "jwt.expiration_time", Text),
         (&["SIGIL_JWT_ISSUER"], "jwt.issuer", Text),
         (&["SIGIL_JWT_AUDIENCE"], "jwt.audience", Audience),
@@ -260,6 +269,7 @@ const ENVIRONMENT: &[(&[&str], &str, EnvKind)] = {
             "jwt.allowed_audiences",
             List,
         ),
+        (&["SIGIL_JWT_AUDIENCE_ALGS"], "jwt.audience_algs", Pairs),
         (
             &["SIGIL_JWT_DISABLE_SETTING_JWT_HEADER"],
             "jwt.disable_setting_jwt_header",
@@ -350,6 +360,16 @@ fn env_value(name: &str, text: &str, kind: EnvKind) -> Result<Value, ConfigError
             Ok(seconds) => Value::from(seconds),
             Err(_) => Value::String(text.to_owned()),
         },
+        EnvKind::Pairs => {
+            let mut pairs = Map::new();
+            for item in list() {
+                let (name, value) = item
+                    .rsplit_once('=')
+                    .ok_or_else(|| invalid(name, format!("{item:?} is not name=value")))?;
+                pairs.insert(name.trim().to_owned(), Value::from(value.trim()));
+            }
+            Value::Object(pairs)
+        }
     })
 }
 
@@ -448,6 +468,7 @@ mod tests {
                 EnvKind::Mode => "dev",
                 EnvKind::Audience => "a,b",
                 EnvKind::Span => "5s",
+                EnvKind::Pairs => "https://a?b=c=RS256",
             };
             env.insert(names[0].to_owned(), text.to_owned());
             let _ = path;
@@ -462,6 +483,11 @@ mod tests {
             );
         }
         assert_eq!(s.trusted_origins, Some(vec!["a".into(), "b".into()]));
+        // Split at the last `=`: an audience may hold one.
+        assert_eq!(
+            s.jwt.audience_algs,
+            Some([("https://a?b=c".to_owned(), "RS256".to_owned())].into())
+        );
     }
 
     /// The variables Sigil has always read (an oracle independent of the table above), and the
@@ -487,6 +513,7 @@ mod tests {
             ("SIGIL_JWT_ISSUER", "jwt/issuer"),
             ("SIGIL_JWT_AUDIENCE", "jwt/audience"),
             ("SIGIL_JWT_ALLOWED_AUDIENCES", "jwt/allowed_audiences"),
+            ("SIGIL_JWT_ALGS", "jwt/algs"),
             ("SIGIL_JWKS_PATH", "jwks/path"),
             ("SIGIL_JWKS_ROTATION_INTERVAL", "jwks/rotation_interval"),
             ("SIGIL_JWKS_GRACE_PERIOD", "jwks/grace_period"),

@@ -6,7 +6,7 @@ use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
-use sigil_jose::KeyPair;
+use sigil_jose::{Alg, KeyPair};
 
 use super::KeyError;
 
@@ -14,7 +14,7 @@ use super::KeyError;
 /// published it by then (pushed at once on PostgreSQL, within the key watch's second otherwise),
 /// so a verifier that meets its kid finds it in the key set wherever it fetches it.
 pub const IMMEDIATE_SETTLE: Duration = Duration::seconds(2);
-use super::manager::{KeyManager, row_alg};
+use super::manager::KeyManager;
 use super::succession;
 use crate::store::{KeyRow, Placement};
 
@@ -58,8 +58,7 @@ impl fmt::Display for KeyState {
 }
 
 impl KeyManager {
-    async fn generate(&self) -> Result<KeyPair, KeyError> {
-        let alg = self.config.alg;
+    async fn generate(&self, alg: Alg) -> Result<KeyPair, KeyError> {
         let bits = self.config.rsa_bits;
         tokio::task::spawn_blocking(move || KeyPair::generate_with_rsa_bits(alg, bits))
             .await
@@ -79,10 +78,29 @@ impl KeyManager {
     /// under the key lock on the rows as they are, so that instances never make two. A no-op
     /// without a rotation interval.
     pub(crate) async fn maintain(&self) -> Result<(), KeyError> {
+        if self.config.algs.len() > 1 {
+            // Each configured algorithm has a key (made here, within a key watch tick of the
+            // start, rather than on the first token asked of it).
+            self.ensure_every_alg().await?;
+        }
+        if self.config.rotation_interval.is_none() {
+            return Ok(());
+        }
+        let mut first = None;
+        for alg in self.config.algs.clone() {
+            if let Err(e) = self.rotate_when_due(alg).await {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// [`KeyManager::maintain`] for the keys of one algorithm.
+    async fn rotate_when_due(&self, alg: Alg) -> Result<(), KeyError> {
         let Some(interval) = self.config.rotation_interval else {
             return Ok(());
         };
-        let current = self.signing_key().await?;
+        let current = self.signing_key_for(alg).await?;
         let now = self.now();
         let lead = self.publish_lead();
         // Cheap checks first, on what this process holds, before a key is generated.
@@ -93,16 +111,16 @@ impl KeyManager {
             return Ok(());
         }
         let rows = self.store.list_keys().await?;
-        if succession::has_successor(&self.peers(&rows), now, until) {
+        if succession::has_successor(&self.peers(alg, &rows), now, until) {
             return Ok(());
         }
-        let pair = self.generate().await?;
+        let pair = self.generate(alg).await?;
         let row = self.row_for(&pair, now, None)?;
         let inserted = self
             .store
             .insert_key_if(&row, |rows| {
                 let now = self.now();
-                let peers = self.peers(rows);
+                let peers = self.peers(alg, rows);
                 let until = succession::signer_at(&peers, now)?.expires_at?;
                 if now < until - lead || succession::has_successor(&peers, now, until) {
                     return None;
@@ -119,7 +137,7 @@ impl KeyManager {
             })
             .await?;
         if inserted {
-            tracing::info!(kid = %row.id, "published the next signing key");
+            tracing::info!(kid = %row.id, %alg, "published the next signing key");
         }
         self.reload().await
     }
@@ -132,21 +150,30 @@ impl KeyManager {
     /// not open with this secret: the new key would be sealed under a secret the servers may not
     /// have (revoke that key, or fix the secret, first).
     pub async fn rotate(&self, immediate: bool) -> Result<String, KeyError> {
+        self.rotate_alg(self.config.alg, immediate).await
+    }
+
+    /// [`KeyManager::rotate`] for the keys of `alg`, one of the configured algorithms (the keys
+    /// of the others are untouched).
+    pub async fn rotate_alg(&self, alg: Alg, immediate: bool) -> Result<String, KeyError> {
+        if !self.config.algs.contains(&alg) {
+            return Err(KeyError::NotConfigured { alg });
+        }
         self.self_test().await?;
         self.reload().await?;
         // A scheduled rotation needs a key to sign until the new one starts (made now if there
         // is none); an immediate one on an empty table makes the first key, with nothing to retire.
         if !immediate {
-            self.signing_key().await?;
+            self.signing_key_for(alg).await?;
         }
-        let pair = self.generate().await?;
+        let pair = self.generate(alg).await?;
         let row = self.row_for(&pair, self.now(), None)?;
         self.store
             .insert_key_if(&row, |rows| {
                 // Timed once the key exists and the lock is held: however long generating the
                 // key or waiting for the lock took, the new key still waits its full time.
                 let now = self.now();
-                let peers = self.peers(rows);
+                let peers = self.peers(alg, rows);
                 let starts = match (immediate, succession::signer_at(&peers, now)) {
                     (false, _) => now + self.publish_lead(),
                     // Every instance publishes the key before any signs with it, so that a
@@ -183,12 +210,24 @@ impl KeyManager {
         let removed = self
             .store
             .delete_key_adjusting(kid, |rows| {
-                succession::revocation_changes(&self.peers(rows), kid, now)
+                // The revoked key's own algorithm: only its peers take its place.
+                let alg = rows
+                    .iter()
+                    .find(|r| r.id == kid)
+                    .and_then(|r| self.configured_alg(r));
+                match alg {
+                    Some(alg) => succession::revocation_changes(&self.peers(alg, rows), kid, now),
+                    None => Vec::new(),
+                }
             })
             .await?;
         self.reload().await?;
-        if removed && self.live_signing_key().is_none() {
-            self.bring_successor_forward(self.now()).await?;
+        if removed {
+            for alg in self.config.algs.clone() {
+                if self.live_signing_key(alg).is_none() {
+                    self.bring_successor_forward(alg, self.now()).await?;
+                }
+            }
         }
         Ok(removed)
     }
@@ -201,18 +240,18 @@ impl KeyManager {
     /// key-creation lock, so that two processes never bring two keys forward. Whether one moved.
     pub(super) async fn bring_successor_forward(
         &self,
+        alg: Alg,
         now: DateTime<Utc>,
     ) -> Result<bool, KeyError> {
-        let alg = self.config.alg;
         let moved = self
             .store
             .start_key_if(now, |rows| {
-                if rows.iter().any(|r| self.may_sign(r, now)) {
+                if rows.iter().any(|r| self.may_sign(alg, r, now)) {
                     return None;
                 }
                 rows.iter()
                     .filter(|r| {
-                        row_alg(r, alg).ok() == Some(alg)
+                        self.is_of(alg, r)
                             && r.created_at > now
                             && r.expires_at.is_none_or(|e| e > now)
                             && self.check_usable(r).is_ok()
@@ -222,7 +261,7 @@ impl KeyManager {
             })
             .await?;
         if let Some(kid) = &moved {
-            tracing::info!(%kid, "no key could sign: its published successor starts now");
+            tracing::info!(%kid, %alg, "no key could sign: its published successor starts now");
         }
         self.reload().await?;
         Ok(moved.is_some())
@@ -274,29 +313,28 @@ impl KeyManager {
                 Err(_) => Some(KeyState::Unusable),
             })
             .collect();
-        let current = rows
-            .iter()
-            .zip(&problems)
-            .filter(|(r, problem)| {
-                problem.is_none() && self.published(r, now) && self.may_sign(r, now)
-            })
-            .max_by_key(|(r, _)| (r.created_at, r.id.clone()))
-            .map(|(r, _)| r.id.clone());
-        let peers = self.peers(&rows);
-        let waiting: Vec<bool> = rows
-            .iter()
-            .map(|r| self.signs_with_alg(r) && succession::pending_start(r, &peers, now).is_some())
-            .collect();
+        let mut current = Vec::new();
+        for &alg in &self.config.algs {
+            current.extend(
+                rows.iter()
+                    .zip(&problems)
+                    .filter(|(r, problem)| {
+                        problem.is_none() && self.published(r, now) && self.may_sign(alg, r, now)
+                    })
+                    .max_by_key(|(r, _)| (r.created_at, r.id.clone()))
+                    .map(|(r, _)| r.id.clone()),
+            );
+        }
+        let waiting = self.pending_starts(&rows, now);
         Ok(rows
             .into_iter()
             .zip(problems)
-            .zip(waiting)
-            .map(|((r, problem), waiting)| {
+            .map(|(r, problem)| {
                 let state = if let Some(problem) = problem {
                     problem
-                } else if Some(&r.id) == current.as_ref() {
+                } else if current.contains(&r.id) {
                     KeyState::Current
-                } else if waiting {
+                } else if waiting.contains_key(&r.id) {
                     KeyState::Next
                 } else if self.published(&r, now) {
                     KeyState::Retired
@@ -310,28 +348,39 @@ impl KeyManager {
 
     /// The keys waiting their turn to sign, and when each starts (with the rows as they are).
     pub async fn waiting(&self) -> Result<HashMap<String, DateTime<Utc>>, KeyError> {
-        let now = self.now();
         let rows = self.store.list_keys().await?;
-        let peers = self.peers(&rows);
-        Ok(peers
-            .iter()
-            .filter_map(|r| succession::pending_start(r, &peers, now).map(|t| (r.id.clone(), t)))
-            .collect())
+        Ok(self.pending_starts(&rows, self.now()))
+    }
+
+    /// The keys among `rows` waiting their turn to sign, each among the keys of its algorithm,
+    /// and when each starts.
+    fn pending_starts(
+        &self,
+        rows: &[KeyRow],
+        now: DateTime<Utc>,
+    ) -> HashMap<String, DateTime<Utc>> {
+        let mut starts = HashMap::new();
+        for &alg in &self.config.algs {
+            let peers = self.peers(alg, rows);
+            starts.extend(peers.iter().filter_map(|r| {
+                succession::pending_start(r, &peers, now).map(|t| (r.id.clone(), t))
+            }));
+        }
+        starts
     }
 
     /// Generates a key and inserts it unless another process did so first.
-    pub(super) async fn mint(&self, now: DateTime<Utc>) -> Result<(), KeyError> {
-        let alg = self.config.alg;
+    pub(super) async fn mint(&self, alg: Alg, now: DateTime<Utc>) -> Result<(), KeyError> {
         // A live key this process cannot open means a wrong secret here (or a damaged row): making
         // a second current key would split the instances. Say so instead; revoking the row, or
         // fixing the secret, resolves it.
         let skew = now + Duration::seconds(60);
         for row in self.store.list_keys().await? {
-            if self.may_sign(&row, skew) && row.expires_at.is_none_or(|e| e > now) {
+            if self.may_sign(alg, &row, skew) && row.expires_at.is_none_or(|e| e > now) {
                 self.open(&row)?;
             }
         }
-        let pair = self.generate().await?;
+        let pair = self.generate(alg).await?;
         let expires_at = self
             .config
             .rotation_interval
@@ -344,7 +393,7 @@ impl KeyManager {
             .insert_key_if(&row, |rows| {
                 (!rows
                     .iter()
-                    .any(|r| self.may_sign(r, skew) && r.expires_at.is_none_or(|e| e > now)))
+                    .any(|r| self.may_sign(alg, r, skew) && r.expires_at.is_none_or(|e| e > now)))
                 .then(|| Placement::as_is(&row))
             })
             .await?;

@@ -111,7 +111,8 @@ impl JwksResponseParts {
 
 struct Snapshot {
     fingerprint: String,
-    signing: Option<Arc<SigningKey>>,
+    /// The key that signs now, per configured algorithm that has one.
+    signing: Vec<Arc<SigningKey>>,
     jwks: Arc<JwksDocument>,
     published: usize,
     /// When time alone changes the answer (a key starts or stops signing, a retired key's grace
@@ -157,7 +158,7 @@ fn document(
 fn empty_snapshot(max_age: StdDuration) -> Arc<Snapshot> {
     Arc::new(Snapshot {
         fingerprint: String::new(),
-        signing: None,
+        signing: Vec::new(),
         jwks: Arc::new(document(Vec::new(), None, max_age)),
         published: 0,
         next_reload: None,
@@ -224,19 +225,27 @@ impl KeyManager {
             .clone()
     }
 
-    /// Whether a row may sign at `now`: the configured alg, started, not expired.
-    pub(crate) fn may_sign(&self, row: &KeyRow, now: DateTime<Utc>) -> bool {
-        self.signs_with_alg(row) && succession::live_at(row, now)
+    /// Whether a row may sign for `alg` at `now`: of that alg, started, not expired.
+    pub(crate) fn may_sign(&self, alg: Alg, row: &KeyRow, now: DateTime<Utc>) -> bool {
+        self.is_of(alg, row) && succession::live_at(row, now)
     }
 
-    /// Whether a row is of the configured algorithm (the only ones that take turns signing).
-    pub(super) fn signs_with_alg(&self, row: &KeyRow) -> bool {
-        row_alg(row, self.config.alg).ok() == Some(self.config.alg)
+    /// The row's algorithm, if it is one of the configured ones (the keys that take turns
+    /// signing, each algorithm on its own).
+    pub(crate) fn configured_alg(&self, row: &KeyRow) -> Option<Alg> {
+        row_alg(row, self.config.legacy_rsa_alg())
+            .ok()
+            .filter(|a| self.config.algs.contains(a))
     }
 
-    /// The rows of the configured algorithm: the keys that take turns signing.
-    pub(super) fn peers<'a>(&self, rows: &'a [KeyRow]) -> Vec<&'a KeyRow> {
-        rows.iter().filter(|r| self.signs_with_alg(r)).collect()
+    /// Whether a row is of `alg`.
+    pub(super) fn is_of(&self, alg: Alg, row: &KeyRow) -> bool {
+        row_alg(row, self.config.legacy_rsa_alg()).ok() == Some(alg)
+    }
+
+    /// The rows of `alg`: the keys that take turns signing it.
+    pub(super) fn peers<'a>(&self, alg: Alg, rows: &'a [KeyRow]) -> Vec<&'a KeyRow> {
+        rows.iter().filter(|r| self.is_of(alg, r)).collect()
     }
 
     /// Whether a row is still in the key set at `now` (not retired longer than the grace period).
@@ -249,7 +258,7 @@ impl KeyManager {
 
     /// Opens a row's private key.
     pub(crate) fn open(&self, row: &KeyRow) -> Result<KeyPair, KeyError> {
-        let alg = row_alg(row, self.config.alg)?;
+        let alg = row_alg(row, self.config.legacy_rsa_alg())?;
         let text = if row.private_key.trim_start().starts_with('{') {
             zeroize::Zeroizing::new(row.private_key.clone())
         } else {
@@ -301,7 +310,7 @@ impl KeyManager {
     }
 
     fn public_key(&self, row: &KeyRow) -> Result<PublicKey, KeyError> {
-        let alg = row_alg(row, self.config.alg)?;
+        let alg = row_alg(row, self.config.legacy_rsa_alg())?;
         let jwk: Value =
             serde_json::from_str(&row.public_key).map_err(|e| KeyError::PublicKey {
                 kid: row.id.clone(),
@@ -330,38 +339,44 @@ impl KeyManager {
                 Err(e) => tracing::error!(error = %Chain(&e), "key not published"),
             }
         }
-        // The newest usable key signs — only a published one, whose private key matches it, so
-        // that no token ever carries a kid the key set does not show.
-        let mut candidates: Vec<&(&KeyRow, PublicKey)> = published
-            .iter()
-            .filter(|(r, _)| self.may_sign(r, now))
-            .collect();
-        candidates.sort_by(|(a, _), (b, _)| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
-        let mut signing = None;
-        for (row, public) in candidates {
-            match self.open_matching(row, public) {
-                Ok(pair) => {
-                    signing = Some(Arc::new(SigningKey {
-                        pair,
-                        until: row.expires_at,
-                    }));
-                    break;
+        // For each algorithm, the newest usable key signs — only a published one, whose private
+        // key matches it, so that no token ever carries a kid the key set does not show.
+        let mut signing = Vec::new();
+        let mut starts: Vec<DateTime<Utc>> = Vec::new();
+        for &alg in &self.config.algs {
+            let mut candidates: Vec<&(&KeyRow, PublicKey)> = published
+                .iter()
+                .filter(|(r, _)| self.may_sign(alg, r, now))
+                .collect();
+            candidates.sort_by(|(a, _), (b, _)| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+            for (row, public) in candidates {
+                match self.open_matching(row, public) {
+                    Ok(pair) => {
+                        signing.push(Arc::new(SigningKey {
+                            pair,
+                            until: row.expires_at,
+                        }));
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %Chain(&e), "skipping an unusable signing key");
+                    }
                 }
-                Err(e) => tracing::error!(error = %Chain(&e), "skipping an unusable signing key"),
             }
+            let peers = self.peers(alg, &rows);
+            starts.extend(
+                peers
+                    .iter()
+                    .filter(|r| self.published(r, now))
+                    .filter_map(|r| succession::pending_start(r, &peers, now)),
+            );
         }
-        // The next change of signing key bounds verifier caching; any time-driven change
+        // The next change of a signing key bounds verifier caching; any time-driven change
         // (including a grace period ending) triggers a reload.
-        let peers = self.peers(&rows);
-        let starts: Vec<DateTime<Utc>> = peers
-            .iter()
-            .filter(|r| self.published(r, now))
-            .filter_map(|r| succession::pending_start(r, &peers, now))
-            .collect();
         let next_change = starts
             .iter()
             .copied()
-            .chain(signing.as_ref().and_then(|s| s.until))
+            .chain(signing.iter().filter_map(|s| s.until))
             .min();
         let next_reload = rows
             .iter()
@@ -387,7 +402,7 @@ impl KeyManager {
                 ("published", count),
                 ("next", waiting),
                 ("retired", retired),
-                ("signing", usize::from(signing.is_some())),
+                ("signing", signing.len()),
             ],
             next_change.map(|at| at.timestamp()),
         );
@@ -427,55 +442,95 @@ impl KeyManager {
         Ok(true)
     }
 
-    /// The algorithm keys are made for and sign with.
+    /// The default algorithm: what tokens are signed with unless another is asked for.
     pub fn alg(&self) -> Alg {
         self.config.alg
     }
 
-    /// The signing key, created on first need (never twice).
+    /// Every algorithm keys are kept for, the default first.
+    pub fn algs(&self) -> &[Alg] {
+        &self.config.algs
+    }
+
+    /// The signing key of the default algorithm, created on first need (never twice).
     pub async fn signing_key(&self) -> Result<Arc<SigningKey>, KeyError> {
-        if let Some(key) = self.live_signing_key() {
+        self.signing_key_for(self.config.alg).await
+    }
+
+    /// The signing key of `alg` (one of the configured algorithms), created on first need.
+    pub async fn signing_key_for(&self, alg: Alg) -> Result<Arc<SigningKey>, KeyError> {
+        if let Some(key) = self.live_signing_key(alg) {
             return Ok(key);
+        }
+        if !self.config.algs.contains(&alg) {
+            return Err(KeyError::NotConfigured { alg });
         }
         // Boxed: the database work below would otherwise make every token's future (moved
         // through each router layer) many kilobytes larger.
-        Box::pin(self.load_signing_key()).await
+        Box::pin(self.load_signing_key(alg)).await
     }
 
-    /// [`KeyManager::signing_key`] when none is held: reload, or mint the first one.
-    async fn load_signing_key(&self) -> Result<Arc<SigningKey>, KeyError> {
+    /// [`KeyManager::signing_key_for`] when none is held: reload, or mint the first one.
+    async fn load_signing_key(&self, alg: Alg) -> Result<Arc<SigningKey>, KeyError> {
         let _single_flight = self.minting.lock().await;
         self.reload().await?;
-        if let Some(key) = self.live_signing_key() {
+        if let Some(key) = self.live_signing_key(alg) {
             return Ok(key);
         }
         // Nothing signs (the signing key was revoked, or expired with its successor not due
         // yet): a published successor starts now; only without one is a key made.
-        self.bring_successor_forward(self.now()).await?;
-        if let Some(key) = self.live_signing_key() {
+        self.bring_successor_forward(alg, self.now()).await?;
+        if let Some(key) = self.live_signing_key(alg) {
             return Ok(key);
         }
-        self.mint(self.now()).await?;
+        self.mint(alg, self.now()).await?;
         self.reload().await?;
-        self.current().signing.clone().ok_or(KeyError::Missing)
+        self.signing_in(&self.current(), alg)
+            .ok_or(KeyError::Missing)
     }
 
-    /// The signing key held in memory, if it may still sign now.
-    pub(super) fn live_signing_key(&self) -> Option<Arc<SigningKey>> {
-        let now = self.now();
-        self.current()
+    /// The signing key of `alg` in a snapshot.
+    fn signing_in(&self, snapshot: &Snapshot, alg: Alg) -> Option<Arc<SigningKey>> {
+        snapshot
             .signing
-            .clone()
+            .iter()
+            .find(|k| k.pair.alg() == alg)
+            .cloned()
+    }
+
+    /// The signing key of `alg` held in memory, if it may still sign now.
+    pub(super) fn live_signing_key(&self, alg: Alg) -> Option<Arc<SigningKey>> {
+        let now = self.now();
+        self.signing_in(&self.current(), alg)
             .filter(|k| k.until.is_none_or(|u| u > now))
     }
 
-    /// The published key set; creates the first key when there is none (as Better Auth does).
+    /// Makes sure every configured algorithm has a key that signs (the first request does this
+    /// for the default one). Each algorithm is tried even when another fails; the first
+    /// failure is returned.
+    pub async fn ensure_every_alg(&self) -> Result<(), KeyError> {
+        let mut first = None;
+        for &alg in &self.config.algs {
+            if let Err(e) = self.signing_key_for(alg).await {
+                tracing::error!(%alg, error = %Chain(&e), "no key signs for this algorithm");
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// The published key set; creates the first key when there is none (as Better Auth does),
+    /// and then one for every other configured algorithm too.
     pub async fn jwks(&self) -> Result<Arc<JwksDocument>, KeyError> {
         let snapshot = self.current();
         if snapshot.published > 0 {
             return Ok(snapshot.jwks.clone());
         }
         self.signing_key().await?;
+        if self.config.algs.len() > 1 {
+            // The default key exists: a key set is served even if another algorithm fails.
+            let _ = self.ensure_every_alg().await;
+        }
         Ok(self.current().jwks.clone())
     }
 

@@ -90,4 +90,10 @@ pub enum KeyError {
     /// A key was created but none can sign (it did not open or does not match its public half).
     #[error("no signing key after creating one")]
     Missing,
+    /// A key of an algorithm the server is not configured for was asked for.
+    #[error("{alg} is not one of the configured algorithms (jwt.algs)")]
+    NotConfigured {
+        /// The algorithm asked for.
+        alg: sigil_jose::Alg,
+    },
 }

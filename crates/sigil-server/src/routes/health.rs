@@ -49,7 +49,7 @@ pub(super) async fn ok() -> Json<OkResponse> {
     get,
     path = "/ready",
     tag = "health",
-    description = "Readiness: the database answers within a second and a signing key is loaded (the first key is made if there is none). `changes`: `listening`, `polling` (degraded, still ready) or `none` (SQLite).",
+    description = "Readiness: the database answers within a second and a signing key is loaded for every configured algorithm (the first key is made if there is none). `changes`: `listening`, `polling` (degraded, still ready) or `none` (SQLite).",
     responses(
         (status = 200, description = "Ready", body = ReadyResponse),
         (status = 503, description = "Not ready (`NOT_READY`); the message names what", body = ErrorBody)
@@ -61,7 +61,14 @@ pub(super) async fn ready(State(state): State<SharedState>) -> Result<Response, 
     let keys = state.minter.keys();
     let (database, signing) = tokio::join!(
         tokio::time::timeout(READY_TIMEOUT, state.store.ping()),
-        tokio::time::timeout(READY_TIMEOUT, Box::pin(keys.signing_key())),
+        // Every configured algorithm has a key (the first is made if there is none).
+        tokio::time::timeout(
+            READY_TIMEOUT,
+            Box::pin(async {
+                keys.ensure_every_alg().await?;
+                keys.signing_key().await
+            })
+        ),
     );
     let database = match database {
         Ok(Ok(())) => None,

@@ -1,8 +1,7 @@
 //! `GET /token` (a JWT for the session) and `GET /jwks` (the published keys, from memory).
 
 use axum::body::Body;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -49,13 +48,59 @@ pub(super) struct Jwk {
     e: Option<String>,
 }
 
-/// The query of `GET /token`.
-#[derive(serde::Deserialize, utoipa::IntoParams)]
+/// The query of `GET /token` (a schema for the document; the handler reads the raw query, so
+/// that a parameter given twice is refused rather than one of its values picked).
+#[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Only a schema.
 pub(super) struct TokenParams {
     /// An audience from the server's allow-list (`[jwt] allowed_audiences`): the token's `aud`
     /// is then this one value. Without it, the configured audience (Better Auth's behaviour).
     audience: Option<String>,
+    /// One of the server's algorithms (`[jwt] algs`) to sign with. Without it, the one
+    /// configured for the audience (`[jwt.audience_algs]`), else the default (the first).
+    alg: Option<String>,
+}
+
+/// What a `GET /token` query asks for: each parameter at most once, known and allowed.
+struct TokenAsk {
+    audience: Option<String>,
+    alg: Option<sigil_jose::Alg>,
+}
+
+impl TokenAsk {
+    fn parse(query: Option<&str>, state: &SharedState) -> Result<TokenAsk, ErrorCode> {
+        let (mut audience, mut alg) = (None, None);
+        for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            match &*name {
+                "audience" if audience.is_none() => audience = Some(value.into_owned()),
+                "audience" => return Err(ErrorCode::AudienceNotAllowed),
+                "alg" if alg.is_none() => alg = Some(value.into_owned()),
+                "alg" => return Err(ErrorCode::AlgNotAllowed),
+                // Other parameters are ignored, as Better Auth ignores them.
+                _ => {}
+            }
+        }
+        let jwt = &state.config.jwt;
+        if let Some(a) = &audience
+            && !jwt.allowed_audiences.contains(a)
+        {
+            return Err(ErrorCode::AudienceNotAllowed);
+        }
+        let alg = match alg {
+            Some(name) => Some(
+                name.parse::<sigil_jose::Alg>()
+                    .ok()
+                    .filter(|a| state.config.keys.algs.contains(a))
+                    .ok_or(ErrorCode::AlgNotAllowed)?,
+            ),
+            None => audience
+                .as_ref()
+                .and_then(|a| jwt.audience_algs.get(a))
+                .copied(),
+        };
+        Ok(TokenAsk { audience, alg })
+    }
 }
 
 /// `GET /token`: a JWT for the session. A JWT is never accepted as a session credential here.
@@ -67,7 +112,7 @@ pub(super) struct TokenParams {
     params(TokenParams),
     responses(
         (status = 200, description = "A JWT for the session", body = TokenResponse),
-        (status = 400, description = "`AUDIENCE_NOT_ALLOWED`: the audience asked for is not on the allow-list", body = ErrorBody),
+        (status = 400, description = "`AUDIENCE_NOT_ALLOWED`: the audience asked for is not on the allow-list; `ALG_NOT_ALLOWED`: the algorithm asked for is not one the server signs with", body = ErrorBody),
         (status = 401, description = "`UNAUTHORIZED`: no valid session", body = ErrorBody),
         (status = 429, description = "`TOO_MANY_REQUESTS`: rate limited", body = ErrorBody,
             headers(("x-retry-after" = u64, description = "Seconds until a retry may succeed"))),
@@ -78,7 +123,7 @@ pub(super) struct TokenParams {
 pub(super) async fn token(
     State(state): State<SharedState>,
     presented: Presented,
-    params: Result<Query<TokenParams>, QueryRejection>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let token = presented.token.ok_or(ErrorCode::Unauthorized)?;
     let live = state
@@ -86,20 +131,17 @@ pub(super) async fn token(
         .live(&token, state.now())
         .await?
         .ok_or(ErrorCode::Unauthorized)?;
-    // Checked once the session is known, so that the allow-list is not told to strangers. A
-    // query that does not parse (the parameter twice, say) names no allowed audience either.
-    let audience = match params {
-        Ok(Query(TokenParams { audience: None })) => None,
-        Ok(Query(TokenParams { audience: Some(a) }))
-            if state.config.jwt.allowed_audiences.contains(&a) =>
-        {
-            Some(a)
-        }
-        _ => return Err(ErrorCode::AudienceNotAllowed.into()),
-    };
+    // Checked once the session is known, so that the allow-lists are not told to strangers.
+    let ask = TokenAsk::parse(query.as_deref(), &state)?;
     let jwt = state
         .minter
-        .session_token(&live, &token, TokenRoute::Token, audience.as_deref())
+        .session_token(
+            &live,
+            &token,
+            TokenRoute::Token,
+            ask.audience.as_deref(),
+            ask.alg,
+        )
         .await?;
     let mut response = token_response(jwt);
     no_store(&mut response);

@@ -1,6 +1,7 @@
 //! The `/api/auth` routes, by feature: sessions (sign-up, sign-in, get-session, sign-out), JWTs
 //! (token, key set) and health; and what runs before them (CORS, origin checks, rate limits).
 
+mod discovery;
 mod fast;
 mod health;
 mod jwt;
@@ -67,6 +68,11 @@ fn cors(trusted: &TrustedOrigins) -> tower_http::cors::CorsLayer {
 /// Whether CORS lets `origin` read responses: a trusted origin.
 fn cors_allows(trusted: &TrustedOrigins, origin: &HeaderValue) -> bool {
     origin.to_str().is_ok_and(|o| trusted.allows(o))
+}
+
+/// The OIDC discovery document at the issuer's path, to be merged at the host's root.
+pub(crate) fn discovery_router(state: SharedState) -> Router {
+    discovery::router(state)
 }
 
 /// `app`, in which the router is nested at the configured base path, with `GET` of the key set

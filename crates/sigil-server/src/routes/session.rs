@@ -472,6 +472,7 @@ pub(super) async fn get_session(
                 &token,
                 crate::telemetry::TokenRoute::GetSession,
                 None,
+                None,
             )
             .await
         {

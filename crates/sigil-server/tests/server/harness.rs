@@ -147,7 +147,11 @@ impl TestServer {
         )
         .await;
         // As `sigil serve` runs it: the key set answered in front of the router.
-        let app = auth.with_fast_jwks(axum::Router::new().nest(&config.base_path, auth.router()));
+        let app = auth.with_fast_jwks(
+            axum::Router::new()
+                .nest(&config.base_path, auth.router())
+                .merge(auth.discovery_router()),
+        );
         let handle = auth.clone();
         let limits = config.serve;
         tokio::spawn(async move {

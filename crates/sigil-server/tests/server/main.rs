@@ -2,6 +2,7 @@
 //! available) PostgreSQL. One binary; modules per concern.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod algs;
 mod cache;
 mod errors;
 mod fast_jwks;

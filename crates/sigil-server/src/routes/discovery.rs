@@ -1,0 +1,188 @@
+//! `GET {issuer}/.well-known/openid-configuration`: where API gateways and OIDC libraries (AWS
+//! API Gateway, Azure API Management, go-oidc, Auth0's express middleware, mod_auth_openidc) look
+//! for the key set of an issuer. Sigil is not an OpenID provider: the document carries what those
+//! consumers read (`issuer`, `jwks_uri`, the algorithms) and fills the other members the
+//! specification requires with the nearest thing Sigil has; the README says which mean nothing.
+
+use std::sync::Arc;
+
+use aws_lc_rs::digest::{SHA256, digest};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use sigil_jose::{Alg, b64};
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::keys::JwksDocument;
+use crate::state::SharedState;
+
+/// The discovery document's path for `issuer`: the issuer's own path followed by
+/// `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0, section 4). `None` when the
+/// issuer is not an `http(s)` URL without query or fragment: no consumer could find it then.
+pub(crate) fn path_for(issuer: &str) -> Option<String> {
+    let url = url::Url::parse(issuer).ok()?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host().is_none()
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return None;
+    }
+    // Url normalizes an empty path to "/".
+    let prefix = url.path().trim_end_matches('/');
+    // (Url percent-encodes what a route pattern would read as a parameter, such as braces.)
+    if prefix.contains("//") {
+        return None;
+    }
+    Some(format!("{prefix}/.well-known/openid-configuration"))
+}
+
+/// A router answering the discovery document at the issuer's path (empty when the issuer is
+/// not a URL), to be merged at the root of the host's router.
+pub(crate) fn router(state: SharedState) -> Router {
+    match path_for(&state.config.jwt.issuer) {
+        Some(path) => Router::new()
+            .route(&path, get(openid_configuration))
+            .with_state(state),
+        None => Router::new(),
+    }
+}
+
+/// The algorithms a consumer should accept: each configured one that has a published key, in
+/// the configured order, then any other published key's (a key another node wrote, still in its
+/// grace period).
+fn published_algs(config: &Config, doc: &JwksDocument) -> Vec<Alg> {
+    let present: Vec<Alg> = doc
+        .set
+        .keys()
+        .iter()
+        .filter_map(sigil_jose::PublicKey::alg)
+        .collect();
+    let mut algs: Vec<Alg> = config
+        .keys
+        .algs
+        .iter()
+        .copied()
+        .filter(|a| present.contains(a))
+        .collect();
+    let mut others: Vec<Alg> = present
+        .into_iter()
+        .filter(|a| !config.keys.algs.contains(a))
+        .collect();
+    others.sort_by_key(ToString::to_string);
+    others.dedup();
+    algs.extend(others);
+    algs
+}
+
+/// The document's body for the key set `doc`.
+fn document(config: &Config, doc: &JwksDocument) -> String {
+    let base = format!("{}{}", config.base_url, config.base_path);
+    let algs: Vec<String> = published_algs(config, doc)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    json!({
+        "issuer": config.jwt.issuer,
+        "jwks_uri": format!("{base}{}", config.keys.jwks_path),
+        "id_token_signing_alg_values_supported": algs,
+        // Required by the specification; not an OAuth flow (see the README).
+        "authorization_endpoint": format!("{base}{}", crate::paths::SIGN_IN),
+        "token_endpoint": format!("{base}{}", crate::paths::TOKEN),
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public"],
+    })
+    .to_string()
+}
+
+/// `GET {issuer}/.well-known/openid-configuration`, cached like the key set: `Cache-Control`
+/// with the key set's max-age and a strong `ETag` (it changes when an algorithm gains or loses
+/// its last published key).
+async fn openid_configuration(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let keys = state.minter.keys();
+    let doc: Arc<JwksDocument> = match keys.cached_jwks() {
+        Some(doc) => doc,
+        None => Box::pin(keys.jwks()).await?,
+    };
+    let body = document(&state.config, &doc);
+    let hash = digest(&SHA256, body.as_bytes());
+    let etag = format!("\"{}\"", b64::encode(&hash.as_ref()[..16]));
+    let not_modified = headers
+        .get(IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut response = Response::new(Body::from(body));
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response
+    };
+    let max_age = state.config.keys.max_age.num_seconds().max(0);
+    let headers = response.headers_mut();
+    if let Ok(cache) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+        headers.insert(CACHE_CONTROL, cache);
+    }
+    if let Ok(tag) = HeaderValue::from_str(&etag) {
+        headers.insert(ETAG, tag);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_for;
+
+    #[test]
+    fn the_document_sits_under_the_issuers_path() {
+        for (issuer, path) in [
+            (
+                "https://auth.example.com",
+                "/.well-known/openid-configuration",
+            ),
+            (
+                "https://auth.example.com/",
+                "/.well-known/openid-configuration",
+            ),
+            ("http://127.0.0.1:3000", "/.well-known/openid-configuration"),
+            (
+                "https://example.com/tenants/a",
+                "/tenants/a/.well-known/openid-configuration",
+            ),
+            (
+                "https://example.com/{x}",
+                "/%7Bx%7D/.well-known/openid-configuration",
+            ),
+            (
+                "https://example.com/api/auth/",
+                "/api/auth/.well-known/openid-configuration",
+            ),
+        ] {
+            assert_eq!(path_for(issuer).as_deref(), Some(path), "{issuer}");
+        }
+        for issuer in [
+            "sigil",
+            "urn:example:issuer",
+            "ftp://example.com",
+            "https://example.com/?tenant=a",
+            "https://example.com/#a",
+            "https://user:pw@example.com",
+            "https://example.com/a//b",
+        ] {
+            assert_eq!(path_for(issuer), None, "{issuer}");
+        }
+    }
+}
