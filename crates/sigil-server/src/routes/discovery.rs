@@ -38,8 +38,13 @@ pub(crate) fn path_for(issuer: &str) -> Option<String> {
     }
     // Url normalizes an empty path to "/".
     let prefix = url.path().trim_end_matches('/');
-    // (Url percent-encodes what a route pattern would read as a parameter, such as braces.)
-    if prefix.contains("//") {
+    // Url percent-encodes braces; a segment starting with `:` or `*` (which the router refuses
+    // as a pattern from before axum 0.8) is left out, as is an empty one.
+    if prefix.contains("//")
+        || prefix
+            .split('/')
+            .any(|segment| segment.starts_with([':', '*']))
+    {
         return None;
     }
     Some(format!("{prefix}/.well-known/openid-configuration"))
@@ -48,7 +53,21 @@ pub(crate) fn path_for(issuer: &str) -> Option<String> {
 /// A router answering the discovery document at the issuer's path (empty when the issuer is
 /// not a URL), to be merged at the root of the host's router.
 pub(crate) fn router(state: SharedState) -> Router {
-    match path_for(&state.config.jwt.issuer) {
+    let config = &state.config;
+    let path = path_for(&config.jwt.issuer);
+    // Under the base path, it must not stand where a route of the auth router is.
+    let taken = path.as_deref().is_some_and(|p| {
+        p.strip_prefix(config.base_path.as_str())
+            .is_some_and(|rest| {
+                rest == config.keys.jwks_path || crate::paths::FIXED.contains(&rest)
+            })
+    });
+    if taken {
+        tracing::warn!(
+            "no discovery document: its path under the issuer is taken by another route (jwks.path)"
+        );
+    }
+    match path.filter(|_| !taken) {
         Some(path) => Router::new()
             .route(&path, get(openid_configuration))
             .with_state(state),
@@ -181,6 +200,8 @@ mod tests {
             "https://example.com/#a",
             "https://user:pw@example.com",
             "https://example.com/a//b",
+            "https://example.com/:tenant",
+            "https://example.com/a/*rest",
         ] {
             assert_eq!(path_for(issuer), None, "{issuer}");
         }

@@ -426,6 +426,24 @@ async fn discovery_follows_the_issuer() {
     );
     assert!(s.get("/ok").await.status().is_success());
 
+    // Where the key set already is (a jwks.path of that name): the server starts, the key set
+    // stays.
+    let s = TestServer::start(&Engine::Sqlite, |c| {
+        c.jwt.issuer = Some("http://issuer.example/api/auth".into());
+        c.jwks.path = Some("/.well-known/openid-configuration".into());
+    })
+    .await;
+    let body: Value = s
+        .client
+        .get(s.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(body["keys"].is_array(), "{body}");
+
     let s = TestServer::start(&Engine::Sqlite, |c| c.jwt.issuer = Some("sigil".into())).await;
     let r = s
         .client
