@@ -399,6 +399,10 @@ async function fleet() {
   const otherAlg = ALG === "EdDSA" ? "RS256" : "EdDSA";
   const mismatch = await sigilCheck(ctx, { SIGIL_JWT_ALG: otherAlg });
   check(`1b with SIGIL_JWT_ALG=${otherAlg} (Better Auth signs ${ALG}) the check blocks, naming the setting`, mismatch.code === 1 && mismatch.stdout.includes(`SIGIL_JWT_ALG=${ALG}`), () => `${mismatch.code} ${mismatch.stdout}`);
+  const algsFirst = await sigilCheck(ctx, { SIGIL_JWT_ALGS: `${ALG},${otherAlg}` });
+  check(`1b with SIGIL_JWT_ALGS=${ALG},${otherAlg} (Better Auth's first) the check says ready`, algsFirst.code === 0, () => `${algsFirst.code} ${algsFirst.stdout}`);
+  const algsSecond = await sigilCheck(ctx, { SIGIL_JWT_ALG: otherAlg, SIGIL_JWT_ALGS: `${otherAlg},${ALG}` });
+  check(`1b with SIGIL_JWT_ALGS=${otherAlg},${ALG} the check blocks, saying to put ${ALG} first`, algsSecond.code === 1 && algsSecond.stdout.includes(`SIGIL_JWT_ALGS (${ALG},${otherAlg})`), () => `${algsSecond.code} ${algsSecond.stdout}`);
   if (before !== null) {
     check("1b the check wrote nothing (the SQLite folder is byte for byte the same)", snapshotDir(path.dirname(ctx.db.ba)) === before);
   }

@@ -282,6 +282,7 @@ async fn serve(args: ServerArgs) -> Result<()> {
         axum::Router::new()
             .nest(&base_path, auth.router())
             .merge(auth.discovery_router())
+            .merge(auth.console_router())
             .fallback(|| async { sigil_server::ApiError::new(sigil_server::ErrorCode::NotFound) }),
     );
     // One line per request (target `sigil::request`), the key set's fast answers included.

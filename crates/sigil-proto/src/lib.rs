@@ -11,6 +11,6 @@ mod wire;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use wire::{
-    OkResponse, SessionResponse, SessionView, SignInRequest, SignInResponse, SignOutResponse,
-    SignUpRequest, SignUpResponse, TokenResponse, UserView,
+    KeyTimeline, KeyTimelineEntry, OkResponse, SessionResponse, SessionView, SignInRequest,
+    SignInResponse, SignOutResponse, SignUpRequest, SignUpResponse, TokenResponse, UserView,
 };

@@ -159,6 +159,47 @@ pub struct TokenResponse {
     pub token: String,
 }
 
+/// `GET /key-timeline` → 200: every stored signing key and its state, for the console's key
+/// timeline and for operators (the key set itself carries no states). Public halves only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct KeyTimeline {
+    /// The server's time, ISO 8601 (the states are as of then).
+    pub now: String,
+    /// The tokens' `iss`.
+    pub issuer: String,
+    /// The tokens' default `aud` (one value or several).
+    pub audience: Vec<String>,
+    /// Where the key set is published.
+    pub jwks_uri: String,
+    /// The algorithms tokens are signed with, the default first.
+    pub algs: Vec<String>,
+    /// Every stored key, newest first.
+    pub keys: Vec<KeyTimelineEntry>,
+}
+
+/// One stored signing key in a [`KeyTimeline`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct KeyTimelineEntry {
+    /// Key id (the `kid` of the tokens it signs).
+    pub kid: String,
+    /// Its algorithm, when known.
+    pub alg: Option<String>,
+    /// `next`, `current`, `retired`, `expired`, `undecryptable` or `unusable`.
+    pub state: String,
+    /// When it was created (ISO 8601).
+    pub created_at: String,
+    /// When it stops signing, if it does.
+    pub expires_at: Option<String>,
+    /// When a `next` key starts signing.
+    pub starts_at: Option<String>,
+    /// Until when a key that stopped (or will stop) signing stays in the key set.
+    pub published_until: Option<String>,
+}
+
 /// `GET /ok` → 200.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

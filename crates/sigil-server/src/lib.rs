@@ -153,6 +153,13 @@ impl Auth {
         routes::router(self.state.clone())
     }
 
+    /// The console page at `/` and its two assets under `/console/` (on by default in `dev`
+    /// mode; `console` in the configuration), to be merged at the root of the host's router.
+    /// Empty when the console is off.
+    pub fn console_router(&self) -> axum::Router {
+        routes::console_router(&self.state)
+    }
+
     /// `GET {issuer}/.well-known/openid-configuration` (OIDC discovery: how API gateways find
     /// the key set), at the issuer's own path, to be merged at the root of the host's router
     /// (`Router::new().nest("/api/auth", auth.router()).merge(auth.discovery_router())`). Empty

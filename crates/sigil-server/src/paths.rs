@@ -17,9 +17,11 @@ pub(crate) const READY: &str = "/ready";
 pub(crate) const TOKEN: &str = "/token";
 /// The OpenAPI document of these routes.
 pub(crate) const OPENAPI: &str = "/openapi.json";
+/// Every stored key and its state (signed-in callers only).
+pub(crate) const KEY_TIMELINE: &str = "/key-timeline";
 
 /// Every fixed route (the JWKS path is configurable and must not collide with them).
-pub(crate) const FIXED: [&str; 8] = [
+pub(crate) const FIXED: [&str; 9] = [
     SIGN_UP,
     SIGN_IN,
     GET_SESSION,
@@ -28,4 +30,5 @@ pub(crate) const FIXED: [&str; 8] = [
     READY,
     TOKEN,
     OPENAPI,
+    KEY_TIMELINE,
 ];

@@ -664,8 +664,24 @@ fn key_reports(
             || "the algorithm of Better Auth's keys".to_owned(),
             |a| (*a).to_owned(),
         );
+        // With several algorithms, the first is the one `/token` signs with by default.
+        let setting = if config.keys.algs.len() > 1 {
+            let rest: Vec<String> = config
+                .keys
+                .algs
+                .iter()
+                .map(ToString::to_string)
+                .filter(|a| *a != suggestion)
+                .collect();
+            format!(
+                "put {suggestion} first in SIGIL_JWT_ALGS ({suggestion},{}), the algorithm `/token` signs with by default,",
+                rest.join(",")
+            )
+        } else {
+            format!("set SIGIL_JWT_ALG={suggestion} (`[jwt] alg = \"{suggestion}\"` in sigil.toml)")
+        };
         blockers.push(format!(
-            "the live key(s) use {} but Sigil is configured for {configured}: Sigil would create a key of its own and sign with {configured} while Better Auth nodes sign with {}; set SIGIL_JWT_ALG={suggestion} (`[jwt] alg = \"{suggestion}\"` in sigil.toml) to match Better Auth's `jwks.keyPairConfig.alg`",
+            "the live key(s) use {} but Sigil's default algorithm is {configured}: Sigil would create a key of its own and sign with {configured} while Better Auth nodes sign with {}; {setting} to match Better Auth's `jwks.keyPairConfig.alg`",
             algs.join(", "),
             algs.join(", "),
         ));
@@ -678,10 +694,17 @@ fn key_reports(
         && !unreadable_blocks
         && !out.iter().any(|k| k.blocks)
     {
-        notes.push(format!(
-            "no live {} key Sigil can sign with: it creates one on first use",
-            config.keys.alg
-        ));
+        notes.push(if config.keys.algs.len() > 1 {
+            format!(
+                "no live {} key Sigil can sign with: it creates one at start (and one of each other configured algorithm that has none)",
+                config.keys.alg
+            )
+        } else {
+            format!(
+                "no live {} key Sigil can sign with: it creates one on first use",
+                config.keys.alg
+            )
+        });
     }
     out
 }

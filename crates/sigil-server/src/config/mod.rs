@@ -144,6 +144,8 @@ pub struct Config {
     pub mode: Mode,
     /// Whether rate limits apply.
     pub rate_limit: bool,
+    /// Whether the console page is served at `/`.
+    pub console: bool,
     /// IPv6 clients share a rate-limit bucket per network of this prefix length (1..=128).
     pub rate_limit_ipv6_prefix: u8,
     /// Whether to migrate at start.
@@ -314,6 +316,7 @@ impl Config {
             trusted_proxies: s.trusted_proxies.unwrap_or_default(),
             mode,
             rate_limit: s.rate_limit.unwrap_or(mode == Mode::Production),
+            console: s.console.unwrap_or(mode == Mode::Dev),
             rate_limit_ipv6_prefix,
             migrate: s.migrate.unwrap_or(true),
             max_body_bytes,

@@ -44,6 +44,8 @@ pub struct Settings {
     pub mode: Option<Mode>,
     /// Rate limits on or off (default: on in production, off in dev).
     pub rate_limit: Option<bool>,
+    /// The console page at `/` (default: on in dev, off in production).
+    pub console: Option<bool>,
     /// IPv6 clients share a rate-limit bucket per network of this prefix length (default 64,
     /// 1 to 128).
     pub rate_limit_ipv6_prefix: Option<u8>,
@@ -236,6 +238,7 @@ const ENVIRONMENT: &[(&[&str], &str, EnvKind)] = {
         (&["SIGIL_TRUSTED_PROXIES"], "trusted_proxies", Ips),
         (&["SIGIL_MODE"], "mode", Mode),
         (&["SIGIL_RATE_LIMIT"], "rate_limit", Bool),
+        (&["SIGIL_CONSOLE"], "console", Bool),
         (
             &["SIGIL_RATE_LIMIT_IPV6_PREFIX"],
             "rate_limit_ipv6_prefix",
@@ -366,7 +369,12 @@ fn env_value(name: &str, text: &str, kind: EnvKind) -> Result<Value, ConfigError
                 let (name, value) = item
                     .rsplit_once('=')
                     .ok_or_else(|| invalid(name, format!("{item:?} is not name=value")))?;
-                pairs.insert(name.trim().to_owned(), Value::from(value.trim()));
+                if pairs
+                    .insert(name.trim().to_owned(), Value::from(value.trim()))
+                    .is_some()
+                {
+                    return Err(invalid(name, format!("{:?} is given twice", name.trim())));
+                }
             }
             Value::Object(pairs)
         }

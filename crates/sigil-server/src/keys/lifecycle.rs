@@ -78,18 +78,21 @@ impl KeyManager {
     /// under the key lock on the rows as they are, so that instances never make two. A no-op
     /// without a rotation interval.
     pub(crate) async fn maintain(&self) -> Result<(), KeyError> {
+        // One algorithm's failure never holds up another's rotation: each is tried, the first
+        // failure returned.
+        let mut first = None;
         if self.config.algs.len() > 1 {
             // Each configured algorithm has a key (made here, within a key watch tick of the
             // start, rather than on the first token asked of it).
-            self.ensure_every_alg().await?;
+            if let Err(e) = self.ensure_every_alg().await {
+                first = Some(e);
+            }
         }
-        if self.config.rotation_interval.is_none() {
-            return Ok(());
-        }
-        let mut first = None;
-        for alg in self.config.algs.clone() {
-            if let Err(e) = self.rotate_when_due(alg).await {
-                first.get_or_insert(e);
+        if self.config.rotation_interval.is_some() {
+            for alg in self.config.algs.clone() {
+                if let Err(e) = self.rotate_when_due(alg).await {
+                    first.get_or_insert(e);
+                }
             }
         }
         first.map_or(Ok(()), Err)
@@ -374,10 +377,13 @@ impl KeyManager {
         // A live key this process cannot open means a wrong secret here (or a damaged row): making
         // a second current key would split the instances. Say so instead; revoking the row, or
         // fixing the secret, resolves it.
+        // Checked before a key is generated: a live key that cannot sign (another secret, or a
+        // private key that does not match its public one) is an error here every time, and
+        // generating a key only for the insert to decline would cost an RSA generation a tick.
         let skew = now + Duration::seconds(60);
         for row in self.store.list_keys().await? {
             if self.may_sign(alg, &row, skew) && row.expires_at.is_none_or(|e| e > now) {
-                self.open(&row)?;
+                self.check_usable(&row)?;
             }
         }
         let pair = self.generate(alg).await?;

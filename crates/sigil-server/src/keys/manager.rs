@@ -248,6 +248,12 @@ impl KeyManager {
         rows.iter().filter(|r| self.is_of(alg, r)).collect()
     }
 
+    /// Until when a row is in the key set: its end plus the grace period (none: no end).
+    pub fn published_until(&self, row: &KeyRow) -> Option<DateTime<Utc>> {
+        row.expires_at
+            .and_then(|e| e.checked_add_signed(self.config.grace_period))
+    }
+
     /// Whether a row is still in the key set at `now` (not retired longer than the grace period).
     pub(super) fn published(&self, row: &KeyRow, now: DateTime<Utc>) -> bool {
         row.expires_at.is_none_or(|e| {
@@ -512,7 +518,7 @@ impl KeyManager {
         let mut first = None;
         for &alg in &self.config.algs {
             if let Err(e) = self.signing_key_for(alg).await {
-                tracing::error!(%alg, error = %Chain(&e), "no key signs for this algorithm");
+                tracing::warn!(%alg, error = %Chain(&e), "no key signs for this algorithm");
                 first.get_or_insert(e);
             }
         }

@@ -10,7 +10,9 @@ use aws_lc_rs::digest::{SHA256, digest};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::header::{
+    ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -70,6 +72,9 @@ pub(crate) fn router(state: SharedState) -> Router {
     match path.filter(|_| !taken) {
         Some(path) => Router::new()
             .route(&path, get(openid_configuration))
+            .method_not_allowed_fallback(|| async {
+                ApiError::new(sigil_proto::ErrorCode::MethodNotAllowed)
+            })
             .with_state(state),
         None => Router::new(),
     }
@@ -104,7 +109,7 @@ fn published_algs(config: &Config, doc: &JwksDocument) -> Vec<Alg> {
 
 /// The document's body for the key set `doc`.
 fn document(config: &Config, doc: &JwksDocument) -> String {
-    let base = format!("{}{}", config.base_url, config.base_path);
+    let base = format!("{}{}", config.origin, config.base_path);
     let algs: Vec<String> = published_algs(config, doc)
         .iter()
         .map(ToString::to_string)
@@ -152,6 +157,8 @@ async fn openid_configuration(
     };
     let max_age = state.config.keys.max_age.num_seconds().max(0);
     let headers = response.headers_mut();
+    // Public metadata without credentials: any page may read it (browser OIDC libraries do).
+    headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     if let Ok(cache) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
         headers.insert(CACHE_CONTROL, cache);
     }

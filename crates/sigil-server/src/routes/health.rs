@@ -49,7 +49,7 @@ pub(super) async fn ok() -> Json<OkResponse> {
     get,
     path = "/ready",
     tag = "health",
-    description = "Readiness: the database answers within a second and a signing key is loaded for every configured algorithm (the first key is made if there is none). `changes`: `listening`, `polling` (degraded, still ready) or `none` (SQLite).",
+    description = "Readiness: the database answers within a second and a signing key of the default algorithm is loaded (the first key is made if there is none). `changes`: `listening`, `polling` (degraded, still ready) or `none` (SQLite).",
     responses(
         (status = 200, description = "Ready", body = ReadyResponse),
         (status = 503, description = "Not ready (`NOT_READY`); the message names what", body = ErrorBody)
@@ -61,14 +61,10 @@ pub(super) async fn ready(State(state): State<SharedState>) -> Result<Response, 
     let keys = state.minter.keys();
     let (database, signing) = tokio::join!(
         tokio::time::timeout(READY_TIMEOUT, state.store.ping()),
-        // Every configured algorithm has a key (the first is made if there is none).
-        tokio::time::timeout(
-            READY_TIMEOUT,
-            Box::pin(async {
-                keys.ensure_every_alg().await?;
-                keys.signing_key().await
-            })
-        ),
+        // The default algorithm's key (the first is made if there is none): what `/token` signs
+        // with. Another algorithm's trouble is logged by the key watch, and does not take the
+        // instance out of a balancer.
+        tokio::time::timeout(READY_TIMEOUT, Box::pin(keys.signing_key())),
     );
     let database = match database {
         Ok(Ok(())) => None,

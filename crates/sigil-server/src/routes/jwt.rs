@@ -5,7 +5,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sigil_proto::{ErrorBody, ErrorCode, TokenResponse};
+use sigil_proto::{ErrorBody, ErrorCode, KeyTimeline, KeyTimelineEntry, TokenResponse};
 
 use super::no_store;
 use crate::error::ApiError;
@@ -144,6 +144,68 @@ pub(super) async fn token(
         )
         .await?;
     let mut response = token_response(jwt);
+    no_store(&mut response);
+    Ok(response)
+}
+
+/// `GET /key-timeline`: every stored key with its state and dates, for signed-in callers (the
+/// console's key timeline). Public data only: no private key, nothing of a key's material but its
+/// id. Reads the key table (and opens each key, to tell an undecryptable one).
+#[utoipa::path(
+    get,
+    path = "/key-timeline",
+    tag = "jwt",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Every stored key and its state, newest first", body = KeyTimeline),
+        (status = 401, description = "`UNAUTHORIZED`: no valid session", body = ErrorBody),
+        (status = 429, description = "`TOO_MANY_REQUESTS`: rate limited", body = ErrorBody,
+            headers(("x-retry-after" = u64, description = "Seconds until a retry may succeed"))),
+        (status = 503, description = "`DATABASE_UNAVAILABLE`: retry shortly", body = ErrorBody),
+    )
+)]
+pub(super) async fn key_timeline(
+    State(state): State<SharedState>,
+    presented: Presented,
+) -> Result<Response, ApiError> {
+    let token = presented.token.ok_or(ErrorCode::Unauthorized)?;
+    state
+        .sessions
+        .live(&token, state.now())
+        .await?
+        .ok_or(ErrorCode::Unauthorized)?;
+    let keys = state.minter.keys();
+    let waiting = keys.waiting().await?;
+    let mut listed = keys.list().await?;
+    listed.sort_by(|(a, _), (b, _)| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+    let iso = crate::time::iso;
+    let config = &state.config;
+    let timeline = KeyTimeline {
+        now: iso(state.now()),
+        issuer: config.jwt.issuer.clone(),
+        audience: config.jwt.audience.clone(),
+        jwks_uri: format!(
+            "{}{}{}",
+            config.origin, config.base_path, config.keys.jwks_path
+        ),
+        algs: config.keys.algs.iter().map(ToString::to_string).collect(),
+        keys: listed
+            .into_iter()
+            .map(|(row, key_state)| KeyTimelineEntry {
+                starts_at: waiting.get(&row.id).copied().map(iso),
+                published_until: keys.published_until(&row).map(iso),
+                alg: row
+                    .alg
+                    .clone()
+                    .or_else(|| keys.configured_alg(&row).map(|a| a.to_string())),
+                state: key_state.to_string(),
+                created_at: iso(row.created_at),
+                expires_at: row.expires_at.map(iso),
+                kid: row.id,
+            })
+            .collect(),
+    };
+    let mut response = axum::Json(timeline).into_response();
     no_store(&mut response);
     Ok(response)
 }

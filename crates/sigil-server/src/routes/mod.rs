@@ -1,6 +1,7 @@
 //! The `/api/auth` routes, by feature: sessions (sign-up, sign-in, get-session, sign-out), JWTs
 //! (token, key set) and health; and what runs before them (CORS, origin checks, rate limits).
 
+mod console;
 mod discovery;
 mod fast;
 mod health;
@@ -38,6 +39,7 @@ pub(crate) fn router(state: SharedState) -> Router {
         .route(paths::OK, get(health::ok))
         .route(paths::READY, get(health::ready))
         .route(paths::TOKEN, get(jwt::token))
+        .route(paths::KEY_TIMELINE, get(jwt::key_timeline))
         .route(&state.config.keys.jwks_path, get(jwt::jwks))
         .route(paths::OPENAPI, get(openapi::serve(&state.config)))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
@@ -68,6 +70,11 @@ fn cors(trusted: &TrustedOrigins) -> tower_http::cors::CorsLayer {
 /// Whether CORS lets `origin` read responses: a trusted origin.
 fn cors_allows(trusted: &TrustedOrigins, origin: &HeaderValue) -> bool {
     origin.to_str().is_ok_and(|o| trusted.allows(o))
+}
+
+/// The console page at `/` (empty when it is off), to be merged at the host's root.
+pub(crate) fn console_router(state: &SharedState) -> Router {
+    console::router(&state.config)
 }
 
 /// The OIDC discovery document at the issuer's path, to be merged at the host's root.

@@ -10,8 +10,9 @@ use axum::http::HeaderValue;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use sigil_proto::{
-    ErrorBody, ErrorCode, OkResponse, SessionResponse, SessionView, SignInRequest, SignInResponse,
-    SignOutResponse, SignUpRequest, SignUpResponse, TokenResponse, UserView,
+    ErrorBody, ErrorCode, KeyTimeline, KeyTimelineEntry, OkResponse, SessionResponse, SessionView,
+    SignInRequest, SignInResponse, SignOutResponse, SignUpRequest, SignUpResponse, TokenResponse,
+    UserView,
 };
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, Paths};
@@ -69,12 +70,13 @@ fn openapi_json() {}
         super::health::ready,
         super::jwt::token,
         super::jwt::jwks,
+        super::jwt::key_timeline,
         openapi_json,
     ),
     components(schemas(
-        ErrorBody, ErrorCode, OkResponse, SessionResponse, SessionView, SignInRequest,
+        ErrorBody, ErrorCode, KeyTimeline, KeyTimelineEntry, OkResponse, SessionResponse, SessionView, SignInRequest,
         SignInResponse, SignOutResponse, SignUpRequest, SignUpResponse, TokenResponse, UserView,
-        super::jwt::Jwks, super::jwt::Jwk
+        KeyTimeline, KeyTimelineEntry, super::jwt::Jwks, super::jwt::Jwk
     )),
     modifiers(&SecuritySchemes),
     tags(
@@ -214,6 +216,7 @@ mod tests {
             p if p == READY => "READY",
             p if p == TOKEN => "TOKEN",
             p if p == OPENAPI => "OPENAPI",
+            p if p == KEY_TIMELINE => "KEY_TIMELINE",
             _ => "",
         }
     }

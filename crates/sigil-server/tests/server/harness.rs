@@ -150,7 +150,8 @@ impl TestServer {
         let app = auth.with_fast_jwks(
             axum::Router::new()
                 .nest(&config.base_path, auth.router())
-                .merge(auth.discovery_router()),
+                .merge(auth.discovery_router())
+                .merge(auth.console_router()),
         );
         let handle = auth.clone();
         let limits = config.serve;

@@ -1,0 +1,339 @@
+// Sigil console. Talks to this server's own routes (same origin, session cookie) and verifies
+// tokens in the page with WebCrypto against the live key set. No dependencies, no build step.
+
+const base = document.body.dataset.basePath;
+const jwksPath = document.body.dataset.jwksPath;
+const $ = (id) => document.getElementById(id);
+
+// How each of Sigil's algorithms is imported and checked with WebCrypto. A JWS ECDSA signature
+// is r || s, which is what WebCrypto takes; PS256 uses a salt as long as the hash.
+const WEBCRYPTO = {
+  EdDSA: { key: { name: "Ed25519" }, check: { name: "Ed25519" } },
+  ES256: { key: { name: "ECDSA", namedCurve: "P-256" }, check: { name: "ECDSA", hash: "SHA-256" } },
+  ES512: { key: { name: "ECDSA", namedCurve: "P-521" }, check: { name: "ECDSA", hash: "SHA-512" } },
+  PS256: { key: { name: "RSA-PSS", hash: "SHA-256" }, check: { name: "RSA-PSS", saltLength: 32 } },
+  RS256: { key: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, check: { name: "RSASSA-PKCS1-v1_5" } },
+};
+
+let countdownTimer = null;
+
+function bytesOf(segment) {
+  if (!/^[A-Za-z0-9_-]*$/.test(segment)) throw new Error("not base64url");
+  const b64 = segment.replace(/-/g, "+").replace(/_/g, "/");
+  const padded = b64 + "=".repeat((4 - (b64.length % 4)) % 4);
+  return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+}
+
+function jsonOf(segment) {
+  return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytesOf(segment)));
+}
+
+async function api(method, path, body) {
+  const init = { method, headers: {}, credentials: "same-origin", cache: "no-store" };
+  if (body !== undefined) {
+    init.headers["content-type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(base + path, init);
+  const text = await response.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  return { status: response.status, json };
+}
+
+function say(element, text, tone) {
+  element.textContent = text;
+  element.classList.remove("good", "bad");
+  if (tone) element.classList.add(tone);
+}
+
+function failure(response) {
+  const code = response.json?.code ?? `HTTP ${response.status}`;
+  const message = response.json?.message ?? "the server refused the request";
+  return `${message} (${code})`;
+}
+
+function iso(date) {
+  return date ? new Date(date).toLocaleString() : "–";
+}
+
+// ---- verification ----------------------------------------------------------------------------
+
+// Verifies a compact JWS against the server's key set: the key named by `kid`, of the header's
+// algorithm, and the signature over the first two segments. Says which key verified it.
+async function verify(token) {
+  const parts = token.trim().split(".");
+  if (parts.length !== 3) return { ok: false, reason: "not a JWT (three dot-separated parts)" };
+  let header;
+  try {
+    header = jsonOf(parts[0]);
+  } catch {
+    return { ok: false, reason: "the header is not base64url JSON" };
+  }
+  const alg = WEBCRYPTO[header.alg];
+  if (!alg) return { ok: false, reason: `algorithm ${JSON.stringify(header.alg)} is not one Sigil signs with` };
+  const response = await fetch(base + jwksPath, { cache: "no-store" });
+  if (!response.ok) return { ok: false, reason: `the key set could not be fetched (HTTP ${response.status})` };
+  const set = await response.json();
+  const jwk = (set.keys ?? []).find((k) => k.kid === header.kid);
+  if (!jwk) return { ok: false, reason: "no key in the key set has this token's kid" };
+  if (jwk.alg && jwk.alg !== header.alg) return { ok: false, reason: `the key is for ${jwk.alg}, the token says ${header.alg}` };
+  const { alg: _alg, use: _use, kid: _kid, key_ops: _ops, ...material } = jwk;
+  let key;
+  let signature;
+  try {
+    key = await crypto.subtle.importKey("jwk", material, alg.key, false, ["verify"]);
+    signature = bytesOf(parts[2]);
+  } catch (e) {
+    return { ok: false, reason: `the key or the signature cannot be read (${e.message})` };
+  }
+  const signed = new TextEncoder().encode(`${parts[0]}.${parts[1]}`);
+  const ok = await crypto.subtle.verify(alg.check, key, signature, signed);
+  if (!ok) return { ok: false, reason: "signature invalid", kid: header.kid };
+  return { ok: true, kid: header.kid, alg: header.alg };
+}
+
+function describe(result) {
+  if (result.ok) return `Signature verified with key ${result.kid} (${result.alg}) from ${base}${jwksPath}`;
+  return result.reason === "signature invalid" ? "Signature invalid" : `Not verified: ${result.reason}`;
+}
+
+// ---- the token -------------------------------------------------------------------------------
+
+function showCountdown(exp) {
+  clearInterval(countdownTimer);
+  const tick = () => {
+    const left = Math.round(exp - Date.now() / 1000);
+    if (left <= 0) {
+      $("countdown").textContent = "Expired.";
+      clearInterval(countdownTimer);
+      return;
+    }
+    const minutes = Math.floor(left / 60);
+    const seconds = String(left % 60).padStart(2, "0");
+    $("countdown").textContent = `Expires in ${minutes}:${seconds} (at ${iso(exp * 1000)}).`;
+  };
+  tick();
+  countdownTimer = setInterval(tick, 1000);
+}
+
+async function getToken() {
+  const response = await api("GET", "/token");
+  if (response.status !== 200) {
+    say($("account-status"), `No token: ${failure(response)}`, "bad");
+    return;
+  }
+  const token = response.json.token;
+  const [header, claims] = token.split(".").slice(0, 2).map(jsonOf);
+  $("token-header").textContent = JSON.stringify(header, null, 2);
+  $("token-claims").textContent = JSON.stringify(claims, null, 2);
+  $("token-raw").textContent = token;
+  $("token").hidden = false;
+  if (typeof claims.exp === "number") showCountdown(claims.exp);
+  say($("verdict"), "Verifying…");
+  const result = await verify(token);
+  say($("verdict"), describe(result), result.ok ? "good" : "bad");
+  await showKeys(result.ok ? result.kid : null);
+}
+
+function clearToken() {
+  clearInterval(countdownTimer);
+  for (const id of ["token-header", "token-claims", "token-raw", "countdown"]) $(id).textContent = "";
+  say($("verdict"), "");
+  $("token").hidden = true;
+}
+
+// ---- keys and snippets -----------------------------------------------------------------------
+
+async function showKeys(verifiedKid) {
+  const response = await api("GET", "/key-timeline");
+  if (response.status !== 200) {
+    $("keys").hidden = true;
+    return;
+  }
+  const timeline = response.json;
+  const list = $("timeline");
+  list.replaceChildren();
+  for (const key of timeline.keys) {
+    const item = document.createElement("li");
+    item.className = key.state;
+    const state = document.createElement("span");
+    state.className = "state";
+    state.textContent = key.state;
+    const alg = document.createElement("span");
+    alg.textContent = `${key.alg ?? "?"} `;
+    const kid = document.createElement("span");
+    kid.className = "kid";
+    kid.textContent = key.kid;
+    const dates = document.createElement("div");
+    dates.className = "dates";
+    const parts = [`created ${iso(key.createdAt)}`];
+    if (key.startsAt) parts.push(`signs from ${iso(key.startsAt)}`);
+    if (key.expiresAt) parts.push(`signs until ${iso(key.expiresAt)}`);
+    if (key.publishedUntil) parts.push(`published until ${iso(key.publishedUntil)}`);
+    dates.textContent = parts.join(" · ");
+    item.append(state, alg, kid, dates);
+    if (key.kid === verifiedKid) {
+      const mark = document.createElement("div");
+      mark.className = "verified-by";
+      mark.textContent = "Verified the token above.";
+      item.append(mark);
+    }
+    list.append(item);
+  }
+  $("keys").hidden = false;
+  showSnippets(timeline);
+}
+
+function snippet(title, code) {
+  const figure = document.createElement("figure");
+  const caption = document.createElement("figcaption");
+  const name = document.createElement("span");
+  name.textContent = title;
+  const copy = document.createElement("button");
+  copy.type = "button";
+  copy.className = "secondary";
+  copy.textContent = "Copy";
+  copy.setAttribute("aria-label", `Copy the ${title} snippet`);
+  const pre = document.createElement("pre");
+  pre.tabIndex = 0;
+  pre.textContent = code;
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(code);
+      copy.textContent = "Copied";
+    } catch {
+      copy.textContent = "Select and copy";
+    }
+  });
+  caption.append(name, copy);
+  figure.append(caption, pre);
+  return figure;
+}
+
+function showSnippets(t) {
+  const alg = t.algs[0];
+  const audience = t.audience.length === 1 ? t.audience[0] : t.audience;
+  const q = JSON.stringify;
+  const rust = `// cargo add sigil-verify (crates/sigil-verify in Sigil's repository)
+use sigil_verify::{Alg, RemoteJwks, Verifier};
+
+let verifier = Verifier::builder(RemoteJwks::new(${q(t.jwksUri)})?)
+    .alg(Alg::${alg})
+    .issuer(${q(t.issuer)})
+    .audience(${q(t.audience[0])})
+    .build()?;
+let claims: serde_json::Value = verifier.verify(token).await?;`;
+  const node = `// npm install jose
+import { createRemoteJWKSet, jwtVerify } from "jose";
+
+const keys = createRemoteJWKSet(new URL(${q(t.jwksUri)}));
+const { payload } = await jwtVerify(token, keys, {
+  issuer: ${q(t.issuer)},
+  audience: ${q(audience)},
+  algorithms: ${q(t.algs)},
+});`;
+  const python = `# pip install "PyJWT[crypto]"
+import jwt
+
+keys = jwt.PyJWKClient(${q(t.jwksUri)})
+claims = jwt.decode(
+    token,
+    keys.get_signing_key_from_jwt(token).key,
+    algorithms=${q(t.algs)},
+    issuer=${q(t.issuer)},
+    audience=${q(t.audience[0])},
+)`;
+  $("snippet-list").replaceChildren(
+    snippet("Rust (sigil-verify)", rust),
+    snippet("Node (jose)", node),
+    snippet("Python (PyJWT)", python),
+  );
+  $("snippets").hidden = false;
+}
+
+// ---- session ---------------------------------------------------------------------------------
+
+function showSession(body) {
+  const details = $("session-details");
+  details.replaceChildren();
+  const rows = [
+    ["Signed in as", `${body.user.name} <${body.user.email}>`],
+    ["User id", body.user.id],
+    ["Session expires", iso(body.session.expiresAt)],
+  ];
+  for (const [term, value] of rows) {
+    const dt = document.createElement("dt");
+    dt.textContent = term;
+    const dd = document.createElement("dd");
+    dd.textContent = value;
+    details.append(dt, dd);
+  }
+  $("credentials").hidden = true;
+  $("session").hidden = false;
+}
+
+function showSignedOut() {
+  clearToken();
+  $("session-details").replaceChildren();
+  $("session").hidden = true;
+  $("keys").hidden = true;
+  $("snippets").hidden = true;
+  $("timeline").replaceChildren();
+  $("credentials").hidden = false;
+}
+
+async function refreshSession() {
+  const response = await api("GET", "/get-session");
+  if (response.status === 200 && response.json?.user) {
+    showSession(response.json);
+    await showKeys(null);
+    return true;
+  }
+  showSignedOut();
+  return false;
+}
+
+$("credentials").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const action = event.submitter?.value ?? "sign-in";
+  const email = $("email").value.trim();
+  const password = $("password").value;
+  const body = action === "sign-up" ? { name: $("name").value.trim() || email, email, password } : { email, password };
+  say($("account-status"), action === "sign-up" ? "Signing up…" : "Signing in…");
+  const response = await api("POST", action === "sign-up" ? "/sign-up/email" : "/sign-in/email", body);
+  if (response.status !== 200) {
+    say($("account-status"), failure(response), "bad");
+    return;
+  }
+  $("password").value = "";
+  say($("account-status"), action === "sign-up" ? "Signed up and signed in." : "Signed in.");
+  await refreshSession();
+  $("get-token").focus();
+});
+
+$("get-token").addEventListener("click", () => getToken());
+
+$("sign-out").addEventListener("click", async () => {
+  const response = await api("POST", "/sign-out", {});
+  if (response.status !== 200) {
+    say($("account-status"), `Sign-out failed: ${failure(response)}`, "bad");
+    return;
+  }
+  showSignedOut();
+  say($("account-status"), "Signed out.");
+  $("email").focus();
+});
+
+$("check").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  say($("check-result"), "Verifying…");
+  const result = await verify($("pasted").value);
+  say($("check-result"), describe(result), result.ok ? "good" : "bad");
+});
+
+refreshSession().catch((e) => say($("account-status"), `The server did not answer: ${e.message}`, "bad"));
