@@ -41,13 +41,17 @@ check() {
 summary() { echo "== gateway: $PASSED passed, $FAILED failed"; }
 
 # ---------------------------------------------------------------- tools
-if [[ ! -x /usr/sbin/apache2 || ! -f /usr/lib/apache2/modules/mod_auth_openidc.so ]]; then
+PACKAGES=()
+[[ -x /usr/sbin/apache2 ]] || PACKAGES+=(apache2)
+[[ -f /usr/lib/apache2/modules/mod_auth_openidc.so ]] || PACKAGES+=(libapache2-mod-auth-openidc)
+command -v openssl >/dev/null || PACKAGES+=(openssl)
+if ((${#PACKAGES[@]})); then
   if [[ $(id -u) != 0 ]]; then
-    echo "apache2 or mod_auth_openidc is missing (as root: apt-get install apache2 libapache2-mod-auth-openidc)" >&2
+    echo "missing: ${PACKAGES[*]} (as root: apt-get install ${PACKAGES[*]})" >&2
     exit 2
   fi
-  say "apt-get install apache2 libapache2-mod-auth-openidc"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq apache2 libapache2-mod-auth-openidc >/dev/null
+  say "apt-get install ${PACKAGES[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${PACKAGES[@]}" >/dev/null
   # The package may start the system's Apache on port 80; this run starts its own.
   (service apache2 stop || apache2ctl stop) >/dev/null 2>&1 || true
 fi
@@ -67,7 +71,7 @@ TMP=$(mktemp -d /tmp/sigil-gateway.XXXXXX)
 chmod 755 "$TMP"
 PIDS=()
 show_logs() {
-  for f in "$TMP"/sigil.log "$TMP"/error.log "$TMP"/backend.log; do
+  for f in "$TMP"/sigil.log "$TMP"/sigil-other-issuer.log "$TMP"/error.log "$TMP"/backend.log; do
     [[ -s $f ]] || continue
     echo "--- $(basename "$f") (last 40 lines)"
     tail -n 40 "$f"
@@ -158,15 +162,38 @@ token() {
 BACKEND_PORT=$(free_port)
 python3 "$HERE/gateway/backend.py" "$BACKEND_PORT" >"$TMP/backend.log" 2>&1 &
 PIDS+=($!)
-GATEWAY_PORT=$(free_port)
-GATEWAY="http://127.0.0.1:$GATEWAY_PORT"
+# Two gateways, one Apache: the same protected location, the keys found two ways.
+#  discovery: OIDCOAuthServerMetadataURL, Sigil's discovery document (its jwks_uri), over http.
+#  jwks_uri:  OIDCOAuthVerifyJwksUri, Sigil's JWKS URL. The module accepts only an https URL there
+#             (http:// is a config error), so a TLS virtual host of the same Apache forwards to
+#             Sigil, with a throwaway certificate that OIDCCABundlePath makes trusted.
+DISCOVERY_PORT=$(free_port)
+JWKS_PORT=$(free_port)
+TLS_PORT=$(free_port)
+GATEWAY_NAMES=(discovery jwks_uri)
+declare -A GATEWAYS=([discovery]="http://127.0.0.1:$DISCOVERY_PORT" [jwks_uri]="http://127.0.0.1:$JWKS_PORT")
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$TMP/tls.key" -out "$TMP/tls.crt" >"$TMP/openssl.log" 2>&1 \
+  || { cat "$TMP/openssl.log"; fatal "openssl makes a certificate for the TLS virtual host"; }
 APACHE_USER=www-data
 id -u "$APACHE_USER" >/dev/null 2>&1 || APACHE_USER=nobody
 APACHE_GROUP=$(id -gn "$APACHE_USER")
-cat >"$TMP/httpd.conf" <<EOF
+# The location both gateways guard (the module checks the signature and exp, but neither iss nor
+# aud: both are required here), passed on to the backend.
+protected="  <Location />
+    AuthType oauth20
+    <RequireAll>
+      Require claim iss:$BASE
+      Require claim aud:$BASE
+    </RequireAll>
+    ProxyPass http://127.0.0.1:$BACKEND_PORT/
+  </Location>"
+cat >"$TMP/httpd.conf" <<CONF
 ServerRoot $TMP
 ServerName 127.0.0.1
-Listen 127.0.0.1:$GATEWAY_PORT
+Listen 127.0.0.1:$DISCOVERY_PORT
+Listen 127.0.0.1:$JWKS_PORT
+Listen 127.0.0.1:$TLS_PORT
 PidFile $TMP/httpd.pid
 DefaultRuntimeDir $TMP
 ErrorLog $TMP/error.log
@@ -181,69 +208,86 @@ LoadModule authn_core_module $MODULES/mod_authn_core.so
 LoadModule authz_core_module $MODULES/mod_authz_core.so
 LoadModule proxy_module $MODULES/mod_proxy.so
 LoadModule proxy_http_module $MODULES/mod_proxy_http.so
+LoadModule socache_shmcb_module $MODULES/mod_socache_shmcb.so
+LoadModule ssl_module $MODULES/mod_ssl.so
 LoadModule auth_openidc_module $MODULES/mod_auth_openidc.so
 
 # Required by the module even with no sessions (it encrypts its cache entries).
 OIDCCryptoPassphrase gateway-$RANDOM$RANDOM
-# The keys come from Sigil's discovery document (its jwks_uri). OIDCOAuthVerifyJwksUri would
-# name the JWKS directly but accepts only https URLs (a config error for http://); the metadata
-# URL is allowed over http with a warning. The module caches the document for a day and the JWKS
-# for OIDCJWKSRefreshInterval (default 3600 s), and fetches the JWKS again at once when a token
-# names a kid it does not have (a rotation).
-OIDCOAuthServerMetadataURL $BASE/.well-known/openid-configuration
 # REMOTE_USER is the sub claim; claims go to the backend as OIDC_CLAIM_* request headers (the
 # module removes such headers when a client sends them) and REMOTE_USER as X-Remote-User.
 OIDCOAuthRemoteUserClaim sub
 OIDCPassClaimsAs headers
 OIDCAuthNHeader X-Remote-User
+# The JWKS is cached for OIDCJWKSRefreshInterval (default 3600 s), the metadata document for a
+# day; a token naming a kid the cached JWKS lacks makes the module fetch the JWKS again at once.
+# (Each setting sits in its own virtual host: a server-wide OIDCOAuthServerMetadataURL would be
+# inherited by the jwks_uri host, and its document's jwks_uri would win there.)
 
-<Location />
-  AuthType oauth20
-  # The module checks the signature and exp but neither iss nor aud: both are required here.
-  <RequireAll>
-    Require claim iss:$BASE
-    Require claim aud:$BASE
-  </RequireAll>
-  ProxyPass http://127.0.0.1:$BACKEND_PORT/
-</Location>
-EOF
+<VirtualHost 127.0.0.1:$DISCOVERY_PORT>
+  # Allowed over http, with a warning at start-up. Only jwks_uri is read from the document.
+  OIDCOAuthServerMetadataURL $BASE/.well-known/openid-configuration
+$protected
+</VirtualHost>
+
+<VirtualHost 127.0.0.1:$JWKS_PORT>
+  OIDCOAuthVerifyJwksUri https://127.0.0.1:$TLS_PORT${JWKS_URI#"$BASE"}
+  OIDCCABundlePath $TMP/tls.crt
+$protected
+</VirtualHost>
+
+<VirtualHost 127.0.0.1:$TLS_PORT>
+  SSLEngine on
+  SSLCertificateFile $TMP/tls.crt
+  SSLCertificateKeyFile $TMP/tls.key
+  ProxyPass / $BASE/
+</VirtualHost>
+CONF
 "$APACHE" -t -f "$TMP/httpd.conf" >"$TMP/configtest.log" 2>&1 || { cat "$TMP/configtest.log"; fatal "apache2 -t accepts the generated config"; }
-say "apache2 (mod_auth_openidc) on $GATEWAY, backend on 127.0.0.1:$BACKEND_PORT"
+say "apache2 (mod_auth_openidc): gateway[discovery] ${GATEWAYS[discovery]}, gateway[jwks_uri] ${GATEWAYS[jwks_uri]}, backend 127.0.0.1:$BACKEND_PORT"
 "$APACHE" -f "$TMP/httpd.conf" -DFOREGROUND >>"$TMP/error.log" 2>&1 &
 PIDS+=($!)
-wait_for "$GATEWAY/" 15 || fatal "apache2 answers on $GATEWAY within 15 s"
+for name in "${GATEWAY_NAMES[@]}"; do
+  wait_for "${GATEWAYS[$name]}/" 15 || fatal "apache2 answers on ${GATEWAYS[$name]} within 15 s"
+done
 wait_for "http://127.0.0.1:$BACKEND_PORT/" 10 || fatal "the backend answers within 10 s"
+check "the TLS virtual host serves Sigil's JWKS (https, certificate trusted)" \
+  curl -fsS -m 10 -o /dev/null --cacert "$TMP/tls.crt" "https://127.0.0.1:$TLS_PORT${JWKS_URI#"$BASE"}"
 
-# call TOKEN [CURL ARGS...]: GET /whoami through the gateway; the body in $TMP/body, prints the status.
+# call GATEWAY TOKEN [CURL ARGS...]: GET /whoami through a gateway; the body in $TMP/body, prints the status.
 call() {
-  local token=$1
-  shift
-  curl -s -m 10 -o "$TMP/body" -w '%{http_code}' ${token:+-H "authorization: Bearer $token"} "$@" "$GATEWAY/whoami"
+  local url=$1 token=$2
+  shift 2
+  curl -s -m 10 -o "$TMP/body" -w '%{http_code}' ${token:+-H "authorization: Bearer $token"} "$@" "$url/whoami"
 }
-# passes NAME TOKEN: the gateway lets TOKEN through and the backend sees its sub as OIDC_CLAIM_sub and REMOTE_USER.
+# passes NAME TOKEN: each gateway lets TOKEN through and the backend sees its sub as OIDC_CLAIM_sub and REMOTE_USER.
 passes() {
-  local status sub
-  status=$(call "$2")
+  local status sub gw
   sub=$(claim "$2" payload sub)
-  if [[ $status == 200 ]] && [[ $(json '(d["sub"], d["remote_user"])' <"$TMP/body") == "('$sub', '$sub')" ]]; then
-    ok "$1: 200, the backend sees sub $sub"
-  else
-    fail "$1: got $status $(head -c 300 "$TMP/body"), wanted 200 with sub $sub"
-  fi
+  for gw in "${GATEWAY_NAMES[@]}"; do
+    status=$(call "${GATEWAYS[$gw]}" "$2")
+    if [[ $status == 200 ]] && [[ $(json '(d["sub"], d["remote_user"])' <"$TMP/body") == "('$sub', '$sub')" ]]; then
+      ok "gateway[$gw]: $1: 200, the backend sees sub $sub"
+    else
+      fail "gateway[$gw]: $1: got $status $(head -c 300 "$TMP/body"), wanted 200 with sub $sub"
+    fi
+  done
 }
-# refused NAME TOKEN [STATUS...]: the gateway answers one of STATUS (default 401) and the backend is not reached.
+# refused NAME TOKEN [STATUS...]: each gateway answers one of STATUS (default 401), the backend is not reached.
 refused() {
   local name=$1 token=$2
   shift 2
-  local want=("${@:-401}") status before after
-  before=$(grep -c . "$TMP/backend.log" || true)
-  status=$(call "$token")
-  after=$(grep -c . "$TMP/backend.log" || true)
-  if [[ " ${want[*]} " == *" $status "* && $before == "$after" ]]; then
-    ok "$name: $status"
-  else
-    fail "$name: got $status (backend log lines $before -> $after), wanted ${want[*]}"
-  fi
+  local want=("${@:-401}") status before after gw
+  for gw in "${GATEWAY_NAMES[@]}"; do
+    before=$(grep -c . "$TMP/backend.log" || true)
+    status=$(call "${GATEWAYS[$gw]}" "$token")
+    after=$(grep -c . "$TMP/backend.log" || true)
+    if [[ " ${want[*]} " == *" $status "* && $before == "$after" ]]; then
+      ok "gateway[$gw]: $name: $status"
+    else
+      fail "gateway[$gw]: $name: got $status (backend log lines $before -> $after), wanted ${want[*]}"
+    fi
+  done
 }
 
 # ---------------------------------------------------------------- through the gateway
@@ -254,20 +298,41 @@ for alg in "${GATEWAY_ALGS[@]}" EdDSA; do
   check "token?alg=$alg is signed with $alg (kid ${KIDS[$alg]})" test "$(claim "${TOKENS[$alg]}" header alg)" = "$alg"
 done
 check "the token's sub is the user's id ($USER_ID)" test "$(claim "${TOKENS[ES256]}" payload sub)" = "$USER_ID"
-for alg in "${GATEWAY_ALGS[@]}"; do passes "gateway: $alg" "${TOKENS[$alg]}"; done
-refused "gateway: EdDSA (cjose has no Ed25519) is refused" "${TOKENS[EdDSA]}"
-check "gateway: the EdDSA refusal is cjose's (error log: cjose_jws_import failed)" grep -q 'cjose_jws_import failed' "$TMP/error.log"
+for alg in "${GATEWAY_ALGS[@]}"; do passes "$alg" "${TOKENS[$alg]}"; done
+refused "EdDSA (cjose has no Ed25519) is refused" "${TOKENS[EdDSA]}"
+check "the EdDSA refusals are cjose's (error log: cjose_jws_import failed)" grep -q 'cjose_jws_import failed' "$TMP/error.log"
 for alg in "${GATEWAY_ALGS[@]}"; do
-  refused "gateway: $alg with a changed signature byte is refused" "$(tamper "${TOKENS[$alg]}")"
+  refused "$alg with a changed signature byte is refused" "$(tamper "${TOKENS[$alg]}")"
 done
 OTHER=$(token ES256 "audience=$OTHER_AUDIENCE") || fatal "GET /api/auth/token?alg=ES256&audience=$OTHER_AUDIENCE"
 check "token?audience=$OTHER_AUDIENCE has aud $OTHER_AUDIENCE" test "$(claim "$OTHER" payload aud)" = "$OTHER_AUDIENCE"
-refused "gateway: a token for another audience (same issuer and key) is refused" "$OTHER" 401 403
-refused "gateway: no token is refused" ""
-refused "gateway: a token that is not a JWT is refused" "not-a-jwt"
-status=$(call "${TOKENS[RS256]}" -H 'OIDC_CLAIM_sub: admin' -H 'X-Remote-User: admin')
-check "gateway: claim headers sent by the client do not reach the backend" \
-  test "$status $(json '(d["sub"], d["remote_user"])' <"$TMP/body")" = "200 ('$USER_ID', '$USER_ID')"
+refused "a token for another audience (same issuer and key) is refused" "$OTHER" 401 403
+# Another issuer, same keys and audience: a second `sigil serve` on the same data dir with
+# SIGIL_JWT_ISSUER set (and SIGIL_BASE_URL, so that the audience stays $BASE), stopped at once.
+OTHER_ISSUER=https://other-issuer.example
+OTHER_PORT=$(free_port)
+SIGIL_BASE_URL=$BASE SIGIL_JWT_ISSUER=$OTHER_ISSUER "$SIGIL_BIN" serve --listen "127.0.0.1:$OTHER_PORT" --data-dir "$DATA" \
+  --rate-limit false >"$TMP/sigil-other-issuer.log" 2>&1 &
+OTHER_PID=$!
+PIDS+=("$OTHER_PID")
+FOREIGN=
+if wait_for "http://127.0.0.1:$OTHER_PORT/api/auth/ok" 30; then
+  FOREIGN=$(curl -fsS -m 10 "http://127.0.0.1:$OTHER_PORT/api/auth/token?alg=ES256" -H "authorization: Bearer $SESSION" | json 'd["token"]') || true
+fi
+kill -TERM "$OTHER_PID" 2>/dev/null || true
+if [[ -n $FOREIGN && $(claim "$FOREIGN" payload iss) == "$OTHER_ISSUER" && $(claim "$FOREIGN" payload aud) == "$BASE" ]]; then
+  ok "a second sigil serve on the same data dir issues a token with iss $OTHER_ISSUER, aud $BASE"
+  refused "a token from another issuer (same key and audience) is refused" "$FOREIGN" 401 403
+else
+  fail "a second sigil serve on the same data dir (SIGIL_JWT_ISSUER=$OTHER_ISSUER) issues a token for the same session (see sigil-other-issuer.log)"
+fi
+refused "no token is refused" ""
+refused "a token that is not a JWT is refused" "not-a-jwt"
+for gw in "${GATEWAY_NAMES[@]}"; do
+  status=$(call "${GATEWAYS[$gw]}" "${TOKENS[RS256]}" -H 'OIDC_CLAIM_sub: admin' -H 'X-Remote-User: admin')
+  check "gateway[$gw]: claim headers sent by the client do not reach the backend" \
+    test "$status $(json '(d["sub"], d["remote_user"])' <"$TMP/body")" = "200 ('$USER_ID', '$USER_ID')"
+done
 BEFORE_ROTATION=$(grep -c 'doing a forced refresh' "$TMP/error.log" || true)
 
 # ---------------------------------------------------------------- rotation
@@ -287,17 +352,18 @@ for alg in "${GATEWAY_ALGS[@]}" EdDSA; do
     test "$(claim "${NEW[$alg]}" header kid)" != "${KIDS[$alg]}"
 done
 say "new keys sign"
-for alg in "${GATEWAY_ALGS[@]}"; do passes "gateway after rotation: new $alg token" "${NEW[$alg]}"; done
-check "gateway after rotation: the unknown kid made mod_auth_openidc fetch the JWKS again (error log)" \
-  test "$(grep -c 'doing a forced refresh' "$TMP/error.log" || true)" -gt "$BEFORE_ROTATION"
-for alg in "${GATEWAY_ALGS[@]}"; do passes "gateway after rotation: the old $alg token still" "${TOKENS[$alg]}"; done
-refused "gateway after rotation: new EdDSA token is refused" "${NEW[EdDSA]}"
+for alg in "${GATEWAY_ALGS[@]}"; do passes "after rotation: new $alg token" "${NEW[$alg]}"; done
+check "after rotation: the unknown kids made both gateways fetch the JWKS again (error log: doing a forced refresh)" \
+  test "$(grep -c 'doing a forced refresh' "$TMP/error.log" || true)" -ge "$((BEFORE_ROTATION + 2))"
+for alg in "${GATEWAY_ALGS[@]}"; do passes "after rotation: the old $alg token still" "${TOKENS[$alg]}"; done
+refused "after rotation: new EdDSA token is refused" "${NEW[EdDSA]}"
 
 # ---------------------------------------------------------------- discovery-only consumer
 say "discovery.mjs (express-oauth2-jwt-bearer, issuer only)"
 args=()
 for alg in "${GATEWAY_ALGS[@]}" EdDSA; do args+=("$alg=${NEW[$alg]}"); done
 args+=(--reject "another audience=$OTHER")
+[[ -z $FOREIGN ]] || args+=(--reject "another issuer=$FOREIGN")
 lines=0
 while IFS= read -r line; do
   lines=$((lines + 1))
