@@ -38,7 +38,11 @@ check() {
   shift
   if "$@"; then ok "$what"; else fail "$what"; fi
 }
-summary() { echo "== gateway: $PASSED passed, $FAILED failed"; }
+SUMMARIZED=0
+summary() {
+  SUMMARIZED=1
+  echo "== gateway: $PASSED passed, $FAILED failed"
+}
 
 # ---------------------------------------------------------------- tools
 PACKAGES=()
@@ -80,6 +84,10 @@ show_logs() {
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
+  if ((status != 0 && SUMMARIZED == 0)); then
+    fail "stopped early (exit status $status; the command that failed is above)"
+    summary
+  fi
   local pid
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do
@@ -103,11 +111,12 @@ fatal() {
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
-# wait_for URL SECONDS: until URL answers (any HTTP status), at most SECONDS.
+# wait_for URL SECONDS [PID]: until URL answers (any HTTP status), at most SECONDS (or until PID exits).
 wait_for() {
   local deadline=$(($(date +%s) + $2))
   until curl -s -o /dev/null -m 2 "$1"; do
     (($(date +%s) < deadline)) || return 1
+    [[ -z ${3:-} ]] || kill -0 "$3" 2>/dev/null || return 1
     sleep 0.1
   done
 }
@@ -132,11 +141,12 @@ print(h + "." + p + "." + base64.urlsafe_b64encode(bytes(b)).decode().rstrip("="
 SIGIL_PORT=$(free_port)
 BASE="http://127.0.0.1:$SIGIL_PORT"
 DATA=$TMP/data
-mkdir -p "$DATA"
+mkdir -m 700 "$DATA"
 say "sigil serve on $BASE (SIGIL_JWT_ALGS=$SIGIL_JWT_ALGS)"
 "$SIGIL_BIN" serve --listen "127.0.0.1:$SIGIL_PORT" --data-dir "$DATA" --rate-limit false >"$TMP/sigil.log" 2>&1 &
-PIDS+=($!)
-wait_for "$BASE/api/auth/ok" 30 || fatal "sigil serve answers on $BASE within 30 s"
+SIGIL_PID=$!
+PIDS+=("$SIGIL_PID")
+wait_for "$BASE/api/auth/ok" 30 "$SIGIL_PID" || fatal "sigil serve answers on $BASE within 30 s"
 
 DISCOVERY=$(curl -fsS -m 10 "$BASE/.well-known/openid-configuration") || fatal "GET /.well-known/openid-configuration"
 check "discovery: issuer is $BASE" test "$(json 'd.get("issuer")' <<<"$DISCOVERY")" = "$BASE"
@@ -161,7 +171,8 @@ token() {
 # ---------------------------------------------------------------- backend and Apache
 BACKEND_PORT=$(free_port)
 python3 "$HERE/gateway/backend.py" "$BACKEND_PORT" >"$TMP/backend.log" 2>&1 &
-PIDS+=($!)
+BACKEND_PID=$!
+PIDS+=("$BACKEND_PID")
 # Two gateways, one Apache: the same protected location, the keys found two ways.
 #  discovery: OIDCOAuthServerMetadataURL, Sigil's discovery document (its jwks_uri), over http.
 #  jwks_uri:  OIDCOAuthVerifyJwksUri, Sigil's JWKS URL. The module accepts only an https URL there
@@ -246,11 +257,12 @@ CONF
 "$APACHE" -t -f "$TMP/httpd.conf" >"$TMP/configtest.log" 2>&1 || { cat "$TMP/configtest.log"; fatal "apache2 -t accepts the generated config"; }
 say "apache2 (mod_auth_openidc): gateway[discovery] ${GATEWAYS[discovery]}, gateway[jwks_uri] ${GATEWAYS[jwks_uri]}, backend 127.0.0.1:$BACKEND_PORT"
 "$APACHE" -f "$TMP/httpd.conf" -DFOREGROUND >>"$TMP/error.log" 2>&1 &
-PIDS+=($!)
+APACHE_PID=$!
+PIDS+=("$APACHE_PID")
 for name in "${GATEWAY_NAMES[@]}"; do
-  wait_for "${GATEWAYS[$name]}/" 15 || fatal "apache2 answers on ${GATEWAYS[$name]} within 15 s"
+  wait_for "${GATEWAYS[$name]}/" 15 "$APACHE_PID" || fatal "apache2 answers on ${GATEWAYS[$name]} within 15 s"
 done
-wait_for "http://127.0.0.1:$BACKEND_PORT/" 10 || fatal "the backend answers within 10 s"
+wait_for "http://127.0.0.1:$BACKEND_PORT/" 10 "$BACKEND_PID" || fatal "the backend answers within 10 s"
 check "the TLS virtual host serves Sigil's JWKS (https, certificate trusted)" \
   curl -fsS -m 10 -o /dev/null --cacert "$TMP/tls.crt" "https://127.0.0.1:$TLS_PORT${JWKS_URI#"$BASE"}"
 
@@ -316,7 +328,7 @@ SIGIL_BASE_URL=$BASE SIGIL_JWT_ISSUER=$OTHER_ISSUER "$SIGIL_BIN" serve --listen 
 OTHER_PID=$!
 PIDS+=("$OTHER_PID")
 FOREIGN=
-if wait_for "http://127.0.0.1:$OTHER_PORT/api/auth/ok" 30; then
+if wait_for "http://127.0.0.1:$OTHER_PORT/api/auth/ok" 30 "$OTHER_PID"; then
   FOREIGN=$(curl -fsS -m 10 "http://127.0.0.1:$OTHER_PORT/api/auth/token?alg=ES256" -H "authorization: Bearer $SESSION" | json 'd["token"]') || true
 fi
 kill -TERM "$OTHER_PID" 2>/dev/null || true
@@ -336,8 +348,8 @@ done
 BEFORE_ROTATION=$(grep -c 'doing a forced refresh' "$TMP/error.log" || true)
 
 # ---------------------------------------------------------------- rotation
-say "sigil keys rotate --now"
-"$SIGIL_BIN" keys rotate --now --data-dir "$DATA" >"$TMP/rotate.log" 2>&1 || { cat "$TMP/rotate.log"; fatal "sigil keys rotate --now"; }
+say "sigil keys --data-dir DIR rotate --now"
+"$SIGIL_BIN" keys --data-dir "$DATA" rotate --now >"$TMP/rotate.log" 2>&1 || { cat "$TMP/rotate.log"; fatal "sigil keys rotate --now"; }
 # The new keys sign after a 2 s settle: ask for tokens until every algorithm's kid changed (at most 15 s).
 declare -A NEW
 deadline=$(($(date +%s) + 15))
