@@ -184,7 +184,7 @@ TLS_PORT=$(free_port)
 GATEWAY_NAMES=(discovery jwks_uri)
 declare -A GATEWAYS=([discovery]="http://127.0.0.1:$DISCOVERY_PORT" [jwks_uri]="http://127.0.0.1:$JWKS_PORT")
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
-  -addext subjectAltName=IP:127.0.0.1 -keyout "$TMP/tls.key" -out "$TMP/tls.crt" >"$TMP/openssl.log" 2>&1 \
+  -addext subjectAltName=IP:127.0.0.1 -addext basicConstraints=critical,CA:FALSE -keyout "$TMP/tls.key" -out "$TMP/tls.crt" >"$TMP/openssl.log" 2>&1 \
   || { cat "$TMP/openssl.log"; fatal "openssl makes a certificate for the TLS virtual host"; }
 APACHE_USER=www-data
 id -u "$APACHE_USER" >/dev/null 2>&1 || APACHE_USER=nobody
@@ -248,6 +248,7 @@ $protected
 </VirtualHost>
 
 <VirtualHost 127.0.0.1:$TLS_PORT>
+  ServerName 127.0.0.1
   SSLEngine on
   SSLCertificateFile $TMP/tls.crt
   SSLCertificateKeyFile $TMP/tls.key
