@@ -315,6 +315,7 @@ async fn discovery_document() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/json");
     assert_eq!(r.headers()["cache-control"], "public, max-age=300");
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
     let etag = r.headers()["etag"].to_str().unwrap().to_owned();
     let doc: Value = r.json().await.unwrap();
     assert_eq!(doc["issuer"], s.origin());
@@ -362,6 +363,31 @@ async fn discovery_document() {
         .unwrap();
     assert_eq!(r.status(), 304);
     assert_eq!(r.headers()["etag"], etag.as_str());
+    let r = s.client.post(&url).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["code"],
+        "METHOD_NOT_ALLOWED"
+    );
+
+    // A base URL with a path (Better Auth's BETTER_AUTH_URL often has one): the key set's URL
+    // is the origin and the base path, where the routes are.
+    let s = TestServer::start(&Engine::Sqlite, |c| {
+        c.base_url = Some("http://auth.example.com/api/auth".into());
+    })
+    .await;
+    let root = s.url("").strip_suffix("/api/auth").unwrap().to_owned();
+    let doc: Value = s
+        .client
+        .get(format!("{root}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["issuer"], "http://auth.example.com");
+    assert_eq!(doc["jwks_uri"], "http://auth.example.com/api/auth/jwks");
 }
 
 /// A one-algorithm server lists that algorithm alone; an issuer with a path has the document
@@ -452,4 +478,63 @@ async fn discovery_follows_the_issuer() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+}
+
+/// A live key of one algorithm that cannot sign (a broken private key) is an error of that
+/// algorithm alone: the key watch still rotates the other's keys on schedule, and no key of the
+/// broken one is generated only to be declined.
+#[tokio::test]
+async fn one_algorithms_broken_key_never_holds_up_the_others_rotation() {
+    let s = TestServer::start(&Engine::Sqlite, |c| {
+        two_algs(c);
+        c.jwks.rotation_interval = Some(sigil_server::config::TimeSpan::Seconds(86_400));
+    })
+    .await;
+    let keys = s.auth.keys();
+    let listed = keys.list().await.unwrap();
+    let rs = listed
+        .iter()
+        .find(|(r, _)| r.alg.as_deref() == Some("RS256"))
+        .map(|(r, _)| r.clone())
+        .unwrap();
+    // The RS256 key is replaced by a row whose private key is no key at all.
+    assert!(keys.revoke(&rs.id).await.unwrap());
+    let broken = sigil_server::store::KeyRow {
+        id: "broken-rs256".into(),
+        private_key: r#"{"kty":"RSA"}"#.into(),
+        created_at: s.now(),
+        expires_at: Some(s.now() + chrono::Duration::days(1)),
+        ..rs
+    };
+    s.auth
+        .store()
+        .insert_key_if(&broken, |_| {
+            Some(sigil_server::store::Placement::as_is(&broken))
+        })
+        .await
+        .unwrap();
+    keys.reload().await.unwrap();
+    let before = keys.list().await.unwrap().len();
+    // Within the publish lead of the EdDSA key's end: its successor is published although
+    // RS256 fails on every tick.
+    s.advance(chrono::Duration::days(1) - keys.publish_lead() + chrono::Duration::seconds(1));
+    assert!(keys.tick().await.is_err(), "RS256's trouble is reported");
+    let listed = keys.list().await.unwrap();
+    let next: Vec<&str> = listed
+        .iter()
+        .filter(|(_, st)| *st == KeyState::Next)
+        .filter_map(|(r, _)| r.alg.as_deref())
+        .collect();
+    assert_eq!(next, ["EdDSA"], "{listed:?}");
+    assert_eq!(listed.len(), before + 1, "no RS256 key made besides");
+    // Default tokens go on; RS256 ones answer the signing-key error.
+    let bearer = bearer_for(&s, "a@b.co").await;
+    assert_eq!(signed_with(&s, &bearer, "").await.1, "EdDSA");
+    let (status, _) = token(&s, &bearer, "?alg=RS256").await;
+    assert_eq!(status, 500);
+    assert_eq!(
+        s.get("/ready").await.status(),
+        200,
+        "ready on the default key"
+    );
 }
