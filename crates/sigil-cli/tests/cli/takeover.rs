@@ -616,7 +616,7 @@ async fn live_keys_of_another_algorithm_block() {
         let (code, text) = check_with(&dir, &db, BA_SECRET, &[("SIGIL_JWT_ALG", "RS256")]);
         assert_eq!(code, 1, "{db:?}\n{text}");
         for expected in [
-            "the live key(s) use EdDSA but Sigil is configured for RS256",
+            "the live key(s) use EdDSA but Sigil's default algorithm is RS256",
             "SIGIL_JWT_ALG=EdDSA",
             "[jwt] alg = \"EdDSA\"",
             "blocked: 1 problem",
@@ -624,6 +624,31 @@ async fn live_keys_of_another_algorithm_block() {
             assert!(text.contains(expected), "{db:?}: {expected:?} in\n{text}");
         }
         assert!(!text.contains("creates one on first use"), "{text}");
+        // Several algorithms: Better Auth's must be the first (the one `/token` signs with).
+        let (code, text) = check_with(
+            &dir,
+            &db,
+            BA_SECRET,
+            &[
+                ("SIGIL_JWT_ALG", "RS256"),
+                ("SIGIL_JWT_ALGS", "RS256,EdDSA"),
+            ],
+        );
+        assert_eq!(code, 1, "{db:?}\n{text}");
+        assert!(
+            text.contains("put EdDSA first in SIGIL_JWT_ALGS (EdDSA,RS256)"),
+            "{text}"
+        );
+        let (code, text) = check_with(
+            &dir,
+            &db,
+            BA_SECRET,
+            &[
+                ("SIGIL_JWT_ALG", "EdDSA"),
+                ("SIGIL_JWT_ALGS", "EdDSA,RS256"),
+            ],
+        );
+        assert_eq!(code, 0, "{db:?}\n{text}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
