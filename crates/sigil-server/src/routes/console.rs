@@ -18,6 +18,7 @@ use crate::config::Config;
 const INDEX: &str = include_str!("../../assets/console/index.html");
 const SCRIPT: &str = include_str!("../../assets/console/console.js");
 const STYLE: &str = include_str!("../../assets/console/console.css");
+const ICON: &str = include_str!("../../assets/console/icon.svg");
 
 /// What the page may load and do: its own script, style and API calls; nothing else.
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
@@ -60,7 +61,7 @@ fn asset(content_type: &'static str, body: impl IntoResponse) -> Response {
     response
 }
 
-/// The console's routes (`/`, `/console/console.js`, `/console/console.css`), to be merged at the
+/// The console's routes (`/` and its assets under `/console/`), to be merged at the
 /// root of the host's router; empty when the console is off.
 pub(crate) fn router(config: &Config) -> Router {
     if !config.console {
@@ -83,6 +84,10 @@ pub(crate) fn router(config: &Config) -> Router {
         .route(
             "/console/console.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),
+        )
+        .route(
+            "/console/icon.svg",
+            get(|| async { asset("image/svg+xml", ICON) }),
         )
 }
 

@@ -4,6 +4,7 @@
 
 mod algs;
 mod cache;
+mod console;
 mod errors;
 mod fast_jwks;
 mod flows;

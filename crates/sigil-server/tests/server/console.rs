@@ -1,0 +1,118 @@
+//! The console page (on in dev mode, off in production unless set) and the key timeline route it
+//! reads. The page itself is driven in a real browser by `interop/console.sh`.
+
+use serde_json::Value;
+use sigil_server::Mode;
+
+use crate::harness::{Engine, TestServer};
+
+/// The server's root URL (the harness's base URL without the base path).
+fn root(s: &TestServer) -> String {
+    s.url("").strip_suffix("/api/auth").unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_console_is_on_in_dev_and_off_in_production_unless_set() {
+    for (mode, setting, served) in [
+        (Mode::Dev, None, true),
+        (Mode::Production, None, false),
+        (Mode::Production, Some(true), true),
+        (Mode::Dev, Some(false), false),
+    ] {
+        let s = TestServer::start(&Engine::Sqlite, |c| {
+            c.mode = Some(mode);
+            c.console = setting;
+        })
+        .await;
+        let r = s.client.get(format!("{}/", root(&s))).send().await.unwrap();
+        assert_eq!(r.status() == 200, served, "{mode:?} {setting:?}");
+        if !served {
+            continue;
+        }
+        let headers = r.headers().clone();
+        assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+        let policy = headers["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(policy.contains(directive), "{policy}");
+        }
+        assert!(!policy.contains("unsafe"), "{policy}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        let page = r.text().await.unwrap();
+        assert!(page.contains(r#"data-base-path="/api/auth""#), "{page}");
+        assert!(page.contains(r#"data-jwks-path="/jwks""#));
+        for (asset, kind) in [
+            ("/console/console.js", "text/javascript; charset=utf-8"),
+            ("/console/console.css", "text/css; charset=utf-8"),
+            ("/console/icon.svg", "image/svg+xml"),
+        ] {
+            let r = s
+                .client
+                .get(format!("{}{asset}", root(&s)))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{asset}");
+            assert_eq!(r.headers()["content-type"], kind, "{asset}");
+        }
+    }
+}
+
+/// `GET /key-timeline`: a session is required; the answer lists every key with its state and
+/// dates, newest first, and carries no private material.
+#[tokio::test]
+async fn the_key_timeline_needs_a_session_and_shows_states() {
+    let s = TestServer::start(&Engine::Sqlite, |_| {}).await;
+    let r = s.get("/key-timeline").await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "UNAUTHORIZED");
+    let r = s.sign_up("a@b.co", "correct horse").await;
+    let bearer = r.headers()["set-auth-token"].to_str().unwrap().to_owned();
+    let first = s.auth.keys().signing_key().await.unwrap();
+    let first = first.pair.kid().unwrap().to_owned();
+    let next = s.auth.keys().rotate(false).await.unwrap();
+    let r = s
+        .client
+        .get(s.url("/key-timeline"))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let text = r.text().await.unwrap();
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["issuer"], s.origin());
+    assert_eq!(
+        body["jwksUri"],
+        s.url("/jwks").replace(&root(&s), &s.origin())
+    );
+    assert_eq!(body["algs"], serde_json::json!(["EdDSA"]));
+    let keys = body["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2, "{body}");
+    let by_kid = |kid: &str| keys.iter().find(|k| k["kid"] == kid).unwrap().clone();
+    assert_eq!(by_kid(&first)["state"], "current");
+    assert_eq!(by_kid(&next)["state"], "next");
+    assert!(by_kid(&next)["startsAt"].is_string());
+    assert!(
+        by_kid(&first)["expiresAt"].is_string(),
+        "it ends when the next starts"
+    );
+    assert!(by_kid(&first)["publishedUntil"].is_string());
+    for secret in ["privateKey", "\"d\"", "\"x\""] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    // An ended session does not.
+    s.sign_out_by_bearer(&bearer).await;
+    let r = s
+        .client
+        .get(s.url("/key-timeline"))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
