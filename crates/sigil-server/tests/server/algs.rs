@@ -3,10 +3,10 @@
 //! issuer's path, which is how API gateways find the key set.
 
 use serde_json::{Value, json};
-use sigil_jose::{Alg, JwkSet, Validation, b64, verify_jwt};
+use sigil_jose::{Alg, JwkSet, Validation, verify_jwt};
 use sigil_server::KeyState;
 
-use crate::harness::{Engine, TestServer, engines};
+use crate::harness::{Engine, TestServer, engines, header_of, jwks};
 
 async fn bearer_for(s: &TestServer, email: &str) -> String {
     let r = s.sign_up(email, "correct horse").await;
@@ -14,32 +14,26 @@ async fn bearer_for(s: &TestServer, email: &str) -> String {
     r.headers()["set-auth-token"].to_str().unwrap().to_owned()
 }
 
-async fn jwks(s: &TestServer) -> (Value, JwkSet) {
-    let r = s.get("/jwks").await;
-    assert_eq!(r.status(), 200);
-    let text = r.text().await.unwrap();
-    (
-        serde_json::from_str(&text).unwrap(),
-        JwkSet::from_json(text.as_bytes()).unwrap(),
-    )
-}
-
-fn header_of(token: &str) -> Value {
-    serde_json::from_slice(&b64::decode(token.split('.').next().unwrap()).unwrap()).unwrap()
-}
-
 /// `GET /token{query}`: the status and the body.
 async fn token(s: &TestServer, bearer: &str, query: &str) -> (u16, Value) {
+    let r = s.get_with_bearer(&format!("/token{query}"), bearer).await;
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+/// `GET {path}` at the server's root (outside the base path): the status and the body.
+async fn at_root(s: &TestServer, path: &str) -> (u16, Value) {
     let r = s
         .client
-        .get(s.url(&format!("/token{query}")))
-        .bearer_auth(bearer)
+        .get(format!("{}{path}", s.root()))
         .send()
         .await
         .unwrap();
     let status = r.status().as_u16();
-    (status, r.json().await.unwrap())
+    (status, r.json().await.unwrap_or(Value::Null))
 }
+
+const DISCOVERY: &str = "/.well-known/openid-configuration";
 
 /// The kid and alg of the token `/token{query}` answers (which must succeed).
 async fn signed_with(s: &TestServer, bearer: &str, query: &str) -> (String, String) {
@@ -52,10 +46,25 @@ async fn signed_with(s: &TestServer, bearer: &str, query: &str) -> (String, Stri
     )
 }
 
+/// The algorithms of the listed keys in `state`.
+fn algs_in(listed: &[(sigil_server::store::KeyRow, KeyState)], state: KeyState) -> Vec<&str> {
+    listed
+        .iter()
+        .filter(|(_, st)| *st == state)
+        .filter_map(|(r, _)| r.alg.as_deref())
+        .collect()
+}
+
 fn two_algs(c: &mut sigil_server::Settings) {
     c.jwt.algs = Some(vec!["EdDSA".into(), "RS256".into()]);
     c.jwt.allowed_audiences = Some(vec!["aws-api".into(), "mesh".into()]);
     c.jwt.audience_algs = Some([("aws-api".to_owned(), "RS256".to_owned())].into());
+}
+
+/// [`two_algs`], with keys that rotate daily.
+fn two_algs_rotating_daily(c: &mut sigil_server::Settings) {
+    two_algs(c);
+    c.jwks.rotation_interval = Some(sigil_server::config::TimeSpan::Seconds(86_400));
 }
 
 /// One key per algorithm in one key set; without parameters the first algorithm signs (Better
@@ -214,11 +223,7 @@ async fn each_algorithm_rotates_on_its_own() {
 /// schedule, and a key is made for every configured algorithm without a token asked of it.
 #[tokio::test]
 async fn scheduled_rotation_of_every_algorithm() {
-    let s = TestServer::start(&Engine::Sqlite, |c| {
-        two_algs(c);
-        c.jwks.rotation_interval = Some(sigil_server::config::TimeSpan::Seconds(86_400));
-    })
-    .await;
+    let s = TestServer::start(&Engine::Sqlite, two_algs_rotating_daily).await;
     let keys = s.auth.keys();
     keys.tick().await.unwrap();
     let (doc, _) = jwks(&s).await;
@@ -229,11 +234,7 @@ async fn scheduled_rotation_of_every_algorithm() {
     let waiting = keys.waiting().await.unwrap();
     assert_eq!(waiting.len(), 2, "{waiting:?}");
     let listed = keys.list().await.unwrap();
-    let next: Vec<&str> = listed
-        .iter()
-        .filter(|(_, st)| *st == KeyState::Next)
-        .filter_map(|(r, _)| r.alg.as_deref())
-        .collect();
+    let next = algs_in(&listed, KeyState::Next);
     assert!(
         next.contains(&"EdDSA") && next.contains(&"RS256"),
         "{next:?}"
@@ -310,7 +311,7 @@ fn algorithm_settings_are_checked() {
 #[tokio::test]
 async fn discovery_document() {
     let s = TestServer::start(&Engine::Sqlite, two_algs).await;
-    let url = format!("{}/.well-known/openid-configuration", s.origin());
+    let url = format!("{}{DISCOVERY}", s.root());
     let r = s.client.get(&url).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/json");
@@ -376,16 +377,7 @@ async fn discovery_document() {
         c.base_url = Some("http://auth.example.com/api/auth".into());
     })
     .await;
-    let root = s.url("").strip_suffix("/api/auth").unwrap().to_owned();
-    let doc: Value = s
-        .client
-        .get(format!("{root}/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, doc) = at_root(&s, DISCOVERY).await;
     assert_eq!(doc["issuer"], "http://auth.example.com");
     assert_eq!(doc["jwks_uri"], "http://auth.example.com/api/auth/jwks");
 }
@@ -395,15 +387,7 @@ async fn discovery_document() {
 #[tokio::test]
 async fn discovery_follows_the_issuer() {
     let s = TestServer::start(&Engine::Sqlite, |c| c.jwt.alg = Some("ES256".into())).await;
-    let doc: Value = s
-        .client
-        .get(format!("{}/.well-known/openid-configuration", s.origin()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, doc) = at_root(&s, DISCOVERY).await;
     assert_eq!(
         doc["id_token_signing_alg_values_supported"],
         json!(["ES256"])
@@ -413,71 +397,33 @@ async fn discovery_follows_the_issuer() {
         c.jwt.issuer = Some("http://issuer.example/tenants/a".into());
     })
     .await;
-    let r = s
-        .client
-        .get(format!(
-            "{}/tenants/a/.well-known/openid-configuration",
-            s.origin()
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let doc: Value = r.json().await.unwrap();
+    let (status, doc) = at_root(&s, &format!("/tenants/a{DISCOVERY}")).await;
+    assert_eq!(status, 200);
     assert_eq!(doc["issuer"], "http://issuer.example/tenants/a");
-    let r = s
-        .client
-        .get(format!("{}/.well-known/openid-configuration", s.origin()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
+    assert_eq!(at_root(&s, DISCOVERY).await.0, 404);
 
     // Under the base path itself.
     let s = TestServer::start(&Engine::Sqlite, |c| {
         c.jwt.issuer = Some("http://issuer.example/api/auth".into());
     })
     .await;
-    let r = s
-        .client
-        .get(s.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        r.status(),
-        200,
-        "{}",
-        s.url("/.well-known/openid-configuration")
-    );
+    let (status, doc) = at_root(&s, &format!("/api/auth{DISCOVERY}")).await;
+    assert_eq!(status, 200, "{doc}");
+    assert_eq!(doc["issuer"], "http://issuer.example/api/auth");
     assert!(s.get("/ok").await.status().is_success());
 
     // Where the key set already is (a jwks.path of that name): the server starts, the key set
     // stays.
     let s = TestServer::start(&Engine::Sqlite, |c| {
         c.jwt.issuer = Some("http://issuer.example/api/auth".into());
-        c.jwks.path = Some("/.well-known/openid-configuration".into());
+        c.jwks.path = Some(DISCOVERY.into());
     })
     .await;
-    let body: Value = s
-        .client
-        .get(s.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, body) = at_root(&s, &format!("/api/auth{DISCOVERY}")).await;
     assert!(body["keys"].is_array(), "{body}");
 
     let s = TestServer::start(&Engine::Sqlite, |c| c.jwt.issuer = Some("sigil".into())).await;
-    let r = s
-        .client
-        .get(format!("{}/.well-known/openid-configuration", s.origin()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
+    assert_eq!(at_root(&s, DISCOVERY).await.0, 404);
 }
 
 /// A live key of one algorithm that cannot sign (a broken private key) is an error of that
@@ -485,11 +431,7 @@ async fn discovery_follows_the_issuer() {
 /// broken one is generated only to be declined.
 #[tokio::test]
 async fn one_algorithms_broken_key_never_holds_up_the_others_rotation() {
-    let s = TestServer::start(&Engine::Sqlite, |c| {
-        two_algs(c);
-        c.jwks.rotation_interval = Some(sigil_server::config::TimeSpan::Seconds(86_400));
-    })
-    .await;
+    let s = TestServer::start(&Engine::Sqlite, two_algs_rotating_daily).await;
     let keys = s.auth.keys();
     let listed = keys.list().await.unwrap();
     let rs = listed
@@ -520,11 +462,7 @@ async fn one_algorithms_broken_key_never_holds_up_the_others_rotation() {
     s.advance(chrono::Duration::days(1) - keys.publish_lead() + chrono::Duration::seconds(1));
     assert!(keys.tick().await.is_err(), "RS256's trouble is reported");
     let listed = keys.list().await.unwrap();
-    let next: Vec<&str> = listed
-        .iter()
-        .filter(|(_, st)| *st == KeyState::Next)
-        .filter_map(|(r, _)| r.alg.as_deref())
-        .collect();
+    let next = algs_in(&listed, KeyState::Next);
     assert_eq!(next, ["EdDSA"], "{listed:?}");
     assert_eq!(listed.len(), before + 1, "no RS256 key made besides");
     // Default tokens go on; RS256 ones answer the signing-key error.

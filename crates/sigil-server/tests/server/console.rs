@@ -6,11 +6,6 @@ use sigil_server::Mode;
 
 use crate::harness::{Engine, TestServer};
 
-/// The server's root URL (the harness's base URL without the base path).
-fn root(s: &TestServer) -> String {
-    s.url("").strip_suffix("/api/auth").unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn the_console_is_on_in_dev_and_off_in_production_unless_set() {
     for (mode, setting, served) in [
@@ -24,7 +19,7 @@ async fn the_console_is_on_in_dev_and_off_in_production_unless_set() {
             c.console = setting;
         })
         .await;
-        let r = s.client.get(format!("{}/", root(&s))).send().await.unwrap();
+        let r = s.client.get(format!("{}/", s.root())).send().await.unwrap();
         assert_eq!(r.status() == 200, served, "{mode:?} {setting:?}");
         if !served {
             continue;
@@ -51,7 +46,7 @@ async fn the_console_is_on_in_dev_and_off_in_production_unless_set() {
         ] {
             let r = s
                 .client
-                .get(format!("{}{asset}", root(&s)))
+                .get(format!("{}{asset}", s.root()))
                 .send()
                 .await
                 .unwrap();
@@ -74,13 +69,7 @@ async fn the_key_timeline_needs_a_session_and_shows_states() {
     let first = s.auth.keys().signing_key().await.unwrap();
     let first = first.pair.kid().unwrap().to_owned();
     let next = s.auth.keys().rotate(false).await.unwrap();
-    let r = s
-        .client
-        .get(s.url("/key-timeline"))
-        .bearer_auth(&bearer)
-        .send()
-        .await
-        .unwrap();
+    let r = s.get_with_bearer("/key-timeline", &bearer).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
     let text = r.text().await.unwrap();
@@ -88,7 +77,7 @@ async fn the_key_timeline_needs_a_session_and_shows_states() {
     assert_eq!(body["issuer"], s.origin());
     assert_eq!(
         body["jwksUri"],
-        s.url("/jwks").replace(&root(&s), &s.origin())
+        s.url("/jwks").replace(&s.root(), &s.origin())
     );
     assert_eq!(body["algs"], serde_json::json!(["EdDSA"]));
     let keys = body["keys"].as_array().unwrap();
@@ -107,12 +96,6 @@ async fn the_key_timeline_needs_a_session_and_shows_states() {
     }
     // An ended session does not.
     s.sign_out_by_bearer(&bearer).await;
-    let r = s
-        .client
-        .get(s.url("/key-timeline"))
-        .bearer_auth(&bearer)
-        .send()
-        .await
-        .unwrap();
+    let r = s.get_with_bearer("/key-timeline", &bearer).await;
     assert_eq!(r.status(), 401);
 }

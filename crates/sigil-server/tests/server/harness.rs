@@ -194,6 +194,25 @@ impl TestServer {
     }
 
     /// `GET` of a path under the base path, without credentials.
+    /// The server's root URL (the base URL without the base path), where discovery and the
+    /// console are.
+    pub fn root(&self) -> String {
+        let base = self.url("");
+        base.strip_suffix(&self.auth.config().base_path)
+            .unwrap_or(&base)
+            .to_owned()
+    }
+
+    /// `GET` of a path under the base path with a session bearer.
+    pub async fn get_with_bearer(&self, path: &str, bearer: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
     }
@@ -251,6 +270,23 @@ impl TestServer {
 }
 
 /// The `name=value` part of the first `Set-Cookie` for `name`.
+/// The key set the server publishes, as JSON and as a verifier's key set.
+pub async fn jwks(s: &TestServer) -> (serde_json::Value, sigil_jose::JwkSet) {
+    let r = s.get("/jwks").await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    (
+        serde_json::from_str(&text).unwrap(),
+        sigil_jose::JwkSet::from_json(text.as_bytes()).unwrap(),
+    )
+}
+
+/// A JWT's protected header.
+pub fn header_of(token: &str) -> serde_json::Value {
+    let first = token.split('.').next().unwrap();
+    serde_json::from_slice(&sigil_jose::b64::decode(first).unwrap()).unwrap()
+}
+
 pub fn cookie_pair(response: &reqwest::Response, name: &str) -> Option<String> {
     response
         .headers()

@@ -3,11 +3,11 @@
 //! creation under concurrency; faults.
 
 use serde_json::{Value, json};
-use sigil_jose::{Alg, JwkSet, Validation, b64, verify_jwt};
+use sigil_jose::{Alg, Validation, b64, verify_jwt};
 use sigil_server::KeyState;
 use sigil_server::store::Placement;
 
-use crate::harness::{Engine, TestServer, engines};
+use crate::harness::{Engine, TestServer, engines, header_of, jwks};
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -37,20 +37,6 @@ async fn key_states(s: &TestServer) -> std::collections::HashMap<String, KeyStat
 async fn token_for(s: &TestServer, bearer: &str) -> String {
     let body: Value = s.token_by_bearer(bearer).await.json().await.unwrap();
     body["token"].as_str().unwrap().to_owned()
-}
-
-async fn jwks(s: &TestServer) -> (Value, JwkSet) {
-    let r = s.get("/jwks").await;
-    assert_eq!(r.status(), 200);
-    let text = r.text().await.unwrap();
-    (
-        serde_json::from_str(&text).unwrap(),
-        JwkSet::from_json(text.as_bytes()).unwrap(),
-    )
-}
-
-fn header_of(token: &str) -> Value {
-    serde_json::from_slice(&b64::decode(token.split('.').next().unwrap()).unwrap()).unwrap()
 }
 
 #[tokio::test]
