@@ -44,6 +44,9 @@ try {
     });
   });
   const page = await context.newPage();
+  // The page's clock, so that the token's expiry can be reached without waiting (time flows
+  // as usual until the test moves it).
+  await page.clock.install();
   page.on("console", (msg) => {
     if (msg.type() === "error" || msg.type() === "warning") problems.push(`console ${msg.type()}: ${msg.text()}`);
   });
@@ -137,8 +140,10 @@ try {
     keys: document.getElementById("keys").hidden,
     claims: document.getElementById("token-claims").textContent,
     details: document.getElementById("session-details").textContent,
+    pasted: document.getElementById("pasted").value,
+    checked: document.getElementById("check-result").textContent,
   }));
-  check("sign out clears the token, the session and the timeline", cleared.token && cleared.session && cleared.keys && cleared.claims === "" && cleared.details === "", () => JSON.stringify(cleared));
+  check("sign out clears the token, the session, the timeline and the pasted token", cleared.token && cleared.session && cleared.keys && cleared.claims === "" && cleared.details === "" && cleared.pasted === "" && cleared.checked === "", () => JSON.stringify(cleared));
   const after = await page.evaluate(async (base) => (await fetch(`${base}/api/auth/get-session`)).text(), BASE);
   check("and the server has no session for the page any more", after === "null", after);
 
@@ -156,6 +161,19 @@ try {
   await page.keyboard.press("Enter");
   await page.waitForFunction(() => /Signature verified/.test(document.getElementById("verdict").textContent), null, { timeout: 10000 }).catch(() => {});
   check("Enter on \"Get token\" gets a verified token", /Signature verified/.test(await verdict.innerText()));
+
+  // Past the token's expiry (the page's clock moved 16 minutes): the page says so, and a valid
+  // signature on an expired token is not "verified".
+  const live = await page.locator("#token-raw").textContent();
+  await page.clock.fastForward("16:00");
+  await page.waitForFunction(() => /expired/i.test(document.getElementById("verdict").textContent), null, { timeout: 5000 }).catch(() => {});
+  const expiredText = await verdict.innerText();
+  check("once the token expires the page says so", /has expired/.test(expiredText) && !/check out/.test(expiredText), expiredText);
+  await page.getByLabel("A JWT from this server").fill(live);
+  await page.getByRole("button", { name: "Verify", exact: true }).click();
+  await page.waitForFunction(() => /expired|verified/i.test(document.getElementById("check-result").textContent), null, { timeout: 5000 }).catch(() => {});
+  const expiredCheck = await page.locator("#check-result").innerText();
+  check("an expired token pasted in: \"Signature valid …, but it expired\", not verified", /^Signature valid .*but it expired/.test(expiredCheck), expiredCheck);
 
   const violations = await page.evaluate(() => window.__violations);
   check("no CSP violation", violations.length === 0, () => violations.join("; "));

@@ -3,6 +3,10 @@
 
 const base = document.body.dataset.basePath;
 const jwksPath = document.body.dataset.jwksPath;
+// What a token must say to be this server's (filled in by the server).
+const issuer = document.body.dataset.issuer;
+const audiences = JSON.parse(document.body.dataset.audience || "[]");
+const origin = document.body.dataset.origin;
 const $ = (id) => document.getElementById(id);
 
 // How each of Sigil's algorithms is imported and checked with WebCrypto. A JWS ECDSA signature
@@ -16,6 +20,7 @@ const WEBCRYPTO = {
 };
 
 let countdownTimer = null;
+let shownClaims = null;
 
 function bytesOf(segment) {
   if (!/^[A-Za-z0-9_-]*$/.test(segment)) throw new Error("not base64url");
@@ -54,7 +59,21 @@ function say(element, text, tone) {
 function failure(response) {
   const code = response.json?.code ?? `HTTP ${response.status}`;
   const message = response.json?.message ?? "the server refused the request";
-  return `${message} (${code})`;
+  // The API takes sign-ins only from the server's own (or a trusted) origin.
+  const hint = ["INVALID_ORIGIN", "MISSING_OR_NULL_ORIGIN"].includes(code) && location.origin !== origin ? ` Open this page at ${origin}/ instead.` : "";
+  return `${message} (${code}).${hint}`;
+}
+
+// Runs an event handler; a failure (the server gone, an answer that is not JSON) is said in
+// `where` instead of leaving a "…" status behind.
+function guarded(where, handler) {
+  return async (event) => {
+    try {
+      await handler(event);
+    } catch (e) {
+      say($(where), `Something failed: ${e.message}`, "bad");
+    }
+  };
 }
 
 function iso(date) {
@@ -74,7 +93,7 @@ async function verify(token) {
   } catch {
     return { ok: false, reason: "the header is not base64url JSON" };
   }
-  const alg = WEBCRYPTO[header.alg];
+  const alg = Object.hasOwn(WEBCRYPTO, String(header.alg)) ? WEBCRYPTO[header.alg] : null;
   if (!alg) return { ok: false, reason: `algorithm ${JSON.stringify(header.alg)} is not one Sigil signs with` };
   const response = await fetch(base + jwksPath, { cache: "no-store" });
   if (!response.ok) return { ok: false, reason: `the key set could not be fetched (HTTP ${response.status})` };
@@ -94,12 +113,47 @@ async function verify(token) {
   const signed = new TextEncoder().encode(`${parts[0]}.${parts[1]}`);
   const ok = await crypto.subtle.verify(alg.check, key, signature, signed);
   if (!ok) return { ok: false, reason: "signature invalid", kid: header.kid };
-  return { ok: true, kid: header.kid, alg: header.alg };
+  let claims;
+  try {
+    claims = jsonOf(parts[1]);
+  } catch {
+    return { ok: false, reason: "the claims are not base64url JSON" };
+  }
+  return { ok: true, kid: header.kid, alg: header.alg, problems: claimProblems(claims) };
+}
+
+function ago(seconds) {
+  return seconds < 120 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
+}
+
+// What a verifier of this server's tokens would also refuse: another issuer or audience, a token
+// past its `exp` or before its `nbf`.
+function claimProblems(claims) {
+  const problems = [];
+  const now = Math.floor(Date.now() / 1000);
+  if (claims.iss !== issuer) problems.push(`its issuer is ${JSON.stringify(claims.iss)}, not this server's ${JSON.stringify(issuer)}`);
+  const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (!aud.some((a) => audiences.includes(a))) problems.push(`its audience ${JSON.stringify(claims.aud)} is not this server's default`);
+  if (typeof claims.exp !== "number") problems.push("it has no expiry");
+  else if (claims.exp <= now) problems.push(`it expired ${ago(now - claims.exp)} ago`);
+  if (typeof claims.nbf === "number" && claims.nbf > now) problems.push("it is not valid yet");
+  return problems;
 }
 
 function describe(result) {
-  if (result.ok) return `Signature verified with key ${result.kid} (${result.alg}) from ${base}${jwksPath}`;
-  return result.reason === "signature invalid" ? "Signature invalid" : `Not verified: ${result.reason}`;
+  if (result.ok && result.problems.length === 0) {
+    return { text: `Signature verified with key ${result.kid} (${result.alg}) from ${base}${jwksPath}; issuer, audience and expiry check out.`, good: true };
+  }
+  if (result.ok) {
+    return { text: `Signature valid (key ${result.kid}, ${result.alg}), but ${result.problems.join("; ")}.`, good: false };
+  }
+  const text = result.reason === "signature invalid" ? "Signature invalid" : `Not verified: ${result.reason}`;
+  return { text, good: false };
+}
+
+function judge(element, result) {
+  const { text, good } = describe(result);
+  say(element, text, good ? "good" : "bad");
 }
 
 // ---- the token -------------------------------------------------------------------------------
@@ -111,6 +165,7 @@ function showCountdown(exp) {
     if (left <= 0) {
       $("countdown").textContent = "Expired.";
       clearInterval(countdownTimer);
+      if (shownClaims) say($("verdict"), `This token has expired: ${claimProblems(shownClaims).join("; ")}.`, "bad");
       return;
     }
     const minutes = Math.floor(left / 60);
@@ -133,15 +188,17 @@ async function getToken() {
   $("token-claims").textContent = JSON.stringify(claims, null, 2);
   $("token-raw").textContent = token;
   $("token").hidden = false;
-  if (typeof claims.exp === "number") showCountdown(claims.exp);
+  shownClaims = claims;
   say($("verdict"), "Verifying…");
   const result = await verify(token);
-  say($("verdict"), describe(result), result.ok ? "good" : "bad");
+  judge($("verdict"), result);
+  if (typeof claims.exp === "number") showCountdown(claims.exp);
   await showKeys(result.ok ? result.kid : null);
 }
 
 function clearToken() {
   clearInterval(countdownTimer);
+  shownClaims = null;
   for (const id of ["token-header", "token-claims", "token-raw", "countdown"]) $(id).textContent = "";
   say($("verdict"), "");
   $("token").hidden = true;
@@ -199,6 +256,7 @@ function snippet(title, code) {
   copy.className = "secondary";
   copy.textContent = "Copy";
   copy.setAttribute("aria-label", `Copy the ${title} snippet`);
+  copy.setAttribute("aria-describedby", "copy-status");
   const pre = document.createElement("pre");
   pre.tabIndex = 0;
   pre.textContent = code;
@@ -206,8 +264,10 @@ function snippet(title, code) {
     try {
       await navigator.clipboard.writeText(code);
       copy.textContent = "Copied";
+      say($("copy-status"), `The ${title} snippet is copied.`);
     } catch {
       copy.textContent = "Select and copy";
+      say($("copy-status"), `The ${title} snippet could not be copied: select it and copy it.`);
     }
   });
   caption.append(name, copy);
@@ -216,14 +276,14 @@ function snippet(title, code) {
 }
 
 function showSnippets(t) {
-  const alg = t.algs[0];
   const audience = t.audience.length === 1 ? t.audience[0] : t.audience;
   const q = JSON.stringify;
-  const rust = `// cargo add sigil-verify (crates/sigil-verify in Sigil's repository)
+  const rustAlgs = t.algs.map((a) => `Alg::${a}`).join(", ");
+  const rust = `// sigil-verify: a path or git dependency on crates/sigil-verify of Sigil's repository
 use sigil_verify::{Alg, RemoteJwks, Verifier};
 
 let verifier = Verifier::builder(RemoteJwks::new(${q(t.jwksUri)})?)
-    .alg(Alg::${alg})
+    .algs([${rustAlgs}])
     .issuer(${q(t.issuer)})
     .audience(${q(t.audience[0])})
     .build()?;
@@ -279,6 +339,8 @@ function showSession(body) {
 
 function showSignedOut() {
   clearToken();
+  $("pasted").value = "";
+  say($("check-result"), "");
   $("session-details").replaceChildren();
   $("session").hidden = true;
   $("keys").hidden = true;
@@ -298,8 +360,8 @@ async function refreshSession() {
   return false;
 }
 
-$("credentials").addEventListener("submit", async (event) => {
-  event.preventDefault();
+$("credentials").addEventListener("submit", (event) => event.preventDefault());
+$("credentials").addEventListener("submit", guarded("account-status", async (event) => {
   const action = event.submitter?.value ?? "sign-in";
   const email = $("email").value.trim();
   const password = $("password").value;
@@ -314,11 +376,11 @@ $("credentials").addEventListener("submit", async (event) => {
   say($("account-status"), action === "sign-up" ? "Signed up and signed in." : "Signed in.");
   await refreshSession();
   $("get-token").focus();
-});
+}));
 
-$("get-token").addEventListener("click", () => getToken());
+$("get-token").addEventListener("click", guarded("account-status", () => getToken()));
 
-$("sign-out").addEventListener("click", async () => {
+$("sign-out").addEventListener("click", guarded("account-status", async () => {
   const response = await api("POST", "/sign-out", {});
   if (response.status !== 200) {
     say($("account-status"), `Sign-out failed: ${failure(response)}`, "bad");
@@ -327,13 +389,12 @@ $("sign-out").addEventListener("click", async () => {
   showSignedOut();
   say($("account-status"), "Signed out.");
   $("email").focus();
-});
+}));
 
-$("check").addEventListener("submit", async (event) => {
-  event.preventDefault();
+$("check").addEventListener("submit", (event) => event.preventDefault());
+$("check").addEventListener("submit", guarded("check-result", async () => {
   say($("check-result"), "Verifying…");
-  const result = await verify($("pasted").value);
-  say($("check-result"), describe(result), result.ok ? "good" : "bad");
-});
+  judge($("check-result"), await verify($("pasted").value));
+}));
 
 refreshSession().catch((e) => say($("account-status"), `The server did not answer: ${e.message}`, "bad"));

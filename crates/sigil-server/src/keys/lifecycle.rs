@@ -304,16 +304,34 @@ impl KeyManager {
     /// Every stored key with its state now, for `sigil keys list`. Works whatever the secret:
     /// a key that does not open is listed as [`KeyState::Undecryptable`], one that cannot sign
     /// for another reason as [`KeyState::Unusable`]; `current` is the key servers sign with (the
-    /// same rule as theirs).
+    /// same rule as theirs), one per configured algorithm.
     pub async fn list(&self) -> Result<Vec<(KeyRow, KeyState)>, KeyError> {
+        Ok(self
+            .listing()
+            .await?
+            .into_iter()
+            .map(|(row, state, _)| (row, state))
+            .collect())
+    }
+
+    /// [`KeyManager::list`] with, for a key waiting its turn, when it starts: one read of the
+    /// table. Keys past their grace period are expired whatever they hold, and are not opened.
+    pub async fn listing(
+        &self,
+    ) -> Result<Vec<(KeyRow, KeyState, Option<DateTime<Utc>>)>, KeyError> {
         let now = self.now();
         let rows = self.store.list_keys().await?;
         let problems: Vec<Option<KeyState>> = rows
             .iter()
-            .map(|r| match self.check_usable(r) {
-                Ok(()) => None,
-                Err(KeyError::Undecryptable { .. }) => Some(KeyState::Undecryptable),
-                Err(_) => Some(KeyState::Unusable),
+            .map(|r| {
+                if !self.published(r, now) {
+                    return None;
+                }
+                match self.check_usable(r) {
+                    Ok(()) => None,
+                    Err(KeyError::Undecryptable { .. }) => Some(KeyState::Undecryptable),
+                    Err(_) => Some(KeyState::Unusable),
+                }
             })
             .collect();
         let mut current = Vec::new();
@@ -333,18 +351,19 @@ impl KeyManager {
             .into_iter()
             .zip(problems)
             .map(|(r, problem)| {
-                let state = if let Some(problem) = problem {
+                let starts = waiting.get(&r.id).copied();
+                let state = if !self.published(&r, now) {
+                    KeyState::Expired
+                } else if let Some(problem) = problem {
                     problem
                 } else if current.contains(&r.id) {
                     KeyState::Current
-                } else if waiting.contains_key(&r.id) {
+                } else if starts.is_some() {
                     KeyState::Next
-                } else if self.published(&r, now) {
-                    KeyState::Retired
                 } else {
-                    KeyState::Expired
+                    KeyState::Retired
                 };
-                (r, state)
+                (r, state, starts)
             })
             .collect())
     }

@@ -6,10 +6,10 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
-    X_FRAME_OPTIONS,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH, REFERRER_POLICY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -32,22 +32,75 @@ fn attribute(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The page with this server's base path and key set path filled in (read by the script from
-/// `data-` attributes, so that no inline script is needed).
+/// The page with this server's base path, key set path, issuer, audience (a JSON list) and
+/// origin filled in (read by the script from `data-` attributes, so that no inline script is
+/// needed): what a token must say to be this server's.
 fn index_for(config: &Config) -> String {
+    let audience = serde_json::Value::from(config.jwt.audience.clone()).to_string();
     INDEX
         .replace("{{BASE_PATH}}", &attribute(&config.base_path))
         .replace("{{JWKS_PATH}}", &attribute(&config.keys.jwks_path))
+        .replace("{{ISSUER}}", &attribute(&config.jwt.issuer))
+        .replace("{{AUDIENCE}}", &attribute(&audience))
+        .replace("{{ORIGIN}}", &attribute(&config.origin))
 }
 
-/// A response of `body` as `content_type`, with the console's security headers. `no-cache`: a
-/// new binary's assets are fetched again, after a revalidation that costs one small request.
-fn asset(content_type: &'static str, body: impl IntoResponse) -> Response {
-    let mut response = (
-        [(CONTENT_TYPE, HeaderValue::from_static(content_type))],
-        body,
-    )
-        .into_response();
+/// A strong tag for a body that never changes while the process runs.
+fn etag_of(body: &[u8]) -> HeaderValue {
+    let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body);
+    let tag = format!("\"{}\"", sigil_jose::b64::encode(&hash.as_ref()[..16]));
+    HeaderValue::from_str(&tag).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+}
+
+/// One file of the console: its bytes, type and tag.
+#[derive(Clone)]
+struct Asset {
+    body: Bytes,
+    content_type: &'static str,
+    etag: HeaderValue,
+}
+
+impl Asset {
+    fn new(content_type: &'static str, body: impl Into<Bytes>) -> Asset {
+        let body = body.into();
+        Asset {
+            etag: etag_of(&body),
+            body,
+            content_type,
+        }
+    }
+
+    /// The file with the console's security headers, or `304` when the request names its tag.
+    /// `no-cache` with an `ETag`: a browser revalidates each time (a small request) and a new
+    /// binary's files are never served stale.
+    fn answer(&self, request: &HeaderMap) -> Response {
+        let fresh = request
+            .get(IF_NONE_MATCH)
+            .is_some_and(|v| v.as_bytes() == self.etag.as_bytes());
+        let mut response = if fresh {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else {
+            (
+                [(CONTENT_TYPE, HeaderValue::from_static(self.content_type))],
+                self.body.clone(),
+            )
+                .into_response()
+        };
+        response.headers_mut().insert(ETAG, self.etag.clone());
+        secure(response)
+    }
+
+    /// A route answering this file.
+    fn route(self) -> axum::routing::MethodRouter {
+        get(move |headers: HeaderMap| {
+            let asset = self.clone();
+            async move { asset.answer(&headers) }
+        })
+    }
+}
+
+/// The console's security headers on `response`.
+fn secure(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(POLICY));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -68,26 +121,22 @@ pub(crate) fn router(config: &Config) -> Router {
         return Router::new();
     }
     // Built once; each answer shares the bytes.
-    let index = Bytes::from(index_for(config));
     Router::new()
         .route(
             "/",
-            get(move || {
-                let index = index.clone();
-                async move { asset("text/html; charset=utf-8", index) }
-            }),
+            Asset::new("text/html; charset=utf-8", index_for(config)).route(),
         )
         .route(
             "/console/console.js",
-            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
+            Asset::new("text/javascript; charset=utf-8", SCRIPT).route(),
         )
         .route(
             "/console/console.css",
-            get(|| async { asset("text/css; charset=utf-8", STYLE) }),
+            Asset::new("text/css; charset=utf-8", STYLE).route(),
         )
         .route(
             "/console/icon.svg",
-            get(|| async { asset("image/svg+xml", ICON) }),
+            Asset::new("image/svg+xml", ICON).route(),
         )
 }
 

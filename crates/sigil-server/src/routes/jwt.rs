@@ -150,7 +150,8 @@ pub(super) async fn token(
 
 /// `GET /key-timeline`: every stored key with its state and dates, for signed-in callers (the
 /// console's key timeline). Public data only: no private key, nothing of a key's material but its
-/// id. Reads the key table (and opens each key, to tell an undecryptable one).
+/// id. Reads the key table once (and opens each published key, to tell an undecryptable one).
+/// Routed only with the console: it shows every signed-in user the keys' history and health.
 #[utoipa::path(
     get,
     path = "/key-timeline",
@@ -175,9 +176,8 @@ pub(super) async fn key_timeline(
         .await?
         .ok_or(ErrorCode::Unauthorized)?;
     let keys = state.minter.keys();
-    let waiting = keys.waiting().await?;
-    let mut listed = keys.list().await?;
-    listed.sort_by(|(a, _), (b, _)| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+    let mut listed = keys.listing().await?;
+    listed.sort_by(|(a, ..), (b, ..)| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
     let iso = crate::time::iso;
     let config = &state.config;
     let timeline = KeyTimeline {
@@ -191,8 +191,8 @@ pub(super) async fn key_timeline(
         algs: config.keys.algs.iter().map(ToString::to_string).collect(),
         keys: listed
             .into_iter()
-            .map(|(row, key_state)| KeyTimelineEntry {
-                starts_at: waiting.get(&row.id).copied().map(iso),
+            .map(|(row, key_state, starts)| KeyTimelineEntry {
+                starts_at: starts.map(iso),
                 published_until: keys.published_until(&row).map(iso),
                 alg: row
                     .alg

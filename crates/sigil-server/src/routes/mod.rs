@@ -27,7 +27,15 @@ use crate::state::SharedState;
 
 /// The router over `state`, to be nested under the base path.
 pub(crate) fn router(state: SharedState) -> Router {
-    Router::new()
+    let router = Router::new();
+    // The key timeline is the console's data: every key's state and history, which `/jwks`
+    // does not show, to anyone signed in. Served only with the console.
+    let router = if state.config.console {
+        router.route(paths::KEY_TIMELINE, get(jwt::key_timeline))
+    } else {
+        router
+    };
+    router
         .route(paths::SIGN_UP, post(session::sign_up))
         .route(paths::SIGN_IN, post(session::sign_in))
         .route(
@@ -39,7 +47,6 @@ pub(crate) fn router(state: SharedState) -> Router {
         .route(paths::OK, get(health::ok))
         .route(paths::READY, get(health::ready))
         .route(paths::TOKEN, get(jwt::token))
-        .route(paths::KEY_TIMELINE, get(jwt::key_timeline))
         .route(&state.config.keys.jwks_path, get(jwt::jwks))
         .route(paths::OPENAPI, get(openapi::serve(&state.config)))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })

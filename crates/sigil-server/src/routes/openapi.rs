@@ -118,6 +118,10 @@ pub(crate) fn document(config: &Config) -> Document {
     let mut doc = ApiDoc::openapi();
     let mut paths = Paths::new();
     for (path, item) in std::mem::take(&mut doc.paths.paths) {
+        // The console's data: routed only with the console.
+        if path == crate::paths::KEY_TIMELINE && !config.console {
+            continue;
+        }
         let path = if path == JWKS_PLACEHOLDER {
             config.keys.jwks_path.as_str()
         } else {

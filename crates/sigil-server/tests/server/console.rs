@@ -39,6 +39,8 @@ async fn the_console_is_on_in_dev_and_off_in_production_unless_set() {
         let page = r.text().await.unwrap();
         assert!(page.contains(r#"data-base-path="/api/auth""#), "{page}");
         assert!(page.contains(r#"data-jwks-path="/jwks""#));
+        assert!(page.contains(&format!(r#"data-issuer="{}""#, s.origin())));
+        assert!(page.contains("data-audience=\"[&quot;"), "{page}");
         for (asset, kind) in [
             ("/console/console.js", "text/javascript; charset=utf-8"),
             ("/console/console.css", "text/css; charset=utf-8"),
@@ -52,15 +54,33 @@ async fn the_console_is_on_in_dev_and_off_in_production_unless_set() {
                 .unwrap();
             assert_eq!(r.status(), 200, "{asset}");
             assert_eq!(r.headers()["content-type"], kind, "{asset}");
+            // Revalidated by its tag.
+            let tag = r.headers()["etag"].clone();
+            let r = s
+                .client
+                .get(format!("{}{asset}", s.root()))
+                .header("if-none-match", tag)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 304, "{asset}");
         }
     }
 }
 
-/// `GET /key-timeline`: a session is required; the answer lists every key with its state and
-/// dates, newest first, and carries no private material.
+/// `GET /key-timeline`, with the console: a session is required; the answer lists every key with
+/// its state and dates, newest first, and carries no private material.
 #[tokio::test]
 async fn the_key_timeline_needs_a_session_and_shows_states() {
+    // Without the console, there is no timeline (and the OpenAPI document does not name it).
     let s = TestServer::start(&Engine::Sqlite, |_| {}).await;
+    assert_eq!(s.get("/key-timeline").await.status(), 404);
+    let doc: Value = s.get("/openapi.json").await.json().await.unwrap();
+    assert!(doc["paths"].get("/api/auth/key-timeline").is_none());
+
+    let s = TestServer::start(&Engine::Sqlite, |c| c.console = Some(true)).await;
+    let doc: Value = s.get("/openapi.json").await.json().await.unwrap();
+    assert!(doc["paths"].get("/api/auth/key-timeline").is_some());
     let r = s.get("/key-timeline").await;
     assert_eq!(r.status(), 401);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "UNAUTHORIZED");
