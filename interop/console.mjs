@@ -6,6 +6,7 @@
 // violation. Screenshots at desktop and phone width go to $SHOTS.
 //
 //   BASE_URL=http://127.0.0.1:3000 ALG=EdDSA SHOTS=/tmp/shots node console.mjs
+import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
@@ -92,7 +93,7 @@ try {
   const currentText = await current.first().innerText();
   check("the timeline shows the current key, the one that verified the token", currentText.includes(header.kid) && /Verified the token above/.test(currentText), currentText);
   const snippets = await page.locator("#snippet-list").innerText();
-  check("the snippets name this server's key set, issuer and audience", snippets.includes(`${BASE}/api/auth/jwks`) && snippets.includes(claims.iss) && snippets.includes("sigil_verify") && snippets.includes("jose") && snippets.includes("PyJWKClient"), snippets.slice(0, 300));
+  check("the snippets name this server's key set, audience and algorithm", snippets.includes(`"${BASE}/api/auth/jwks"`) && snippets.includes(`audience: "${claims.aud}"`) && snippets.includes(`Alg::${ALG}`) && snippets.includes("PyJWKClient"), snippets.slice(0, 300));
 
   if (SHOTS) {
     mkdirSync(SHOTS, { recursive: true });
@@ -109,6 +110,14 @@ try {
     await page.screenshot({ path: path.join(SHOTS, `console-${ALG}-phone.png`), fullPage: true });
     await page.setViewportSize({ width: 1280, height: 900 });
   }
+
+  // A token for an allowed audience (`?audience=billing`) verifies too, once signed in.
+  const scoped = await page.evaluate(async (base) => (await (await fetch(`${base}/api/auth/token?audience=billing`)).json()).token, BASE);
+  await page.getByLabel("A JWT from this server").fill(scoped);
+  await page.getByRole("button", { name: "Verify", exact: true }).click();
+  await page.waitForFunction(() => /verified|invalid|Not verified|but/i.test(document.getElementById("check-result").textContent));
+  const scopedText = await page.locator("#check-result").innerText();
+  check("a token for an allowed audience verifies", /Signature verified/.test(scopedText), scopedText);
 
   // Paste the token, then a tampered one.
   const token = await page.locator("#token-raw").textContent();
@@ -162,13 +171,23 @@ try {
   await page.waitForFunction(() => /Signature verified/.test(document.getElementById("verdict").textContent), null, { timeout: 10000 }).catch(() => {});
   check("Enter on \"Get token\" gets a verified token", /Signature verified/.test(await verdict.innerText()));
 
-  // Past the token's expiry (the page's clock moved 16 minutes): the page says so, and a valid
+  // A scheduled rotation: the timeline shows the next key first (it signs later), with its start,
+  // then the current one.
+  execFileSync(process.env.SIGIL_BIN, ["keys", "--data-dir", process.env.DATA, "rotate"], { env: { ...process.env, SIGIL_JWT_ALG: ALG }, stdio: "pipe" });
+  await page.getByRole("button", { name: "Get token", exact: true }).click();
+  await page.waitForFunction(() => document.querySelectorAll("ol#timeline li").length === 2, null, { timeout: 5000 }).catch(() => {});
+  const states = await page.$$eval("ol#timeline li", (items) => items.map((li) => `${li.className}: ${li.querySelector(".dates").textContent}`));
+  check("after a rotation the timeline lists the next key first, with when it signs, then the current one", states.length === 2 && /^next: signs from /.test(states[0]) && /^current: signs from .* until /.test(states[1]), () => states.join(" | "));
+
+  // Just past the token's expiry (the page's clock moved on): the page says so, and a valid
   // signature on an expired token is not "verified".
   const live = await page.locator("#token-raw").textContent();
-  await page.clock.fastForward("16:00");
+  const exp = JSON.parse(await page.locator("#token-claims").innerText()).exp;
+  const untilExpiry = exp * 1000 - (await page.evaluate(() => Date.now()));
+  await page.clock.fastForward(Math.max(0, untilExpiry) + 1100);
   await page.waitForFunction(() => /expired/i.test(document.getElementById("verdict").textContent), null, { timeout: 5000 }).catch(() => {});
   const expiredText = await verdict.innerText();
-  check("once the token expires the page says so", /has expired/.test(expiredText) && !/check out/.test(expiredText), expiredText);
+  check("once the token expires the page says so", /but it expired \d+ s ago/.test(expiredText) && !/check out/.test(expiredText), expiredText);
   await page.getByLabel("A JWT from this server").fill(live);
   await page.getByRole("button", { name: "Verify", exact: true }).click();
   await page.waitForFunction(() => /expired|verified/i.test(document.getElementById("check-result").textContent), null, { timeout: 5000 }).catch(() => {});

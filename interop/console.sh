@@ -39,7 +39,7 @@ for ALG in ${ALGS:-EdDSA ES256 ES512 PS256 RS256}; do
   DATA=$(mktemp -d)
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
   BASE_URL="http://127.0.0.1:$PORT"
-  SIGIL_JWT_ALG=$ALG "$SIGIL_BIN" serve --mode dev --listen "127.0.0.1:$PORT" --data-dir "$DATA" \
+  SIGIL_JWT_ALG=$ALG SIGIL_JWT_ALLOWED_AUDIENCES=billing "$SIGIL_BIN" serve --mode dev --listen "127.0.0.1:$PORT" --data-dir "$DATA" \
     >"$DATA/server.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 1 100); do
@@ -48,7 +48,7 @@ for ALG in ${ALGS:-EdDSA ES256 ES512 PS256 RS256}; do
     sleep 0.1
   done
   echo "== console, $ALG"
-  if ! BASE_URL=$BASE_URL ALG=$ALG SHOTS=$SHOTS timeout 120 node console.mjs; then
+  if ! BASE_URL=$BASE_URL ALG=$ALG SHOTS=$SHOTS SIGIL_BIN=$SIGIL_BIN DATA=$DATA timeout 120 node console.mjs; then
     STATUS=1
     echo "--- server log"
     tail -n 40 "$DATA/server.log"

@@ -339,11 +339,14 @@ async fn keys(action: KeysAction, args: ServerArgs) -> Result<()> {
         .context("opening the key store")?;
     match action {
         KeysAction::List => {
-            let waiting = keys.waiting().await?;
             println!(
                 "KID                                          ALG    STATE    CREATED                   EXPIRES                   STARTS"
             );
-            for (row, state) in keys.list().await? {
+            for (row, state, starts) in keys.listing().await? {
+                // The STARTS column is for the keys still waiting their turn.
+                let waits = (state == sigil_server::KeyState::Next)
+                    .then_some(starts)
+                    .flatten();
                 let iso_or_dash =
                     |t: Option<_>| t.map_or_else(|| "-".to_owned(), sigil_server::time::iso);
                 println!(
@@ -353,7 +356,7 @@ async fn keys(action: KeysAction, args: ServerArgs) -> Result<()> {
                     state.to_string(),
                     sigil_server::time::iso(row.created_at),
                     iso_or_dash(row.expires_at),
-                    iso_or_dash(waiting.get(&row.id).copied()),
+                    iso_or_dash(waits),
                 );
             }
         }

@@ -171,11 +171,13 @@ pub struct KeyTimeline {
     pub issuer: String,
     /// The tokens' default `aud` (one value or several).
     pub audience: Vec<String>,
+    /// The audiences a session may ask a token for instead (`GET /token?audience=`).
+    pub allowed_audiences: Vec<String>,
     /// Where the key set is published.
     pub jwks_uri: String,
     /// The algorithms tokens are signed with, the default first.
     pub algs: Vec<String>,
-    /// Every stored key, newest first.
+    /// Every stored key, the one that signs last first (keys that never signed after them).
     pub keys: Vec<KeyTimelineEntry>,
 }
 
@@ -190,11 +192,12 @@ pub struct KeyTimelineEntry {
     pub alg: Option<String>,
     /// `next`, `current`, `retired`, `expired`, `undecryptable` or `unusable`.
     pub state: String,
-    /// When it was created (ISO 8601).
+    /// Its `createdAt` (ISO 8601): the order keys take turns in. A successor is written just
+    /// older than the key it follows, so this is not when it was made or starts.
     pub created_at: String,
     /// When it stops signing, if it does.
     pub expires_at: Option<String>,
-    /// When a `next` key starts signing.
+    /// When it starts (or started) signing; none for a key that never signs.
     pub starts_at: Option<String>,
     /// Until when a key that stopped (or will stop) signing stays in the key set.
     pub published_until: Option<String>,

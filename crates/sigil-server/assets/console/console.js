@@ -21,6 +21,9 @@ const WEBCRYPTO = {
 
 let countdownTimer = null;
 let shownClaims = null;
+let shownResult = null;
+// The audiences a session may ask a token for, known once signed in (from the key timeline).
+let allowedAudiences = null;
 
 function bytesOf(segment) {
   if (!/^[A-Za-z0-9_-]*$/.test(segment)) throw new Error("not base64url");
@@ -64,14 +67,20 @@ function failure(response) {
   return `${message} (${code}).${hint}`;
 }
 
-// Runs an event handler; a failure (the server gone, an answer that is not JSON) is said in
+// Runs an event handler, one at a time (a second click while the first runs is ignored, so
+// answers cannot cross); a failure (the server gone, an answer that is not JSON) is said in
 // `where` instead of leaving a "…" status behind.
 function guarded(where, handler) {
+  let busy = false;
   return async (event) => {
+    if (busy) return;
+    busy = true;
     try {
       await handler(event);
     } catch (e) {
       say($(where), `Something failed: ${e.message}`, "bad");
+    } finally {
+      busy = false;
     }
   };
 }
@@ -133,7 +142,11 @@ function claimProblems(claims) {
   const now = Math.floor(Date.now() / 1000);
   if (claims.iss !== issuer) problems.push(`its issuer is ${JSON.stringify(claims.iss)}, not this server's ${JSON.stringify(issuer)}`);
   const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-  if (!aud.some((a) => audiences.includes(a))) problems.push(`its audience ${JSON.stringify(claims.aud)} is not this server's default`);
+  const accepted = audiences.concat(allowedAudiences ?? []);
+  if (!aud.some((a) => accepted.includes(a))) {
+    const hint = allowedAudiences === null ? " (sign in to check it against the allowed audiences)" : " nor one of its allowed audiences";
+    problems.push(`its audience ${JSON.stringify(claims.aud)} is not this server's default${hint}`);
+  }
   if (typeof claims.exp !== "number") problems.push("it has no expiry");
   else if (claims.exp <= now) problems.push(`it expired ${ago(now - claims.exp)} ago`);
   if (typeof claims.nbf === "number" && claims.nbf > now) problems.push("it is not valid yet");
@@ -161,11 +174,16 @@ function judge(element, result) {
 function showCountdown(exp) {
   clearInterval(countdownTimer);
   const tick = () => {
-    const left = Math.round(exp - Date.now() / 1000);
+    // Whole seconds, as the claim checks count them: at zero the token is expired for both.
+    const left = exp - Math.floor(Date.now() / 1000);
     if (left <= 0) {
       $("countdown").textContent = "Expired.";
       clearInterval(countdownTimer);
-      if (shownClaims) say($("verdict"), `This token has expired: ${claimProblems(shownClaims).join("; ")}.`, "bad");
+      // Judged again with the checks as of now (a token that was not verified stays so).
+      if (shownClaims && shownResult) {
+        const again = shownResult.ok ? { ...shownResult, problems: claimProblems(shownClaims) } : shownResult;
+        judge($("verdict"), again);
+      }
       return;
     }
     const minutes = Math.floor(left / 60);
@@ -189,8 +207,10 @@ async function getToken() {
   $("token-raw").textContent = token;
   $("token").hidden = false;
   shownClaims = claims;
+  shownResult = null;
   say($("verdict"), "Verifying…");
   const result = await verify(token);
+  shownResult = result;
   judge($("verdict"), result);
   if (typeof claims.exp === "number") showCountdown(claims.exp);
   await showKeys(result.ok ? result.kid : null);
@@ -199,6 +219,7 @@ async function getToken() {
 function clearToken() {
   clearInterval(countdownTimer);
   shownClaims = null;
+  shownResult = null;
   for (const id of ["token-header", "token-claims", "token-raw", "countdown"]) $(id).textContent = "";
   say($("verdict"), "");
   $("token").hidden = true;
@@ -213,6 +234,7 @@ async function showKeys(verifiedKid) {
     return;
   }
   const timeline = response.json;
+  allowedAudiences = timeline.allowedAudiences ?? [];
   const list = $("timeline");
   list.replaceChildren();
   for (const key of timeline.keys) {
@@ -228,9 +250,8 @@ async function showKeys(verifiedKid) {
     kid.textContent = key.kid;
     const dates = document.createElement("div");
     dates.className = "dates";
-    const parts = [`created ${iso(key.createdAt)}`];
-    if (key.startsAt) parts.push(`signs from ${iso(key.startsAt)}`);
-    if (key.expiresAt) parts.push(`signs until ${iso(key.expiresAt)}`);
+    const parts = [key.startsAt ? `signs from ${iso(key.startsAt)}` : "never signs"];
+    if (key.expiresAt) parts.push(`until ${iso(key.expiresAt)}`);
     if (key.publishedUntil) parts.push(`published until ${iso(key.publishedUntil)}`);
     dates.textContent = parts.join(" · ");
     item.append(state, alg, kid, dates);
@@ -339,6 +360,7 @@ function showSession(body) {
 
 function showSignedOut() {
   clearToken();
+  allowedAudiences = null;
   $("pasted").value = "";
   say($("check-result"), "");
   $("session-details").replaceChildren();

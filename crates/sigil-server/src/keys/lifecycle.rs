@@ -16,6 +16,7 @@ use super::KeyError;
 pub const IMMEDIATE_SETTLE: Duration = Duration::seconds(2);
 use super::manager::KeyManager;
 use super::succession;
+use crate::report::Chain;
 use crate::store::{KeyRow, Placement};
 
 /// The earlier of two optional ends (none: no end).
@@ -75,24 +76,25 @@ impl KeyManager {
 
     /// Rotation, run periodically: when the key that signs stops within the publish lead and no
     /// successor waits, creates the successor now, taking over when that key ends. Decided again
-    /// under the key lock on the rows as they are, so that instances never make two. A no-op
-    /// without a rotation interval.
+    /// under the key lock on the rows as they are, so that instances never make two. Without a
+    /// rotation interval it only makes sure, with several algorithms, that each has a key.
     pub(crate) async fn maintain(&self) -> Result<(), KeyError> {
         // One algorithm's failure never holds up another's rotation: each is tried, the first
         // failure returned.
         let mut first = None;
-        if self.config.algs.len() > 1 {
-            // Each configured algorithm has a key (made here, within a key watch tick of the
-            // start, rather than on the first token asked of it).
-            if let Err(e) = self.ensure_every_alg().await {
-                first = Some(e);
+        for alg in self.config.algs.clone() {
+            // With several algorithms, each has a key (made here, within a key watch tick of
+            // the start, rather than on the first token asked of it). One that has none and
+            // cannot get one is not rotated this time.
+            if self.config.algs.len() > 1
+                && let Err(e) = self.signing_key_for(alg).await
+            {
+                tracing::warn!(%alg, error = %Chain(&e), "no key signs for this algorithm");
+                first.get_or_insert(e);
+                continue;
             }
-        }
-        if self.config.rotation_interval.is_some() {
-            for alg in self.config.algs.clone() {
-                if let Err(e) = self.rotate_when_due(alg).await {
-                    first.get_or_insert(e);
-                }
+            if let Err(e) = self.rotate_when_due(alg).await {
+                first.get_or_insert(e);
             }
         }
         first.map_or(Ok(()), Err)
@@ -285,9 +287,15 @@ impl KeyManager {
     }
 
     /// Re-encrypts every private key under the current secret; returns how many changed.
+    /// Keys past their grace period are left as they are (they are in no key set and sign
+    /// nothing; `sigil keys prune` deletes them).
     pub async fn rewrap(&self) -> Result<usize, KeyError> {
         let mut changed = 0;
+        let now = self.now();
         for row in self.store.list_keys().await? {
+            if !self.published(&row, now) {
+                continue;
+            }
             if self.config.encrypt_private_keys && self.ring.is_current(&row.private_key) {
                 continue;
             }
@@ -314,8 +322,9 @@ impl KeyManager {
             .collect())
     }
 
-    /// [`KeyManager::list`] with, for a key waiting its turn, when it starts: one read of the
-    /// table. Keys past their grace period are expired whatever they hold, and are not opened.
+    /// [`KeyManager::list`] with, for each key of a configured algorithm, when it starts (or
+    /// started) signing — none for one that never signs: one read of the table. Keys past their
+    /// grace period are expired whatever they hold, and are not opened.
     pub async fn listing(
         &self,
     ) -> Result<Vec<(KeyRow, KeyState, Option<DateTime<Utc>>)>, KeyError> {
@@ -347,18 +356,26 @@ impl KeyManager {
             );
         }
         let waiting = self.pending_starts(&rows, now);
+        let starts: Vec<Option<DateTime<Utc>>> = rows
+            .iter()
+            .map(|r| {
+                let alg = self.configured_alg(r)?;
+                succession::start(r, &self.peers(alg, &rows))
+            })
+            .collect();
         Ok(rows
             .into_iter()
             .zip(problems)
-            .map(|(r, problem)| {
-                let starts = waiting.get(&r.id).copied();
+            .zip(starts)
+            .map(|((r, problem), starts)| {
+                let waits = waiting.contains_key(&r.id);
                 let state = if !self.published(&r, now) {
                     KeyState::Expired
                 } else if let Some(problem) = problem {
                     problem
                 } else if current.contains(&r.id) {
                     KeyState::Current
-                } else if starts.is_some() {
+                } else if waits {
                     KeyState::Next
                 } else {
                     KeyState::Retired

@@ -177,13 +177,18 @@ pub(super) async fn key_timeline(
         .ok_or(ErrorCode::Unauthorized)?;
     let keys = state.minter.keys();
     let mut listed = keys.listing().await?;
-    listed.sort_by(|(a, ..), (b, ..)| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+    // By when each signs, the latest first (a successor's `createdAt` is older than its
+    // predecessor's); keys that never sign after the rest.
+    listed.sort_by(|(a, _, a_starts), (b, _, b_starts)| {
+        (b_starts, b.created_at, &b.id).cmp(&(a_starts, a.created_at, &a.id))
+    });
     let iso = crate::time::iso;
     let config = &state.config;
     let timeline = KeyTimeline {
         now: iso(state.now()),
         issuer: config.jwt.issuer.clone(),
         audience: config.jwt.audience.clone(),
+        allowed_audiences: config.jwt.allowed_audiences.clone(),
         jwks_uri: format!(
             "{}{}{}",
             config.origin, config.base_path, config.keys.jwks_path

@@ -76,7 +76,7 @@ fn openapi_json() {}
     components(schemas(
         ErrorBody, ErrorCode, KeyTimeline, KeyTimelineEntry, OkResponse, SessionResponse, SessionView, SignInRequest,
         SignInResponse, SignOutResponse, SignUpRequest, SignUpResponse, TokenResponse, UserView,
-        KeyTimeline, KeyTimelineEntry, super::jwt::Jwks, super::jwt::Jwk
+        super::jwt::Jwks, super::jwt::Jwk
     )),
     modifiers(&SecuritySchemes),
     tags(

@@ -69,12 +69,19 @@ async fn code_of(response: reqwest::Response) -> (u16, Option<String>) {
 /// the document does not list for a documented path is the 405 fallback. With the unit test
 /// `routes::openapi::tests::every_route_is_documented` (every `.route(` of the router is a
 /// documented path), a route or method missing from the document fails one of them.
+/// Without and with the console (whose key timeline is routed and documented only then).
 #[tokio::test]
 async fn document_covers_the_routes() {
-    let server = TestServer::start(&Engine::Sqlite, |_| {}).await;
-    let doc = document(&server).await;
+    for console in [false, true] {
+        let server = TestServer::start(&Engine::Sqlite, |c| c.console = Some(console)).await;
+        covers_the_routes(&server).await;
+    }
+}
+
+async fn covers_the_routes(server: &TestServer) {
+    let doc = document(server).await;
     assert_eq!(doc["openapi"], "3.1.0");
-    let base = base_path(&server);
+    let base = base_path(server);
     let ops = operations(&doc);
     for path in [
         "/sign-up/email",
@@ -100,7 +107,7 @@ async fn document_covers_the_routes() {
         );
         for method in METHODS {
             let documented = item.get(method.as_str().to_lowercase()).is_some();
-            let (status, code) = code_of(send(&server, method.clone(), path).await).await;
+            let (status, code) = code_of(send(server, method.clone(), path).await).await;
             let fallback = matches!(code.as_deref(), Some("NOT_FOUND" | "METHOD_NOT_ALLOWED"));
             if documented {
                 assert!(
@@ -118,7 +125,7 @@ async fn document_covers_the_routes() {
     }
     assert!(ops.len() >= 9, "{ops:?}");
     // An unknown path is the 404 fallback (what the probes above distinguish from a route).
-    let (status, code) = code_of(send(&server, Method::GET, &format!("{base}/nope")).await).await;
+    let (status, code) = code_of(send(server, Method::GET, &format!("{base}/nope")).await).await;
     assert_eq!((status, code.as_deref()), (404, Some("NOT_FOUND")));
 }
 
