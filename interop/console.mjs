@@ -5,7 +5,8 @@
 // → sign in again with the keyboard alone. Throughout: no console error, no page error, no CSP
 // violation. Screenshots at desktop and phone width go to $SHOTS.
 //
-//   BASE_URL=http://127.0.0.1:3000 ALG=EdDSA SHOTS=/tmp/shots node console.mjs
+//   BASE_URL=http://127.0.0.1:3000 ALG=EdDSA SIGIL_BIN=… DATA=<the server's data dir> SHOTS=/tmp/shots node console.mjs
+// (console.sh sets all of them; SIGIL_BIN and DATA run `sigil keys rotate` on that server.)
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -177,7 +178,7 @@ try {
   await page.getByRole("button", { name: "Get token", exact: true }).click();
   await page.waitForFunction(() => document.querySelectorAll("ol#timeline li").length === 2, null, { timeout: 5000 }).catch(() => {});
   const states = await page.$$eval("ol#timeline li", (items) => items.map((li) => `${li.className}: ${li.querySelector(".dates").textContent}`));
-  check("after a rotation the timeline lists the next key first, with when it signs, then the current one", states.length === 2 && /^next: signs from /.test(states[0]) && /^current: signs from .* until /.test(states[1]), () => states.join(" | "));
+  check("after a rotation the timeline lists the next key first, with when it signs, then the current one and when it stops", states.length === 2 && /^next: signs from /.test(states[0]) && /^current: signs until /.test(states[1]), () => states.join(" | "));
 
   // Just past the token's expiry (the page's clock moved on): the page says so, and a valid
   // signature on an expired token is not "verified".

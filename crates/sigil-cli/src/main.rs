@@ -343,10 +343,6 @@ async fn keys(action: KeysAction, args: ServerArgs) -> Result<()> {
                 "KID                                          ALG    STATE    CREATED                   EXPIRES                   STARTS"
             );
             for (row, state, starts) in keys.listing().await? {
-                // The STARTS column is for the keys still waiting their turn.
-                let waits = (state == sigil_server::KeyState::Next)
-                    .then_some(starts)
-                    .flatten();
                 let iso_or_dash =
                     |t: Option<_>| t.map_or_else(|| "-".to_owned(), sigil_server::time::iso);
                 println!(
@@ -356,7 +352,7 @@ async fn keys(action: KeysAction, args: ServerArgs) -> Result<()> {
                     state.to_string(),
                     sigil_server::time::iso(row.created_at),
                     iso_or_dash(row.expires_at),
-                    iso_or_dash(waits),
+                    iso_or_dash(starts),
                 );
             }
         }

@@ -177,7 +177,8 @@ pub struct KeyTimeline {
     pub jwks_uri: String,
     /// The algorithms tokens are signed with, the default first.
     pub algs: Vec<String>,
-    /// Every stored key, the one that signs last first (keys that never signed after them).
+    /// Every stored key, from the future to the past: the keys waiting their turn (the latest
+    /// start first), the keys that sign now, then the others by their end (the latest first).
     pub keys: Vec<KeyTimelineEntry>,
 }
 
@@ -197,7 +198,7 @@ pub struct KeyTimelineEntry {
     pub created_at: String,
     /// When it stops signing, if it does.
     pub expires_at: Option<String>,
-    /// When it starts (or started) signing; none for a key that never signs.
+    /// When a key waiting its turn starts signing.
     pub starts_at: Option<String>,
     /// Until when a key that stopped (or will stop) signing stays in the key set.
     pub published_until: Option<String>,

@@ -20,6 +20,8 @@ const WEBCRYPTO = {
 };
 
 let countdownTimer = null;
+// Bumped by sign-out: an answer that arrives for an earlier session is dropped.
+let generation = 0;
 let shownClaims = null;
 let shownResult = null;
 // The audiences a session may ask a token for, known once signed in (from the key timeline).
@@ -195,7 +197,9 @@ function showCountdown(exp) {
 }
 
 async function getToken() {
+  const asked = generation;
   const response = await api("GET", "/token");
+  if (asked !== generation) return;
   if (response.status !== 200) {
     say($("account-status"), `No token: ${failure(response)}`, "bad");
     return;
@@ -210,6 +214,7 @@ async function getToken() {
   shownResult = null;
   say($("verdict"), "Verifying…");
   const result = await verify(token);
+  if (asked !== generation) return;
   shownResult = result;
   judge($("verdict"), result);
   if (typeof claims.exp === "number") showCountdown(claims.exp);
@@ -228,7 +233,9 @@ function clearToken() {
 // ---- keys and snippets -----------------------------------------------------------------------
 
 async function showKeys(verifiedKid) {
+  const asked = generation;
   const response = await api("GET", "/key-timeline");
+  if (asked !== generation) return;
   if (response.status !== 200) {
     $("keys").hidden = true;
     return;
@@ -250,9 +257,13 @@ async function showKeys(verifiedKid) {
     kid.textContent = key.kid;
     const dates = document.createElement("div");
     dates.className = "dates";
-    const parts = [key.startsAt ? `signs from ${iso(key.startsAt)}` : "never signs"];
-    if (key.expiresAt) parts.push(`until ${iso(key.expiresAt)}`);
-    if (key.publishedUntil) parts.push(`published until ${iso(key.publishedUntil)}`);
+    // The rows say when a waiting key starts and when a key stops, not when a key that signs
+    // (or signed) began: a successor is stored just older than the key it follows.
+    const parts = [];
+    if (key.startsAt) parts.push(`signs from ${iso(key.startsAt)}`);
+    if (key.state === "current") parts.push(key.expiresAt ? `signs until ${iso(key.expiresAt)}` : "signs with no end set");
+    else if (key.expiresAt) parts.push(`${key.state === "next" ? "until" : "stopped signing"} ${iso(key.expiresAt)}`);
+    if (key.publishedUntil) parts.push(`${key.state === "expired" ? "left the key set" : "published until"} ${iso(key.publishedUntil)}`);
     dates.textContent = parts.join(" · ");
     item.append(state, alg, kid, dates);
     if (key.kid === verifiedKid) {
@@ -359,6 +370,7 @@ function showSession(body) {
 }
 
 function showSignedOut() {
+  generation += 1;
   clearToken();
   allowedAudiences = null;
   $("pasted").value = "";

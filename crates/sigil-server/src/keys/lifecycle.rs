@@ -322,9 +322,10 @@ impl KeyManager {
             .collect())
     }
 
-    /// [`KeyManager::list`] with, for each key of a configured algorithm, when it starts (or
-    /// started) signing — none for one that never signs: one read of the table. Keys past their
-    /// grace period are expired whatever they hold, and are not opened.
+    /// [`KeyManager::list`] with, for a key waiting its turn, when it starts: one read of the
+    /// table. Keys past their grace period are expired whatever they hold, and are not opened.
+    /// (When a key that signs now or did sign began is not kept: a successor is written just
+    /// older than the key it follows, and a revocation moves the turn without a write.)
     pub async fn listing(
         &self,
     ) -> Result<Vec<(KeyRow, KeyState, Option<DateTime<Utc>>)>, KeyError> {
@@ -356,19 +357,12 @@ impl KeyManager {
             );
         }
         let waiting = self.pending_starts(&rows, now);
-        let starts: Vec<Option<DateTime<Utc>>> = rows
-            .iter()
-            .map(|r| {
-                let alg = self.configured_alg(r)?;
-                succession::start(r, &self.peers(alg, &rows))
-            })
-            .collect();
         Ok(rows
             .into_iter()
             .zip(problems)
-            .zip(starts)
-            .map(|((r, problem), starts)| {
-                let waits = waiting.contains_key(&r.id);
+            .map(|(r, problem)| {
+                let starts = waiting.get(&r.id).copied();
+                let waits = starts.is_some();
                 let state = if !self.published(&r, now) {
                     KeyState::Expired
                 } else if let Some(problem) = problem {

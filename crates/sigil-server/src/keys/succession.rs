@@ -56,28 +56,6 @@ pub(super) fn pending_start(
     instants.into_iter().find(|t| signs_at(row, peers, *t))
 }
 
-/// When `row` starts (or started) signing, among `peers`: its `createdAt`, or the end of the
-/// newer key it follows — a successor is written just older than its predecessor, so its
-/// `createdAt` says where it stands in line, not when it signs. `None` for a key that never signs
-/// (one retired before its turn). An instant counts only if the key still signs a millisecond
-/// later: by the rule alone a successor would sign in the millisecond before its predecessor's
-/// `createdAt`, a time before either was written.
-pub(super) fn start(row: &KeyRow, peers: &[&KeyRow]) -> Option<DateTime<Utc>> {
-    let mut instants: Vec<DateTime<Utc>> = std::iter::once(row.created_at)
-        .chain(
-            peers
-                .iter()
-                .filter(|n| n.id != row.id && newer(n, row))
-                .filter_map(|n| n.expires_at),
-        )
-        .filter(|t| *t >= row.created_at)
-        .collect();
-    instants.sort();
-    instants
-        .into_iter()
-        .find(|t| signs_at(row, peers, *t) && signs_at(row, peers, *t + Duration::milliseconds(1)))
-}
-
 /// The `createdAt` of a key that follows `predecessor`: just older than it, so that it signs only
 /// once `predecessor` has expired.
 pub(super) fn successor_created_at(predecessor: &KeyRow) -> DateTime<Utc> {
@@ -302,33 +280,11 @@ mod tests {
         }
         let scheduled = peers.iter().find(|r| r.id == "scheduled").unwrap();
         assert_eq!(pending_start(scheduled, &peers, at(213)), Some(at(320)));
-        // When each signs (or signed), whatever its `createdAt` says.
-        let start_of = |id: &str| start(peers.iter().find(|r| r.id == id).unwrap(), &peers);
-        assert_eq!(start_of("c"), Some(at(100)));
-        assert_eq!(start_of("now"), Some(at(212)));
-        assert_eq!(start_of("scheduled"), Some(at(320)));
         let without_now: Vec<&KeyRow> = peers.iter().copied().filter(|r| r.id != "now").collect();
         assert_eq!(
             signer_at(&without_now, at(213)).map(|r| r.id.as_str()),
             Some("scheduled")
         );
-    }
-
-    /// A successor replaced before its turn never signs: it has no start.
-    #[test]
-    fn a_replaced_successor_never_starts() {
-        let mut rows = vec![key("c", 100, None)];
-        let peers: Vec<&KeyRow> = rows.iter().collect();
-        let place = successor_placement(&peers, at(200), at(320));
-        apply(&mut rows, key("first", 0, None), &place);
-        let peers: Vec<&KeyRow> = rows.iter().collect();
-        let place = successor_placement(&peers, at(210), at(330));
-        apply(&mut rows, key("second", 0, None), &place);
-        let peers: Vec<&KeyRow> = rows.iter().collect();
-        let start_of = |id: &str| start(peers.iter().find(|r| r.id == id).unwrap(), &peers);
-        assert_eq!(start_of("first"), None);
-        assert_eq!(start_of("second"), Some(at(330)));
-        assert_eq!(start_of("c"), Some(at(100)));
     }
 
     fn revoke(rows: &mut Vec<KeyRow>, kid: &str, now: DateTime<Utc>) {

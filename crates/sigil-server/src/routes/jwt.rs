@@ -10,7 +10,7 @@ use sigil_proto::{ErrorBody, ErrorCode, KeyTimeline, KeyTimelineEntry, TokenResp
 use super::no_store;
 use crate::error::ApiError;
 use crate::extract::Presented;
-use crate::keys::{JwksDocument, KeyManager};
+use crate::keys::{JwksDocument, KeyManager, KeyState};
 use crate::state::SharedState;
 use crate::telemetry::TokenRoute;
 use utoipa::ToSchema;
@@ -158,7 +158,7 @@ pub(super) async fn token(
     tag = "jwt",
     security(("bearer" = []), ("session_cookie" = [])),
     responses(
-        (status = 200, description = "Every stored key and its state, newest first", body = KeyTimeline),
+        (status = 200, description = "Every stored key and its state, from the future to the past", body = KeyTimeline),
         (status = 401, description = "`UNAUTHORIZED`: no valid session", body = ErrorBody),
         (status = 429, description = "`TOO_MANY_REQUESTS`: rate limited", body = ErrorBody,
             headers(("x-retry-after" = u64, description = "Seconds until a retry may succeed"))),
@@ -177,10 +177,20 @@ pub(super) async fn key_timeline(
         .ok_or(ErrorCode::Unauthorized)?;
     let keys = state.minter.keys();
     let mut listed = keys.listing().await?;
-    // By when each signs, the latest first (a successor's `createdAt` is older than its
-    // predecessor's); keys that never sign after the rest.
-    listed.sort_by(|(a, _, a_starts), (b, _, b_starts)| {
-        (b_starts, b.created_at, &b.id).cmp(&(a_starts, a.created_at, &a.id))
+    // From the future to the past: waiting keys (the latest start first), the keys that sign,
+    // then the others by their end (the latest first). Not by `createdAt`: a successor is
+    // written just older than the key it follows.
+    let rank = |state: &KeyState| match state {
+        KeyState::Next => 0,
+        KeyState::Current => 1,
+        _ => 2,
+    };
+    listed.sort_by(|(a, a_state, a_starts), (b, b_state, b_starts)| {
+        rank(a_state)
+            .cmp(&rank(b_state))
+            .then_with(|| b_starts.cmp(a_starts))
+            .then_with(|| b.expires_at.cmp(&a.expires_at))
+            .then_with(|| a.id.cmp(&b.id))
     });
     let iso = crate::time::iso;
     let config = &state.config;

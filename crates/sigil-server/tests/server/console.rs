@@ -103,14 +103,14 @@ async fn the_key_timeline_needs_a_session_and_shows_states() {
     assert_eq!(body["allowedAudiences"], serde_json::json!([]));
     let keys = body["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 2, "{body}");
-    // By when each signs, the latest first: the next key (whose `createdAt` is older), then the
-    // current one, each with its start.
+    // From the future to the past: the next key (whose `createdAt` is older), then the current.
     assert_eq!(keys[0]["kid"], next.as_str(), "{body}");
     assert_eq!(keys[1]["kid"], first.as_str(), "{body}");
-    assert!(
-        keys[0]["startsAt"].as_str() > keys[1]["startsAt"].as_str(),
-        "{body}"
+    assert_eq!(
+        keys[0]["startsAt"], keys[1]["expiresAt"],
+        "it starts when the current ends"
     );
+    assert!(keys[1]["startsAt"].is_null(), "{body}");
     let by_kid = |kid: &str| keys.iter().find(|k| k["kid"] == kid).unwrap().clone();
     assert_eq!(by_kid(&first)["state"], "current");
     assert_eq!(by_kid(&next)["state"], "next");
