@@ -431,48 +431,66 @@ async fn discovery_follows_the_issuer() {
 /// broken one is generated only to be declined.
 #[tokio::test]
 async fn one_algorithms_broken_key_never_holds_up_the_others_rotation() {
-    let s = TestServer::start(&Engine::Sqlite, two_algs_rotating_daily).await;
-    let keys = s.auth.keys();
-    let listed = keys.list().await.unwrap();
-    let rs = listed
-        .iter()
-        .find(|(r, _)| r.alg.as_deref() == Some("RS256"))
-        .map(|(r, _)| r.clone())
-        .unwrap();
-    // The RS256 key is replaced by a row whose private key is no key at all.
-    assert!(keys.revoke(&rs.id).await.unwrap());
-    let broken = sigil_server::store::KeyRow {
-        id: "broken-rs256".into(),
-        private_key: r#"{"kty":"RSA"}"#.into(),
-        created_at: s.now(),
-        expires_at: Some(s.now() + chrono::Duration::days(1)),
-        ..rs
-    };
-    s.auth
-        .store()
-        .insert_key_if(&broken, |_| {
-            Some(sigil_server::store::Placement::as_is(&broken))
-        })
-        .await
-        .unwrap();
-    keys.reload().await.unwrap();
-    let before = keys.list().await.unwrap().len();
-    // Within the publish lead of the EdDSA key's end: its successor is published although
-    // RS256 fails on every tick.
-    s.advance(chrono::Duration::days(1) - keys.publish_lead() + chrono::Duration::seconds(1));
-    assert!(keys.tick().await.is_err(), "RS256's trouble is reported");
-    let listed = keys.list().await.unwrap();
-    let next = algs_in(&listed, KeyState::Next);
-    assert_eq!(next, ["EdDSA"], "{listed:?}");
-    assert_eq!(listed.len(), before + 1, "no RS256 key made besides");
-    // Default tokens go on; RS256 ones answer the signing-key error.
-    let bearer = bearer_for(&s, "a@b.co").await;
-    assert_eq!(signed_with(&s, &bearer, "").await.1, "EdDSA");
-    let (status, _) = token(&s, &bearer, "?alg=RS256").await;
-    assert_eq!(status, 500);
-    assert_eq!(
-        s.get("/ready").await.status(),
-        200,
-        "ready on the default key"
-    );
+    // Another RSA key's private half: a valid key that does not match the published one.
+    let stranger = sigil_jose::KeyPair::generate_with_rsa_bits(Alg::RS256, 2048).unwrap();
+    let stranger = stranger.to_private_jwk().unwrap().to_string();
+    for (private_key, mismatched) in [(r#"{"kty":"RSA"}"#.to_owned(), false), (stranger, true)] {
+        let s = TestServer::start(&Engine::Sqlite, two_algs_rotating_daily).await;
+        let keys = s.auth.keys();
+        let listed = keys.list().await.unwrap();
+        let rs = listed
+            .iter()
+            .find(|(r, _)| r.alg.as_deref() == Some("RS256"))
+            .map(|(r, _)| r.clone())
+            .unwrap();
+        // The RS256 key is replaced by a row whose private key is no key at all, or another's.
+        assert!(keys.revoke(&rs.id).await.unwrap());
+        let broken = sigil_server::store::KeyRow {
+            id: "broken-rs256".into(),
+            private_key,
+            created_at: s.now(),
+            expires_at: Some(s.now() + chrono::Duration::days(1)),
+            ..rs
+        };
+        s.auth
+            .store()
+            .insert_key_if(&broken, |_| {
+                Some(sigil_server::store::Placement::as_is(&broken))
+            })
+            .await
+            .unwrap();
+        keys.reload().await.unwrap();
+        let before = keys.list().await.unwrap().len();
+        // Within the publish lead of the EdDSA key's end: its successor is published although
+        // RS256 fails on every tick.
+        s.advance(chrono::Duration::days(1) - keys.publish_lead() + chrono::Duration::seconds(1));
+        let error = keys.tick().await.expect_err("RS256's trouble is reported");
+        // The broken key is named before any key is generated (a key generated only for the
+        // insert to decline ends in `Missing`).
+        if mismatched {
+            assert!(
+                matches!(error, sigil_server::keys::KeyError::Mismatch { .. }),
+                "{error:?}"
+            );
+        } else {
+            assert!(
+                matches!(error, sigil_server::keys::KeyError::Invalid { .. }),
+                "{error:?}"
+            );
+        }
+        let listed = keys.list().await.unwrap();
+        let next = algs_in(&listed, KeyState::Next);
+        assert_eq!(next, ["EdDSA"], "{listed:?}");
+        assert_eq!(listed.len(), before + 1, "no RS256 key made besides");
+        // Default tokens go on; RS256 ones answer the signing-key error.
+        let bearer = bearer_for(&s, "a@b.co").await;
+        assert_eq!(signed_with(&s, &bearer, "").await.1, "EdDSA");
+        let (status, _) = token(&s, &bearer, "?alg=RS256").await;
+        assert_eq!(status, 500);
+        assert_eq!(
+            s.get("/ready").await.status(),
+            200,
+            "ready on the default key"
+        );
+    }
 }
