@@ -259,11 +259,16 @@ async function showKeys(verifiedKid) {
     dates.className = "dates";
     // The rows say when a waiting key starts and when a key stops, not when a key that signs
     // (or signed) began: a successor is stored just older than the key it follows.
+    // Past or future is judged by the server's clock (`now`), not by the state: a key this
+    // server cannot open may still be signing for the others.
+    const now = Date.parse(timeline.now);
+    const ahead = (date) => Date.parse(date) > now;
     const parts = [];
     if (key.startsAt) parts.push(`signs from ${iso(key.startsAt)}`);
-    if (key.state === "current") parts.push(key.expiresAt ? `signs until ${iso(key.expiresAt)}` : "signs with no end set");
-    else if (key.expiresAt) parts.push(`${key.state === "next" ? "until" : "stopped signing"} ${iso(key.expiresAt)}`);
-    if (key.publishedUntil) parts.push(`${key.state === "expired" ? "left the key set" : "published until"} ${iso(key.publishedUntil)}`);
+    if (!key.expiresAt) parts.push("no end set");
+    else if (ahead(key.expiresAt)) parts.push(`${key.startsAt ? "until" : "signs until"} ${iso(key.expiresAt)}`);
+    else parts.push(`stopped signing ${iso(key.expiresAt)}`);
+    if (key.publishedUntil) parts.push(`${ahead(key.publishedUntil) ? "published until" : "left the key set"} ${iso(key.publishedUntil)}`);
     dates.textContent = parts.join(" · ");
     item.append(state, alg, kid, dates);
     if (key.kid === verifiedKid) {
@@ -384,7 +389,9 @@ function showSignedOut() {
 }
 
 async function refreshSession() {
+  const asked = generation;
   const response = await api("GET", "/get-session");
+  if (asked !== generation) return false;
   if (response.status === 200 && response.json?.user) {
     showSession(response.json);
     await showKeys(null);
@@ -427,8 +434,11 @@ $("sign-out").addEventListener("click", guarded("account-status", async () => {
 
 $("check").addEventListener("submit", (event) => event.preventDefault());
 $("check").addEventListener("submit", guarded("check-result", async () => {
+  const asked = generation;
   say($("check-result"), "Verifying…");
-  judge($("check-result"), await verify($("pasted").value));
+  const result = await verify($("pasted").value);
+  if (asked !== generation) return;
+  judge($("check-result"), result);
 }));
 
 refreshSession().catch((e) => say($("account-status"), `The server did not answer: ${e.message}`, "bad"));

@@ -12,7 +12,9 @@ use crate::error::ApiError;
 use crate::extract::Presented;
 use crate::keys::{JwksDocument, KeyManager, KeyState};
 use crate::state::SharedState;
+use crate::store::KeyRow;
 use crate::telemetry::TokenRoute;
+use chrono::{DateTime, Utc};
 use utoipa::ToSchema;
 
 /// A published key set (RFC 7517), as `GET` of the key set answers it.
@@ -177,20 +179,8 @@ pub(super) async fn key_timeline(
         .ok_or(ErrorCode::Unauthorized)?;
     let keys = state.minter.keys();
     let mut listed = keys.listing().await?;
-    // From the future to the past: waiting keys (the latest start first), the keys that sign,
-    // then the others by their end (the latest first). Not by `createdAt`: a successor is
-    // written just older than the key it follows.
-    let rank = |state: &KeyState| match state {
-        KeyState::Next => 0,
-        KeyState::Current => 1,
-        _ => 2,
-    };
     listed.sort_by(|(a, a_state, a_starts), (b, b_state, b_starts)| {
-        rank(a_state)
-            .cmp(&rank(b_state))
-            .then_with(|| b_starts.cmp(a_starts))
-            .then_with(|| b.expires_at.cmp(&a.expires_at))
-            .then_with(|| a.id.cmp(&b.id))
+        timeline_order((a, *a_state, *a_starts), (b, *b_state, *b_starts))
     });
     let iso = crate::time::iso;
     let config = &state.config;
@@ -223,6 +213,28 @@ pub(super) async fn key_timeline(
     let mut response = axum::Json(timeline).into_response();
     no_store(&mut response);
     Ok(response)
+}
+
+/// The key timeline's order, from the future to the past: keys waiting their turn (whatever
+/// this server can open of them; the latest start first), the keys that sign now, then the
+/// others; within the last two, by their end, the latest first and no end latest of all. Not by
+/// `createdAt`: a successor is written just older than the key it follows.
+fn timeline_order(
+    (a, a_state, a_starts): (&KeyRow, KeyState, Option<DateTime<Utc>>),
+    (b, b_state, b_starts): (&KeyRow, KeyState, Option<DateTime<Utc>>),
+) -> std::cmp::Ordering {
+    let rank = |state: KeyState, starts: Option<DateTime<Utc>>| match (state, starts) {
+        (KeyState::Current, _) => 1,
+        (_, Some(_)) => 0,
+        _ => 2,
+    };
+    // No end sorts after every end, so that reversed it comes first.
+    let end = |row: &KeyRow| (row.expires_at.is_none(), row.expires_at);
+    rank(a_state, a_starts)
+        .cmp(&rank(b_state, b_starts))
+        .then_with(|| b_starts.cmp(&a_starts))
+        .then_with(|| end(b).cmp(&end(a)))
+        .then_with(|| a.id.cmp(&b.id))
 }
 
 /// `{"token": jwt}`, written directly: a compact JWS from sigil-jose is base64url segments and
@@ -330,6 +342,52 @@ mod tests {
             .await
             .unwrap()
             .to_vec()
+    }
+
+    /// Waiting keys first (an undecryptable one too), then the current keys, then the rest;
+    /// within those, no end counts as the latest.
+    #[test]
+    fn the_timeline_runs_from_the_future_to_the_past() {
+        let t = |s: i64| DateTime::from_timestamp(1_000_000 + s, 0);
+        let row = |id: &str, expires: Option<DateTime<Utc>>| KeyRow {
+            id: id.into(),
+            public_key: String::new(),
+            private_key: String::new(),
+            created_at: t(0).unwrap(),
+            expires_at: expires,
+            alg: None,
+            crv: None,
+        };
+        let rows = [
+            (row("expired", t(10)), KeyState::Expired, None),
+            (row("retired-no-end", None), KeyState::Undecryptable, None),
+            (row("current-ends", t(100)), KeyState::Current, None),
+            (row("next-soon", t(300)), KeyState::Next, t(100)),
+            (row("current-no-end", None), KeyState::Current, None),
+            (
+                row("waiting-undecryptable", None),
+                KeyState::Undecryptable,
+                t(200),
+            ),
+            (row("retired", t(50)), KeyState::Retired, None),
+        ];
+        let mut listed: Vec<_> = rows.iter().collect();
+        listed.sort_by(|(a, a_state, a_starts), (b, b_state, b_starts)| {
+            timeline_order((a, *a_state, *a_starts), (b, *b_state, *b_starts))
+        });
+        let order: Vec<&str> = listed.iter().map(|(r, ..)| r.id.as_str()).collect();
+        assert_eq!(
+            order,
+            [
+                "waiting-undecryptable",
+                "next-soon",
+                "current-no-end",
+                "current-ends",
+                "retired-no-end",
+                "retired",
+                "expired",
+            ]
+        );
     }
 
     #[tokio::test]
