@@ -27,6 +27,7 @@ mod claims;
 pub mod config;
 mod cookies;
 mod error;
+mod etag;
 mod extract;
 mod files;
 mod guard;

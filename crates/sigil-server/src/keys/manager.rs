@@ -9,12 +9,11 @@
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration as StdDuration;
 
-use aws_lc_rs::digest::{SHA256, digest};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sigil_jose::{Alg, JwkSet, KeyPair, PublicKey, b64};
+use sigil_jose::{Alg, JwkSet, KeyPair, PublicKey};
 
 use super::KeyError;
 use super::envelope::SecretRing;
@@ -140,11 +139,11 @@ fn document(
 ) -> JwksDocument {
     let jwks: Vec<Value> = keys.iter().map(PublicKey::to_jwk).collect();
     let body = serde_json::json!({ "keys": jwks }).to_string();
-    let hash = digest(&SHA256, body.as_bytes());
+
     // Each kid is its row's primary key, so they are unique; were they not, the empty set (that
     // verifies nothing) would stand in.
     let set = Arc::new(JwkSet::new(keys).unwrap_or_default());
-    let etag = format!("\"{}\"", b64::encode(&hash.as_ref()[..16]));
+    let etag = crate::etag::strong(body.as_bytes());
     let response = JwksResponseParts::new(&body, &etag, max_age);
     JwksDocument {
         etag,

@@ -45,13 +45,6 @@ fn index_for(config: &Config) -> String {
         .replace("{{ORIGIN}}", &attribute(&config.origin))
 }
 
-/// A strong tag for a body that never changes while the process runs.
-fn etag_of(body: &[u8]) -> HeaderValue {
-    let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body);
-    let tag = format!("\"{}\"", sigil_jose::b64::encode(&hash.as_ref()[..16]));
-    HeaderValue::from_str(&tag).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
-}
-
 /// One file of the console: its bytes, type and tag.
 #[derive(Clone)]
 struct Asset {
@@ -64,7 +57,8 @@ impl Asset {
     fn new(content_type: &'static str, body: impl Into<Bytes>) -> Asset {
         let body = body.into();
         Asset {
-            etag: etag_of(&body),
+            etag: HeaderValue::from_str(&crate::etag::strong(&body))
+                .unwrap_or_else(|_| HeaderValue::from_static("\"\"")),
             body,
             content_type,
         }
@@ -74,9 +68,10 @@ impl Asset {
     /// `no-cache` with an `ETag`: a browser revalidates each time (a small request) and a new
     /// binary's files are never served stale.
     fn answer(&self, request: &HeaderMap) -> Response {
-        let fresh = request
-            .get(IF_NONE_MATCH)
-            .is_some_and(|v| v.as_bytes() == self.etag.as_bytes());
+        let fresh = self
+            .etag
+            .to_str()
+            .is_ok_and(|tag| crate::etag::matches(request.get(IF_NONE_MATCH), tag));
         let mut response = if fresh {
             StatusCode::NOT_MODIFIED.into_response()
         } else {

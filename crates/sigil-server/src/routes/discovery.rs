@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use aws_lc_rs::digest::{SHA256, digest};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -17,7 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
-use sigil_jose::{Alg, b64};
+use sigil_jose::Alg;
 
 use crate::config::Config;
 use crate::error::ApiError;
@@ -140,12 +139,8 @@ async fn openid_configuration(
         None => Box::pin(keys.jwks()).await?,
     };
     let body = document(&state.config, &doc);
-    let hash = digest(&SHA256, body.as_bytes());
-    let etag = format!("\"{}\"", b64::encode(&hash.as_ref()[..16]));
-    let not_modified = headers
-        .get(IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let etag = crate::etag::strong(body.as_bytes());
+    let not_modified = crate::etag::matches(headers.get(IF_NONE_MATCH), &etag);
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {

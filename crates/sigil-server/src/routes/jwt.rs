@@ -308,12 +308,7 @@ pub(super) fn jwks_response(
 
 /// Whether `If-None-Match` names the document's tag (or is `*`).
 pub(super) fn not_modified(doc: &JwksDocument, if_none_match: Option<&HeaderValue>) -> bool {
-    if_none_match
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim() == doc.etag || t.trim() == "*")
-        })
+    crate::etag::matches(if_none_match, &doc.etag)
 }
 
 /// The `200` with the body, or the `304`, with `cache` as `Cache-Control`.

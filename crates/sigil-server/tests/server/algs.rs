@@ -355,13 +355,7 @@ async fn discovery_document() {
     )
     .unwrap();
     // Revalidation.
-    let r = s
-        .client
-        .get(&url)
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let r = s.revalidate(&url, &etag).await;
     assert_eq!(r.status(), 304);
     assert_eq!(r.headers()["etag"], etag.as_str());
     let r = s.client.post(&url).send().await.unwrap();

@@ -203,6 +203,16 @@ impl TestServer {
             .to_owned()
     }
 
+    /// `GET url` with `If-None-Match: etag` (a cache revalidating what it holds).
+    pub async fn revalidate(&self, url: &str, etag: &str) -> reqwest::Response {
+        self.client
+            .get(url)
+            .header("if-none-match", etag)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// `GET` of a path under the base path with a session bearer.
     pub async fn get_with_bearer(&self, path: &str, bearer: &str) -> reqwest::Response {
         self.client

@@ -33,6 +33,14 @@ async fn key_states(s: &TestServer) -> std::collections::HashMap<String, KeyStat
         .collect()
 }
 
+/// The kid of the token `/token` answers for this session.
+async fn signing_kid(s: &TestServer, bearer: &str) -> String {
+    header_of(&token_for(s, bearer).await)["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// The JWT `/token` answers for this session (which must be valid).
 async fn token_for(s: &TestServer, bearer: &str) -> String {
     let body: Value = s.token_by_bearer(bearer).await.json().await.unwrap();
@@ -199,13 +207,7 @@ async fn jwks_caching_headers() {
     assert_eq!(r.headers()["cache-control"], "public, max-age=120");
     let etag = r.headers()["etag"].to_str().unwrap().to_owned();
     assert!(etag.starts_with('"') && etag.ends_with('"') && etag.len() > 10);
-    let r = s
-        .client
-        .get(s.url("/jwks"))
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let r = s.revalidate(&s.url("/jwks"), &etag).await;
     assert_eq!(r.status(), 304);
     assert_eq!(r.headers()["etag"], etag.as_str());
     assert!(r.text().await.unwrap().is_empty());
@@ -690,12 +692,7 @@ async fn an_immediate_rotation_keeps_the_scheduled_successor() {
     for engine in engines() {
         let s = TestServer::start(&engine, |_| {}).await;
         let (bearer, _) = bearer_for(&s, "a@b.co").await;
-        let kid = async || {
-            header_of(&token_for(&s, &bearer).await)["kid"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        };
+        let kid = async || signing_kid(&s, &bearer).await;
         let k1 = kid().await;
         let scheduled = s.auth.keys().rotate(false).await.unwrap();
         let immediate = s.auth.keys().rotate(true).await.unwrap();
@@ -731,12 +728,7 @@ async fn revoking_a_waiting_successor_keeps_the_current_key() {
     for engine in engines() {
         let s = TestServer::start(&engine, |_| {}).await;
         let (bearer, _) = bearer_for(&s, "a@b.co").await;
-        let kid = async || {
-            header_of(&token_for(&s, &bearer).await)["kid"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        };
+        let kid = async || signing_kid(&s, &bearer).await;
         let k1 = kid().await;
         let k2 = s.auth.keys().rotate(false).await.unwrap();
         assert!(s.auth.keys().revoke(&k2).await.unwrap());
